@@ -1,0 +1,189 @@
+//! The one error shape of the API: `{"error", "message", "fields"?, "request_id"}`.
+//!
+//! Messages are fixed text written here. Nothing a client submitted is ever echoed: serde's own
+//! messages quote the offending value, so they are translated, never passed through.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use actix_web::error::{JsonPayloadError, PayloadError};
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use persistence::DbError;
+use serde::Serialize;
+
+use crate::middleware::current_request_id;
+
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: Cow<'static, str>,
+    fields: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: &'a str,
+    message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fields: Option<&'a BTreeMap<String, String>>,
+    request_id: String,
+}
+
+impl ApiError {
+    pub fn new(
+        status: StatusCode,
+        code: &'static str,
+        message: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            fields: None,
+        }
+    }
+
+    pub fn bad_request(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+
+    pub fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", "no such resource")
+    }
+
+    pub fn method_not_allowed() -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "this method is not allowed on this resource",
+        )
+    }
+
+    pub fn unavailable(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
+    }
+
+    pub fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error; quote the request id when reporting it",
+        )
+    }
+
+    /// 422 with a message per field name (names come from our own types, never from input).
+    pub fn invalid_fields(fields: BTreeMap<String, String>) -> Self {
+        Self {
+            fields: Some(fields),
+            ..Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation",
+                "some fields are invalid",
+            )
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
+    /// Translates a JSON body error without quoting any part of the body.
+    pub fn from_json(err: &JsonPayloadError, limit: usize) -> Self {
+        match err {
+            JsonPayloadError::Overflow { .. }
+            | JsonPayloadError::OverflowKnownLength { .. }
+            | JsonPayloadError::Payload(PayloadError::Overflow) => Self::too_large(limit),
+            JsonPayloadError::ContentType => Self::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "the body must be JSON with Content-Type: application/json",
+            ),
+            JsonPayloadError::Deserialize(e) if e.is_data() => {
+                let mut fields = BTreeMap::new();
+                // "missing field `x`" names a field of our own type: safe to repeat. Every other
+                // data error may quote the submitted value or an unknown key the client chose.
+                if let Some(name) = e
+                    .to_string()
+                    .strip_prefix("missing field `")
+                    .and_then(|rest| rest.split_once('`'))
+                    .map(|(name, _)| name.to_string())
+                {
+                    fields.insert(name, "is required".to_string());
+                    return Self::invalid_fields(fields);
+                }
+                Self::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "validation",
+                    "the body has an unknown field or a value of the wrong type",
+                )
+            }
+            JsonPayloadError::Deserialize(e) => Self::bad_request(format!(
+                "the body is not valid JSON (line {}, column {})",
+                e.line(),
+                e.column()
+            )),
+            JsonPayloadError::Serialize(_) => Self::internal(),
+            _ => Self::bad_request("the request body could not be read"),
+        }
+    }
+
+    pub fn too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("the request body is larger than the limit of {limit} bytes"),
+        )
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.status.as_u16(), self.code)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let body = Body {
+            error: self.code,
+            message: &self.message,
+            fields: self.fields.as_ref(),
+            request_id: current_request_id(),
+        };
+        HttpResponse::build(self.status)
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .json(body)
+    }
+}
+
+impl From<DbError> for ApiError {
+    fn from(err: DbError) -> Self {
+        match err {
+            DbError::Unavailable(reason) => {
+                log::warn!("database unavailable: {reason}");
+                Self::unavailable("the database is unavailable; try again shortly")
+            }
+            other => {
+                log::error!("{other}");
+                Self::internal()
+            }
+        }
+    }
+}
+
+impl From<actix_web::error::BlockingError> for ApiError {
+    fn from(_: actix_web::error::BlockingError) -> Self {
+        log::error!("the blocking thread pool is gone (shutting down?)");
+        Self::unavailable("the server is shutting down")
+    }
+}

@@ -1,0 +1,29 @@
+//! Liveness and readiness, for load balancers and orchestrators.
+
+use std::time::Duration;
+
+use actix_web::{web, HttpResponse};
+use persistence::Database;
+use serde_json::json;
+
+use crate::ApiError;
+
+/// The process is up and serving HTTP. Touches nothing else.
+pub(crate) async fn live() -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "status": "live" }))
+}
+
+/// A probe must answer quickly; a pool that cannot hand out a connection within this time is
+/// as good as down for the probe's purpose.
+const READY_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The database answers and its schema is the one this build expects.
+pub(crate) async fn ready(db: web::Data<Database>) -> Result<HttpResponse, ApiError> {
+    let db = db.into_inner();
+    let backend = db.backend().name();
+    let pending = web::block(move || db.pending_migrations_within(READY_TIMEOUT)).await??;
+    if !pending.is_empty() {
+        return Err(ApiError::unavailable("database migrations are pending"));
+    }
+    Ok(HttpResponse::Ok().json(json!({ "status": "ready", "database": backend })))
+}

@@ -1,0 +1,17 @@
+//! The HTTP surface: actix-web routes, extractors, request and response types, error mapping,
+//! and (as the system grows) OpenAPI, server-rendered pages and mail delivery.
+//!
+//! Handlers are thin: parse and validate the request, call one vault function in `web::block`,
+//! map the result. This crate must never run a query itself or depend on diesel: everything that
+//! touches stored data goes through the `persistence` crate.
+#![forbid(unsafe_code)]
+
+mod error;
+mod health;
+mod middleware;
+mod server;
+#[cfg(feature = "test-routes")]
+mod test_routes;
+
+pub use error::ApiError;
+pub use server::{start, ServerSettings};

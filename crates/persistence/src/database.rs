@@ -1,0 +1,202 @@
+//! The pool and the two ways to use it: a read and a write transaction.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use diesel::connection::{AnsiTransactionManager, TransactionManager};
+use diesel::Connection;
+
+use crate::connection::{ConnectionSetup, DatabaseUrl, DbConnection, Manager, PooledDb};
+use crate::error::DbError;
+use crate::Backend;
+
+/// Everything the vault needs to know to open its database.
+#[derive(Debug, Clone)]
+pub struct DbSettings {
+    pub url: DatabaseUrl,
+    pub pool_size: u32,
+    /// How long a request waits for a free connection, and libpq for a TCP connection.
+    pub connect_timeout: Duration,
+    /// SQLite: how long to wait for another process's write lock.
+    pub busy_timeout: Duration,
+    /// PostgreSQL: longest time one statement may run.
+    pub statement_timeout: Duration,
+}
+
+/// A handle on the database, cheap to clone. All blocking work: call it from a blocking thread
+/// (`web::block` in the server), never from the async executor.
+#[derive(Clone)]
+pub struct Database {
+    pool: r2d2::Pool<Manager>,
+    url: DatabaseUrl,
+    connect_timeout: Duration,
+    /// SQLite allows one writer at a time. Writers of this process queue here, in order, instead
+    /// of spinning in SQLite's busy handler (which stalled for seconds under load in the
+    /// prototype); the busy timeout remains for writers in other processes.
+    sqlite_writer: Option<Arc<Mutex<()>>>,
+}
+
+impl Database {
+    /// Builds the pool without connecting: a server whose database is down still starts, reports
+    /// "not ready", and connects once the database is back.
+    pub fn open(settings: &DbSettings) -> Result<Self, DbError> {
+        if settings.pool_size == 0 {
+            return Err(DbError::Config("pool size must be at least 1".into()));
+        }
+        let manager = Manager::new(
+            settings.url.clone(),
+            ConnectionSetup {
+                connect_timeout: settings.connect_timeout,
+                busy_timeout: settings.busy_timeout,
+                statement_timeout: settings.statement_timeout,
+            },
+        );
+        let pool = r2d2::Pool::builder()
+            .max_size(settings.pool_size)
+            .min_idle(Some(0))
+            .connection_timeout(settings.connect_timeout)
+            .error_handler(Box::new(QuietErrors))
+            .build_unchecked(manager);
+        Ok(Self {
+            pool,
+            url: settings.url.clone(),
+            connect_timeout: settings.connect_timeout,
+            sqlite_writer: match settings.url.backend() {
+                Backend::Sqlite => Some(Arc::new(Mutex::new(()))),
+                Backend::Postgres => None,
+            },
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.url.backend()
+    }
+
+    pub fn connect_timeout(&self) -> Duration {
+        self.connect_timeout
+    }
+
+    pub fn url(&self) -> &DatabaseUrl {
+        &self.url
+    }
+
+    /// Runs `f` on a pooled connection without an explicit transaction (for reads that need
+    /// no snapshot across statements, and for health checks).
+    pub fn with_conn<T>(
+        &self,
+        f: impl FnOnce(&mut DbConnection) -> Result<T, DbError>,
+    ) -> Result<T, DbError> {
+        self.with_conn_within(self.connect_timeout, f)
+    }
+
+    /// Like [`Database::with_conn`], waiting at most `timeout` for a connection.
+    pub fn with_conn_within<T>(
+        &self,
+        timeout: Duration,
+        f: impl FnOnce(&mut DbConnection) -> Result<T, DbError>,
+    ) -> Result<T, DbError> {
+        let mut pooled = self
+            .pool
+            .get_timeout(timeout)
+            .map_err(|e| DbError::Unavailable(e.to_string()))?;
+        let result = f(&mut pooled.conn);
+        mark_if_lost(&mut *pooled, &result);
+        result
+    }
+
+    /// Runs `f` in a read transaction: one consistent snapshot for all its statements.
+    pub fn read<T>(
+        &self,
+        f: impl FnOnce(&mut DbConnection) -> Result<T, DbError>,
+    ) -> Result<T, DbError> {
+        let mut pooled = self.checkout()?;
+        let result = pooled.conn.transaction(f);
+        mark_if_lost(&mut *pooled, &result);
+        result
+    }
+
+    /// Runs `f` in a write transaction that commits only if `f` returns `Ok`. On SQLite the
+    /// transaction starts IMMEDIATE (it takes the write lock at BEGIN, so it can never fail half
+    /// way on a lock upgrade) and writers of this process are serialised before it.
+    pub fn write<T>(
+        &self,
+        f: impl FnOnce(&mut DbConnection) -> Result<T, DbError>,
+    ) -> Result<T, DbError> {
+        let mut pooled = self.checkout()?;
+        let result = match &self.sqlite_writer {
+            None => pooled.conn.transaction(f),
+            Some(lock) => {
+                let _turn = lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                immediate_transaction(&mut pooled.conn, f)
+            }
+        };
+        mark_if_lost(&mut *pooled, &result);
+        result
+    }
+
+    /// A pooled connection, for callers that manage transactions themselves (migrations).
+    pub(crate) fn checkout(&self) -> Result<r2d2::PooledConnection<Manager>, DbError> {
+        self.pool
+            .get_timeout(self.connect_timeout)
+            .map_err(|e| DbError::Unavailable(e.to_string()))
+    }
+
+    /// Whether the database answers a trivial query now.
+    pub fn ping(&self) -> Result<(), DbError> {
+        self.with_conn(|conn| diesel::r2d2::R2D2Connection::ping(conn).map_err(DbError::from_query))
+    }
+}
+
+/// `BEGIN IMMEDIATE` on SQLite, with diesel's own transaction bookkeeping, so nested
+/// `transaction()` calls inside `f` become savepoints as usual.
+fn immediate_transaction<T>(
+    conn: &mut DbConnection,
+    f: impl FnOnce(&mut DbConnection) -> Result<T, DbError>,
+) -> Result<T, DbError> {
+    match conn {
+        DbConnection::Sqlite(inner) => {
+            AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")
+                .map_err(DbError::from_query)?;
+        }
+        DbConnection::Pg(_) => {
+            <DbConnection as TransactionManager<DbConnection>>::begin_transaction(conn)
+                .map_err(DbError::from_query)?;
+        }
+    }
+    match f(conn) {
+        Ok(value) => {
+            <DbConnection as TransactionManager<DbConnection>>::commit_transaction(conn)
+                .map_err(DbError::from_query)?;
+            Ok(value)
+        }
+        Err(err) => {
+            // The original error is what the caller needs; a failed rollback leaves the
+            // connection broken, and the pool discards it.
+            let _ = <DbConnection as TransactionManager<DbConnection>>::rollback_transaction(conn);
+            Err(err)
+        }
+    }
+}
+
+fn mark_if_lost<T>(pooled: &mut PooledDb, result: &Result<T, DbError>) {
+    if let Err(DbError::Unavailable(_) | DbError::Query(_)) = result {
+        let lost = match result {
+            Err(DbError::Query(e)) => DbError::is_connection_loss(e),
+            _ => true,
+        };
+        if lost {
+            pooled.broken = true;
+        }
+    }
+}
+
+/// r2d2 logs every failed connection attempt at error level, which floods the log while the
+/// database is down; one line at warn level is enough (readiness says the rest).
+#[derive(Debug)]
+struct QuietErrors;
+
+impl r2d2::HandleError<DbError> for QuietErrors {
+    fn handle_error(&self, error: DbError) {
+        log::warn!("{error}");
+    }
+}

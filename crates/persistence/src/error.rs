@@ -1,0 +1,40 @@
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+/// What went wrong with the database, in the terms the callers act on. Messages never carry
+/// submitted values: at most a backend's own error text, which names tables and constraints.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The configuration names no usable database (bad URL, unsupported scheme).
+    #[error("database configuration: {0}")]
+    Config(String),
+    /// The database cannot be reached now; the caller may retry later (HTTP 503).
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// A migration failed, or the schema is older or newer than this build.
+    #[error("database migration: {0}")]
+    Migration(String),
+    /// Any other failure of a query.
+    #[error("database query failed: {0}")]
+    Query(#[from] DieselError),
+}
+
+impl DbError {
+    /// Whether the error means the connection itself is gone, so it must not go back to the pool.
+    pub(crate) fn is_connection_loss(err: &DieselError) -> bool {
+        matches!(
+            err,
+            DieselError::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                _
+            ) | DieselError::BrokenTransactionManager
+        )
+    }
+
+    pub(crate) fn from_query(err: DieselError) -> Self {
+        if Self::is_connection_loss(&err) {
+            DbError::Unavailable(err.to_string())
+        } else {
+            DbError::Query(err)
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! The vault: the diesel schema and rows for SQLite and PostgreSQL, the migrations of both
+//! dialects, the connection pool, and (as the system grows) the use-case functions that take an
+//! authenticated actor and authorize, encrypt or decrypt, and audit in one transaction.
+//!
+//! This crate must not depend on actix or on any HTTP type: the JSON API, the web pages and the
+//! CLI all call the same functions here. Nothing outside this crate runs a query.
+#![forbid(unsafe_code)]
+
+mod connection;
+mod database;
+mod error;
+pub mod installation;
+mod migrations;
+pub mod schema;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+
+pub use connection::{Backend, DatabaseUrl, DbConnection};
+pub use database::{Database, DbSettings};
+pub use error::DbError;
+pub use migrations::MigrationStatus;

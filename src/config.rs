@@ -1,0 +1,374 @@
+//! Configuration in layers: compiled-in defaults < CONFIG_DIR/default.toml <
+//! CONFIG_DIR/$HOTLINE_ENV.toml < HOTLINE__SECTION__KEY < HOTLINE__SECTION__KEY_FILE.
+//!
+//! Every key must exist in the compiled-in defaults, so a typo anywhere is an error that names
+//! the key instead of a setting silently ignored. Error messages never repeat a value: values may
+//! be secrets.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use persistence::{DatabaseUrl, DbSettings};
+use serde::{Deserialize, Serialize};
+use toml::{Table, Value};
+
+/// The defaults, compiled in.
+const DEFAULTS: &str = include_str!("../config/default.toml");
+
+/// Keys whose values are secrets: `config check` masks them.
+const SECRET_KEYS: &[&str] = &["database.url"];
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    pub bind: String,
+    pub workers: usize,
+    pub body_limit_bytes: usize,
+    pub shutdown_timeout_secs: u64,
+}
+
+#[derive(Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    pub url: String,
+    pub pool_size: u32,
+    pub connect_timeout_secs: u64,
+    pub busy_timeout_ms: u64,
+    pub statement_timeout_ms: u64,
+    pub migrate_on_start: bool,
+}
+
+impl std::fmt::Debug for DatabaseConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseConfig")
+            .field("url", &"***")
+            .field("pool_size", &self.pool_size)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    pub level: String,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("{file}: line {line}: {message}")]
+    Syntax {
+        file: String,
+        line: usize,
+        message: String,
+    },
+    #[error("unknown key `{key}` in {origin}")]
+    UnknownKey { key: String, origin: String },
+    #[error("key `{key}` in {origin}: {message}")]
+    Invalid {
+        key: String,
+        origin: String,
+        message: String,
+    },
+    #[error("{0}")]
+    Io(String),
+}
+
+/// Where configuration comes from, gathered by the caller (so tests can pass their own).
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    /// `--config-dir` or `HOTLINE_CONFIG_DIR`; when unset, `./config` is read if it exists.
+    pub config_dir: Option<PathBuf>,
+    /// `HOTLINE_ENV`, `development` when unset.
+    pub env_name: Option<String>,
+    /// The process environment (only `HOTLINE__*` variables are looked at).
+    pub vars: Vec<(String, String)>,
+    /// `hotline serve --bind`, applied last.
+    pub bind_override: Option<String>,
+}
+
+impl Sources {
+    pub fn from_process(config_dir: Option<PathBuf>, bind_override: Option<String>) -> Self {
+        Self {
+            config_dir: config_dir
+                .or_else(|| std::env::var_os("HOTLINE_CONFIG_DIR").map(PathBuf::from)),
+            env_name: std::env::var("HOTLINE_ENV").ok().filter(|s| !s.is_empty()),
+            vars: std::env::vars().collect(),
+            bind_override,
+        }
+    }
+
+    pub fn env_name(&self) -> &str {
+        self.env_name.as_deref().unwrap_or("development")
+    }
+}
+
+impl Config {
+    pub fn load(sources: &Sources) -> Result<Self, ConfigError> {
+        let mut merged = parse(DEFAULTS, "the compiled-in defaults")?;
+        let schema = merged.clone();
+
+        let dir = match &sources.config_dir {
+            Some(dir) if !dir.is_dir() => {
+                return Err(ConfigError::Io(format!(
+                    "config directory {} does not exist",
+                    dir.display()
+                )))
+            }
+            Some(dir) => Some(dir.clone()),
+            None => Some(PathBuf::from("config")).filter(|d| d.is_dir()),
+        };
+        if let Some(dir) = dir {
+            let env_name = sources.env_name();
+            if env_name.is_empty()
+                || !env_name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            {
+                return Err(ConfigError::Io(
+                    "HOTLINE_ENV must be a plain name such as production".into(),
+                ));
+            }
+            for file in [
+                dir.join("default.toml"),
+                dir.join(format!("{env_name}.toml")),
+            ] {
+                if file.is_file() {
+                    let text = std::fs::read_to_string(&file)
+                        .map_err(|e| ConfigError::Io(format!("{}: {e}", file.display())))?;
+                    let layer = parse(&text, &file.display().to_string())?;
+                    merge_file(&mut merged, &schema, layer, &file)?;
+                }
+            }
+        }
+
+        apply_env(&mut merged, &schema, &sources.vars)?;
+        if let Some(bind) = &sources.bind_override {
+            set(&mut merged, "server", "bind", Value::String(bind.clone()));
+        }
+
+        let config =
+            Config::deserialize(Value::Table(merged)).map_err(|e| ConfigError::Invalid {
+                key: "(configuration)".into(),
+                origin: "the merged configuration".into(),
+                message: e.message().to_string(),
+            })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, message: &str| ConfigError::Invalid {
+            key: key.into(),
+            origin: "the merged configuration".into(),
+            message: message.into(),
+        };
+        self.bind_addr()
+            .map_err(|_| bad("server.bind", "not a socket address such as 127.0.0.1:8080"))?;
+        if self.server.body_limit_bytes < 1024 {
+            return Err(bad("server.body_limit_bytes", "must be at least 1024"));
+        }
+        DatabaseUrl::parse(&self.database.url).map_err(|e| bad("database.url", &e.to_string()))?;
+        if self.database.pool_size == 0 {
+            return Err(bad("database.pool_size", "must be at least 1"));
+        }
+        if self.database.connect_timeout_secs == 0 {
+            return Err(bad("database.connect_timeout_secs", "must be at least 1"));
+        }
+        if self.log.level.trim().is_empty() {
+            return Err(bad("log.level", "must not be empty"));
+        }
+        Ok(())
+    }
+
+    pub fn bind_addr(&self) -> Result<SocketAddr, std::net::AddrParseError> {
+        self.server.bind.parse()
+    }
+
+    pub fn db_settings(&self) -> Result<DbSettings, persistence::DbError> {
+        Ok(DbSettings {
+            url: DatabaseUrl::parse(&self.database.url)?,
+            pool_size: self.database.pool_size,
+            connect_timeout: Duration::from_secs(self.database.connect_timeout_secs),
+            busy_timeout: Duration::from_millis(self.database.busy_timeout_ms),
+            statement_timeout: Duration::from_millis(self.database.statement_timeout_ms),
+        })
+    }
+
+    pub fn server_settings(&self) -> Result<api::ServerSettings, std::net::AddrParseError> {
+        Ok(api::ServerSettings {
+            bind: self.bind_addr()?,
+            workers: self.server.workers,
+            body_limit: self.server.body_limit_bytes,
+            shutdown_timeout: Duration::from_secs(self.server.shutdown_timeout_secs),
+        })
+    }
+
+    /// The effective configuration as TOML, secrets masked.
+    pub fn to_redacted_toml(&self) -> String {
+        let mut value = match Value::try_from(self.clone()) {
+            Ok(Value::Table(t)) => t,
+            _ => return String::new(),
+        };
+        for key in SECRET_KEYS {
+            let (section, name) = key.split_once('.').unwrap_or(("", key));
+            if let Some(Value::Table(t)) = value.get_mut(section) {
+                if let Some(v) = t.get_mut(name) {
+                    *v = Value::String(match (*key, v.as_str()) {
+                        ("database.url", Some(url)) => DatabaseUrl::parse(url)
+                            .map(|u| u.redacted())
+                            .unwrap_or_else(|_| "***".into()),
+                        _ => "***".into(),
+                    });
+                }
+            }
+        }
+        toml::to_string_pretty(&value).unwrap_or_default()
+    }
+}
+
+fn parse(text: &str, file: &str) -> Result<Table, ConfigError> {
+    text.parse::<Table>().map_err(|e| ConfigError::Syntax {
+        file: file.to_string(),
+        // Only the line number: toml's own rendering quotes the line, which may hold a secret.
+        line: e
+            .span()
+            .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1)
+            .unwrap_or(0),
+        message: e.message().to_string(),
+    })
+}
+
+fn set(table: &mut Table, section: &str, key: &str, value: Value) {
+    if let Some(Value::Table(t)) = table.get_mut(section) {
+        t.insert(key.to_string(), value);
+    }
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::String(_) => "a string",
+        Value::Integer(_) => "an integer",
+        Value::Float(_) => "a number",
+        Value::Boolean(_) => "true or false",
+        Value::Datetime(_) => "a date",
+        Value::Array(_) => "a list",
+        Value::Table(_) => "a table",
+    }
+}
+
+/// Overlays a file on the merged table: every key must exist, with the type of its default.
+fn merge_file(
+    merged: &mut Table,
+    schema: &Table,
+    layer: Table,
+    file: &Path,
+) -> Result<(), ConfigError> {
+    let source = file.display().to_string();
+    for (section, value) in layer {
+        let Some(Value::Table(known)) = schema.get(&section) else {
+            return Err(ConfigError::UnknownKey {
+                key: section,
+                origin: source,
+            });
+        };
+        let Value::Table(entries) = value else {
+            return Err(ConfigError::Invalid {
+                key: section,
+                origin: source.clone(),
+                message: "must be a table ([section])".into(),
+            });
+        };
+        for (key, value) in entries {
+            let name = format!("{section}.{key}");
+            let Some(default) = known.get(&key) else {
+                return Err(ConfigError::UnknownKey {
+                    key: name,
+                    origin: source,
+                });
+            };
+            if std::mem::discriminant(default) != std::mem::discriminant(&value) {
+                return Err(ConfigError::Invalid {
+                    key: name,
+                    origin: source.clone(),
+                    message: format!("must be {}", type_name(default)),
+                });
+            }
+            set(merged, &section, &key, value);
+        }
+    }
+    Ok(())
+}
+
+/// Applies `HOTLINE__SECTION__KEY`, then `HOTLINE__SECTION__KEY_FILE`, variables.
+fn apply_env(
+    merged: &mut Table,
+    schema: &Table,
+    vars: &[(String, String)],
+) -> Result<(), ConfigError> {
+    let mut plain = BTreeMap::new();
+    let mut from_file = BTreeMap::new();
+    for (name, value) in vars {
+        let Some(rest) = name.strip_prefix("HOTLINE__") else {
+            continue;
+        };
+        let unknown = || ConfigError::UnknownKey {
+            key: rest.to_ascii_lowercase().replace("__", "."),
+            origin: format!("environment variable {name}"),
+        };
+        let (section, key) = rest.split_once("__").ok_or_else(unknown)?;
+        let (section, key) = (section.to_ascii_lowercase(), key.to_ascii_lowercase());
+        let known = |k: &str| {
+            schema
+                .get(&section)
+                .and_then(Value::as_table)
+                .and_then(|t| t.get(k))
+                .is_some()
+        };
+        if known(&key) {
+            plain.insert((section, key), (name.clone(), value.clone()));
+        } else if let Some(base) = key.strip_suffix("_file").filter(|b| known(b)) {
+            let base = base.to_string();
+            let text = std::fs::read_to_string(value).map_err(|e| {
+                ConfigError::Io(format!("{name}: cannot read the file it names: {e}"))
+            })?;
+            let text = text.strip_suffix('\n').unwrap_or(&text);
+            let text = text.strip_suffix('\r').unwrap_or(text).to_string();
+            from_file.insert((section, base), (name.clone(), text));
+        } else {
+            return Err(unknown());
+        }
+    }
+    for ((section, key), (name, raw)) in plain.into_iter().chain(from_file) {
+        let default = &schema[&section][&key];
+        let invalid = |what: &str| ConfigError::Invalid {
+            key: format!("{section}.{key}"),
+            origin: format!("environment variable {name}"),
+            message: format!("must be {what}"),
+        };
+        let value = match default {
+            Value::String(_) => Value::String(raw),
+            Value::Integer(_) => {
+                Value::Integer(raw.trim().parse().map_err(|_| invalid("an integer"))?)
+            }
+            Value::Float(_) => Value::Float(raw.trim().parse().map_err(|_| invalid("a number"))?),
+            Value::Boolean(_) => Value::Boolean(match raw.trim() {
+                "true" | "1" => true,
+                "false" | "0" => false,
+                _ => return Err(invalid("true or false")),
+            }),
+            other => return Err(invalid(type_name(other))),
+        };
+        set(merged, &section, &key, value);
+    }
+    Ok(())
+}
