@@ -1,1 +1,8 @@
+//! End-to-end tests of the `hotline` binary and its crates, on SQLite and PostgreSQL.
+//! One test binary for the whole workspace (a link is expensive on two cores).
 
+mod support;
+
+mod cli;
+mod database;
+mod http_surface;

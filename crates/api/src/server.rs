@@ -72,5 +72,6 @@ fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/health/live").route(web::get().to(health::live)))
         .service(resource("/health/ready").route(web::get().to(health::ready)));
     #[cfg(feature = "test-routes")]
-    cfg.service(resource("/api/v1/_test/echo").route(web::post().to(crate::test_routes::echo)));
+    cfg.service(resource("/api/v1/_test/echo").route(web::post().to(crate::test_routes::echo)))
+        .service(resource("/api/v1/_test/slow").route(web::get().to(crate::test_routes::slow)));
 }

@@ -15,3 +15,16 @@ pub(crate) struct Echo {
 pub(crate) async fn echo(body: web::Json<Echo>) -> HttpResponse {
     HttpResponse::Ok().json(body.into_inner())
 }
+
+#[derive(Deserialize)]
+pub(crate) struct Slow {
+    ms: u64,
+}
+
+/// Answers after `ms` milliseconds (at most 10 s), to test that shutdown lets requests finish.
+pub(crate) async fn slow(query: web::Query<Slow>) -> HttpResponse {
+    let ms = query.ms.min(10_000);
+    log::info!("test: slow request started");
+    actix_web::rt::time::sleep(std::time::Duration::from_millis(ms)).await;
+    HttpResponse::Ok().json(serde_json::json!({ "slept_ms": ms }))
+}

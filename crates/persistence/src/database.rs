@@ -100,7 +100,7 @@ impl Database {
             .get_timeout(timeout)
             .map_err(|e| DbError::Unavailable(e.to_string()))?;
         let result = f(&mut pooled.conn);
-        mark_if_lost(&mut *pooled, &result);
+        mark_if_lost(&mut pooled, &result);
         result
     }
 
@@ -111,7 +111,7 @@ impl Database {
     ) -> Result<T, DbError> {
         let mut pooled = self.checkout()?;
         let result = pooled.conn.transaction(f);
-        mark_if_lost(&mut *pooled, &result);
+        mark_if_lost(&mut pooled, &result);
         result
     }
 
@@ -130,7 +130,7 @@ impl Database {
                 immediate_transaction(&mut pooled.conn, f)
             }
         };
-        mark_if_lost(&mut *pooled, &result);
+        mark_if_lost(&mut pooled, &result);
         result
     }
 
@@ -178,16 +178,13 @@ fn immediate_transaction<T>(
     }
 }
 
+/// A connection that failed as a connection (not as a query) must not go back to the pool.
 fn mark_if_lost<T>(pooled: &mut PooledDb, result: &Result<T, DbError>) {
-    if let Err(DbError::Unavailable(_) | DbError::Query(_)) = result {
-        let lost = match result {
-            Err(DbError::Query(e)) => DbError::is_connection_loss(e),
-            _ => true,
-        };
-        if lost {
-            pooled.broken = true;
-        }
-    }
+    pooled.broken |= match result {
+        Err(DbError::Unavailable(_)) => true,
+        Err(DbError::Query(e)) => DbError::is_connection_loss(e),
+        _ => false,
+    };
 }
 
 /// r2d2 logs every failed connection attempt at error level, which floods the log while the

@@ -20,8 +20,6 @@ const MIGRATION_LOCK: i64 = 0x0068_6f74_6c69_6e65;
 pub struct MigrationStatus {
     /// Migrations this call applied, oldest first.
     pub applied_now: Vec<String>,
-    /// Migrations still pending (empty after a successful `migrate`).
-    pub pending: Vec<String>,
     pub installation_id: Option<String>,
 }
 
@@ -36,48 +34,34 @@ impl Database {
     pub fn migrate(&self) -> Result<MigrationStatus, DbError> {
         let mut pooled = self.checkout()?;
         let conn: &mut DbConnection = &mut pooled.conn;
-        let (applied_now, inst) = match conn {
-            DbConnection::Pg(pg) => {
-                diesel::sql_query("SELECT pg_advisory_lock($1)")
-                    .bind::<BigInt, _>(MIGRATION_LOCK)
-                    .execute(pg)
-                    .map_err(DbError::from_query)?;
-                let applied = pg
-                    .run_pending_migrations(POSTGRES)
-                    .map(|v| v.iter().map(ToString::to_string).collect::<Vec<_>>())
-                    .map_err(err);
-                let unlocked = diesel::sql_query("SELECT pg_advisory_unlock($1)")
-                    .bind::<BigInt, _>(MIGRATION_LOCK)
-                    .execute(pg);
-                let applied = applied?;
-                unlocked.map_err(DbError::from_query)?;
-                let inst = conn.transaction(installation::ensure)?;
-                (applied, inst)
-            }
+        // Take the lock: the advisory lock on PostgreSQL, the write lock on SQLite (the whole
+        // run, installation row included, is one IMMEDIATE transaction: a deferred one could
+        // fail at once with "database is locked" when it upgrades to writing).
+        match conn {
+            DbConnection::Pg(pg) => diesel::sql_query("SELECT pg_advisory_lock($1)")
+                .bind::<BigInt, _>(MIGRATION_LOCK)
+                .execute(pg)
+                .map(drop),
             DbConnection::Sqlite(lite) => {
                 AnsiTransactionManager::begin_transaction_sql(&mut *lite, "BEGIN IMMEDIATE")
-                    .map_err(DbError::from_query)?;
-                let applied = lite
-                    .run_pending_migrations(SQLITE)
-                    .map(|v| v.iter().map(ToString::to_string).collect::<Vec<_>>())
-                    .map_err(err);
-                match applied {
-                    Ok(applied) => {
-                        AnsiTransactionManager::commit_transaction(&mut *lite)
-                            .map_err(DbError::from_query)?;
-                        let inst = conn.transaction(installation::ensure)?;
-                        (applied, inst)
-                    }
-                    Err(e) => {
-                        let _ = AnsiTransactionManager::rollback_transaction(&mut *lite);
-                        return Err(e);
-                    }
-                }
             }
+        }
+        .map_err(DbError::from_query)?;
+        let outcome = run_locked(conn);
+        let released = match conn {
+            DbConnection::Pg(pg) => diesel::sql_query("SELECT pg_advisory_unlock($1)")
+                .bind::<BigInt, _>(MIGRATION_LOCK)
+                .execute(pg)
+                .map(drop),
+            DbConnection::Sqlite(lite) if outcome.is_ok() => {
+                AnsiTransactionManager::commit_transaction(&mut *lite)
+            }
+            DbConnection::Sqlite(lite) => AnsiTransactionManager::rollback_transaction(&mut *lite),
         };
+        let (applied_now, inst) = outcome?;
+        released.map_err(DbError::from_query)?;
         Ok(MigrationStatus {
             applied_now,
-            pending: Vec::new(),
             installation_id: Some(inst.id),
         })
     }
@@ -109,6 +93,21 @@ impl Database {
                 .optional()?)
         })
     }
+}
+
+/// The migrations and the installation row, with the migration lock held.
+fn run_locked(conn: &mut DbConnection) -> Result<(Vec<String>, Installation), DbError> {
+    let applied = match conn {
+        DbConnection::Pg(pg) => pg.run_pending_migrations(POSTGRES),
+        DbConnection::Sqlite(lite) => lite.run_pending_migrations(SQLITE),
+    }
+    .map(|versions| versions.iter().map(ToString::to_string).collect())
+    .map_err(err)?;
+    let inst = match conn {
+        DbConnection::Pg(_) => conn.transaction(installation::ensure)?,
+        DbConnection::Sqlite(_) => installation::ensure(conn)?,
+    };
+    Ok((applied, inst))
 }
 
 fn pending<C>(conn: &mut C, source: EmbeddedMigrations) -> Result<Vec<String>, DbError>
