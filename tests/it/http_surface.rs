@@ -84,7 +84,6 @@ both!(
                 &[
                     ("Content-Type", "application/json"),
                     ("Transfer-Encoding", "chunked"),
-                    ("Content-Length", ""),
                 ],
                 &body,
             )
@@ -122,6 +121,14 @@ both!(
         );
         assert_error_shape(&text, 415, "unsupported_media_type");
 
+        // Bad path and query input: a path that cannot name anything is "not found"; a bad query is
+        // 400. Neither repeats what was sent.
+        assert_eq!(get(addr, "/api/v1/_test/items/7").json()["item"], 7);
+        let bad_path = get(addr, &format!("/api/v1/_test/items/{canary}"));
+        assert_error_shape(&bad_path, 404, "not_found");
+        let bad_query = get(addr, &format!("/api/v1/_test/slow?ms={canary}"));
+        assert_error_shape(&bad_query, 400, "bad_request");
+
         // Unknown routes and methods answer in the same JSON shape.
         let unknown = get(addr, &format!("/api/v1/{canary}?phone={canary}"));
         assert_error_shape(&unknown, 404, "not_found");
@@ -131,7 +138,15 @@ both!(
             "method_not_allowed",
         );
 
-        for res in [&malformed, &garbage, &wrong_type, &unknown_field, &unknown] {
+        for res in [
+            &malformed,
+            &garbage,
+            &wrong_type,
+            &unknown_field,
+            &unknown,
+            &bad_path,
+            &bad_query,
+        ] {
             assert!(
                 !res.text().contains(&canary),
                 "an error body echoed the input: {}",

@@ -73,5 +73,8 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/health/ready").route(web::get().to(health::ready)));
     #[cfg(feature = "test-routes")]
     cfg.service(resource("/api/v1/_test/echo").route(web::post().to(crate::test_routes::echo)))
-        .service(resource("/api/v1/_test/slow").route(web::get().to(crate::test_routes::slow)));
+        .service(resource("/api/v1/_test/slow").route(web::get().to(crate::test_routes::slow)))
+        .service(
+            resource("/api/v1/_test/items/{n}").route(web::get().to(crate::test_routes::item)),
+        );
 }

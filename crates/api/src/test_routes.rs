@@ -28,3 +28,8 @@ pub(crate) async fn slow(query: web::Query<Slow>) -> HttpResponse {
     actix_web::rt::time::sleep(std::time::Duration::from_millis(ms)).await;
     HttpResponse::Ok().json(serde_json::json!({ "slept_ms": ms }))
 }
+
+/// Echoes a numeric path segment, to test how bad path input is answered.
+pub(crate) async fn item(path: web::Path<u32>) -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({ "item": path.into_inner() }))
+}
