@@ -1,0 +1,37 @@
+use zeroize::Zeroize;
+
+/// 256 bits of key material. Zeroized on drop; `Debug` prints `SecretKey([redacted])`.
+#[derive(Clone)]
+pub struct SecretKey([u8; 32]);
+
+impl SecretKey {
+    pub fn random() -> Result<Self, crate::CryptoError> {
+        Ok(SecretKey(crate::random::bytes::<32>()?))
+    }
+
+    pub(crate) fn from_bytes(bytes: [u8; 32]) -> Self {
+        SecretKey(bytes)
+    }
+
+    pub(crate) fn bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl Drop for SecretKey {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+impl std::fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretKey([redacted])")
+    }
+}
+
+impl PartialEq for SecretKey {
+    fn eq(&self, other: &Self) -> bool {
+        ring::constant_time::verify_slices_are_equal(&self.0, &other.0).is_ok()
+    }
+}
