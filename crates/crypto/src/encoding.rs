@@ -17,7 +17,7 @@ pub(crate) fn lp(fields: &[&[u8]]) -> Vec<u8> {
 }
 
 pub(crate) fn from_hex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
     let digit = |c: u8| match c {

@@ -296,7 +296,7 @@ mod tests {
         assert_eq!(back.versions(), vec![1, 2]);
         assert_eq!(back.primary(), 2);
         assert_eq!(back.environment(), KeyEnvironment::Development);
-        assert!(back.kek(1).unwrap() == ring.kek(1).unwrap());
+        assert_eq!(back.kek(1).unwrap().bytes(), ring.kek(1).unwrap().bytes());
         assert_eq!(back.signing_public_key(), ring.signing_public_key());
         let debug = format!("{ring:?} {:?}", ring.kek(1).unwrap());
         let key_hex = hex(ring.kek(1).unwrap().bytes());

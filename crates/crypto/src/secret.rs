@@ -29,9 +29,3 @@ impl std::fmt::Debug for SecretKey {
         f.write_str("SecretKey([redacted])")
     }
 }
-
-impl PartialEq for SecretKey {
-    fn eq(&self, other: &Self) -> bool {
-        ring::constant_time::verify_slices_are_equal(&self.0, &other.0).is_ok()
-    }
-}
