@@ -25,7 +25,26 @@ const SECRET_KEYS: &[&str] = &["database.url"];
 pub struct Config {
     pub server: ServerConfig,
     pub database: DatabaseConfig,
+    pub crypto: CryptoConfig,
+    pub audit: AuditConfig,
     pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CryptoConfig {
+    pub master_keys_file: String,
+    pub blind_index_bits: u32,
+    pub blind_index_expected_rows: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    pub stripes: u32,
+    pub checkpoint_every_events: u64,
+    pub checkpoint_interval_secs: u64,
+    pub checkpoint_file: String,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -184,6 +203,23 @@ impl Config {
         if self.database.connect_timeout_secs == 0 {
             return Err(bad("database.connect_timeout_secs", "must be at least 1"));
         }
+        if self.crypto.master_keys_file.trim().is_empty() {
+            return Err(bad("crypto.master_keys_file", "must name a file"));
+        }
+        crypto::blind_index::check_budget(
+            self.crypto.blind_index_bits,
+            self.crypto.blind_index_expected_rows,
+        )
+        .map_err(|e| bad("crypto.blind_index_bits", &e.to_string()))?;
+        if !(1..=1024).contains(&self.audit.stripes) {
+            return Err(bad("audit.stripes", "must be between 1 and 1024"));
+        }
+        if self.audit.checkpoint_every_events == 0 {
+            return Err(bad("audit.checkpoint_every_events", "must be at least 1"));
+        }
+        if self.audit.checkpoint_file.trim().is_empty() {
+            return Err(bad("audit.checkpoint_file", "must name a file"));
+        }
         if self.log.level.trim().is_empty() {
             return Err(bad("log.level", "must not be empty"));
         }
@@ -202,6 +238,21 @@ impl Config {
             busy_timeout: Duration::from_millis(self.database.busy_timeout_ms),
             statement_timeout: Duration::from_millis(self.database.statement_timeout_ms),
         })
+    }
+
+    pub fn vault_settings(&self, production: bool) -> persistence::VaultSettings {
+        persistence::VaultSettings {
+            keys_file: PathBuf::from(&self.crypto.master_keys_file),
+            production,
+            blind_index_bits: self.crypto.blind_index_bits,
+            blind_index_expected_rows: self.crypto.blind_index_expected_rows,
+            audit: persistence::audit::AuditSettings {
+                stripes: self.audit.stripes,
+                checkpoint_every: self.audit.checkpoint_every_events,
+                checkpoint_interval: Duration::from_secs(self.audit.checkpoint_interval_secs),
+                checkpoint_file: PathBuf::from(&self.audit.checkpoint_file),
+            },
+        }
     }
 
     pub fn server_settings(&self) -> Result<api::ServerSettings, std::net::AddrParseError> {

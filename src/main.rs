@@ -11,7 +11,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use persistence::{Database, DbError};
+use persistence::vault::{load_key_ring, KeySource};
+use persistence::{Database, DbError, Vault, VaultSettings};
 
 use crate::config::{Config, Sources};
 
@@ -44,6 +45,48 @@ enum Command {
         #[command(subcommand)]
         action: ConfigAction,
     },
+    /// Manage the master keys.
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
+    /// Check the access log.
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysAction {
+    /// Create a new production key file (refuses to overwrite one).
+    Init {
+        /// Where to write it (mode 0600).
+        #[arg(long, value_name = "PATH")]
+        file: PathBuf,
+    },
+    /// Data keys per master key version.
+    Status,
+    /// Add a new primary master key version and re-wrap every data key under it (resumable).
+    Rotate {
+        /// Data keys re-wrapped per transaction.
+        #[arg(long, default_value_t = 500)]
+        batch: usize,
+    },
+    /// Destroy a master key version no data key uses any more.
+    Retire { version: u32 },
+}
+
+#[derive(Subcommand)]
+enum AuditAction {
+    /// Recompute every link of the access log and check every signed checkpoint.
+    Verify {
+        /// Start at this event id (trusting its stored predecessor hash).
+        #[arg(long, value_name = "ID")]
+        from: Option<i64>,
+    },
+    /// Write a signed checkpoint of the chain heads now.
+    Checkpoint,
 }
 
 #[derive(Subcommand)]
@@ -69,8 +112,9 @@ fn main() -> ExitCode {
     logging::init(&config.log.level);
     logging::install_panic_hook();
 
+    let production = sources.env_name() == "production";
     let result = match cli.command {
-        Command::Serve { .. } => serve(&config),
+        Command::Serve { .. } => serve(&config, production),
         Command::Migrate => migrate(&config),
         Command::Config {
             action: ConfigAction::Check,
@@ -78,6 +122,15 @@ fn main() -> ExitCode {
             println!("# environment: {}", sources.env_name());
             print!("{}", config.to_redacted_toml());
             Ok(())
+        }
+        Command::Keys {
+            action: KeysAction::Init { file },
+        } => keys_init(&file),
+        Command::Keys { action } => {
+            with_vault(&config, production, |db, vault| keys(db, vault, action))
+        }
+        Command::Audit { action } => {
+            with_vault(&config, production, |db, vault| audit(db, vault, action))
         }
     };
     match result {
@@ -112,19 +165,38 @@ fn migrate(config: &Config) -> Result<(), String> {
     Ok(())
 }
 
-fn serve(config: &Config) -> Result<(), String> {
+fn serve(config: &Config, production: bool) -> Result<(), String> {
     let db = open_database(config)?;
     log::info!("database: {}", db.url().redacted());
+    let vault_settings = config.vault_settings(production);
+    // Keys first: a missing or wrong key stops the start, whatever the database's state.
+    let (_, source) =
+        load_key_ring(&vault_settings.keys_file, production).map_err(|e| e.to_string())?;
+    warn_if_generated(source, &vault_settings.keys_file);
+    let mut ready_now = !config.database.migrate_on_start;
     if config.database.migrate_on_start {
         match db.migrate() {
-            Ok(status) => log_migrations(&status),
+            Ok(status) => {
+                log_migrations(&status);
+                ready_now = true;
+            }
             // The database may simply not be up yet: serve anyway (not ready) and keep trying.
             Err(DbError::Unavailable(reason)) => {
                 log::warn!("cannot migrate yet, will retry in the background: {reason}");
-                spawn_migration_retry(db.clone());
             }
             Err(e) => return Err(format!("{e}; the server was not started")),
         }
+    }
+    if ready_now {
+        match Vault::open(&db, &vault_settings) {
+            Ok((vault, _)) => spawn_maintenance(db.clone(), vault_settings, Some(vault), false),
+            Err(DbError::Unavailable(_)) => {
+                spawn_maintenance(db.clone(), vault_settings, None, false)
+            }
+            Err(e) => return Err(format!("{e}; the server was not started")),
+        }
+    } else {
+        spawn_maintenance(db.clone(), vault_settings, None, true);
     }
     let settings = config.server_settings().map_err(|e| e.to_string())?;
     actix_web::rt::System::new().block_on(async move {
@@ -151,23 +223,185 @@ fn log_migrations(status: &persistence::MigrationStatus) {
     }
 }
 
-/// Retries the migrations until the database answers; readiness stays 503 until they succeed.
-fn spawn_migration_retry(db: Database) {
+/// The server's background duties: until the database answers, retry the start-up migrations
+/// (readiness stays 503 until they succeed) and open the vault; then write audit checkpoints
+/// when they are due.
+fn spawn_maintenance(db: Database, settings: VaultSettings, vault: Option<Vault>, migrate: bool) {
     std::thread::spawn(move || {
+        let mut vault = vault;
+        let mut migrated = !migrate;
         let mut delay = Duration::from_millis(500);
         loop {
             std::thread::sleep(delay);
-            match db.migrate() {
-                Ok(status) => {
-                    log_migrations(&status);
-                    return;
+            if !migrated {
+                match db.migrate() {
+                    Ok(status) => {
+                        log_migrations(&status);
+                        migrated = true;
+                    }
+                    Err(DbError::Unavailable(_)) => {
+                        delay = (delay * 2).min(Duration::from_secs(10));
+                        continue;
+                    }
+                    Err(e) => {
+                        log::error!(
+                            "{e}; the server stays not ready until it is fixed and restarted"
+                        );
+                        return;
+                    }
                 }
-                Err(DbError::Unavailable(_)) => delay = (delay * 2).min(Duration::from_secs(10)),
-                Err(e) => {
-                    log::error!("{e}; the server stays not ready until it is fixed and restarted");
-                    return;
+            }
+            let Some(v) = &vault else {
+                match Vault::open(&db, &settings) {
+                    Ok((v, _)) => {
+                        vault = Some(v);
+                        delay = Duration::from_secs(1);
+                    }
+                    Err(DbError::Unavailable(_) | DbError::Migration(_)) => {
+                        delay = (delay * 2).min(Duration::from_secs(10))
+                    }
+                    Err(e) => {
+                        log::error!("cannot open the vault: {e}");
+                        return;
+                    }
                 }
+                continue;
+            };
+            delay = Duration::from_secs(1);
+            if let Err(e) = v.checkpoint_if_due(&db) {
+                log::warn!("audit checkpoint not written: {e}");
             }
         }
     });
+}
+
+fn warn_if_generated(source: KeySource, path: &std::path::Path) {
+    if source == KeySource::GeneratedForDevelopment {
+        let line = "*".repeat(78);
+        log::warn!("{line}");
+        log::warn!(
+            "generated a DEVELOPMENT master key file at {}",
+            path.display()
+        );
+        log::warn!("it protects every record of this database: losing it loses them; never use it in production");
+        log::warn!("{line}");
+    }
+}
+
+/// Opens the database (migrated) and the vault for a CLI command.
+fn with_vault(
+    config: &Config,
+    production: bool,
+    f: impl FnOnce(&Database, &Vault) -> Result<(), String>,
+) -> Result<(), String> {
+    let db = open_database(config)?;
+    db.migrate().map_err(|e| e.to_string())?;
+    let (vault, source) =
+        Vault::open(&db, &config.vault_settings(production)).map_err(|e| e.to_string())?;
+    warn_if_generated(source, &config.vault_settings(production).keys_file);
+    f(&db, &vault)
+}
+
+fn keys_init(file: &std::path::Path) -> Result<(), String> {
+    if file.exists() {
+        return Err(format!(
+            "{} exists; refusing to overwrite a key file",
+            file.display()
+        ));
+    }
+    let ring = crypto::keyring::KeyRing::generate(crypto::keyring::KeyEnvironment::Production)
+        .map_err(|e| e.to_string())?;
+    ring.save(file).map_err(|e| e.to_string())?;
+    println!(
+        "wrote a new production key file to {} (mode 0600)",
+        file.display()
+    );
+    println!("keep a copy in a safe place apart from the database backups: without it no record can be read");
+    Ok(())
+}
+
+fn keys(db: &Database, vault: &Vault, action: KeysAction) -> Result<(), String> {
+    match action {
+        // Handled before any database or vault is opened (see main).
+        KeysAction::Init { file } => keys_init(&file),
+        KeysAction::Status => {
+            let s = vault.key_status(db).map_err(|e| e.to_string())?;
+            println!("primary master key version: {}", s.primary);
+            println!(
+                "versions in the key file: {}",
+                s.versions_in_file
+                    .iter()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            if s.data_keys.is_empty() {
+                println!("data keys: none");
+            }
+            for (version, count) in &s.data_keys {
+                println!("data keys wrapped under version {version}: {count}");
+            }
+            println!("data keys shredded: {}", s.shredded);
+            Ok(())
+        }
+        KeysAction::Rotate { batch } => {
+            let batch = batch.max(1);
+            let mut out = std::io::stdout();
+            let outcome = vault
+                .rotate(db, batch, |done| {
+                    let _ = writeln!(out, "re-wrapped {done} data keys");
+                    let _ = out.flush();
+                })
+                .map_err(|e| e.to_string())?;
+            println!(
+                "{} master key version {}: {} data keys re-wrapped; retire the old version with `hotline keys retire` once backups made under it have expired",
+                if outcome.resumed { "resumed and finished rotation to" } else { "rotated to" },
+                outcome.version,
+                outcome.rewrapped
+            );
+            vault.checkpoint(db).map_err(|e| e.to_string())?;
+            Ok(())
+        }
+        KeysAction::Retire { version } => {
+            vault.retire(db, version).map_err(|e| e.to_string())?;
+            vault.checkpoint(db).map_err(|e| e.to_string())?;
+            println!("master key version {version} destroyed");
+            Ok(())
+        }
+    }
+}
+
+fn audit(db: &Database, vault: &Vault, action: AuditAction) -> Result<(), String> {
+    match action {
+        AuditAction::Checkpoint => {
+            match vault.checkpoint(db).map_err(|e| e.to_string())? {
+                Some(_) => println!("checkpoint written"),
+                None => println!("no new events since the last checkpoint"),
+            }
+            Ok(())
+        }
+        AuditAction::Verify { from } => {
+            let report = vault.verify(db, from).map_err(|e| e.to_string())?;
+            if report.ok() {
+                println!(
+                    "audit log intact: {} events and {} checkpoints checked",
+                    report.events_checked, report.checkpoints_checked
+                );
+                return Ok(());
+            }
+            println!(
+                "audit log BROKEN: {} events and {} checkpoints checked, {} problem(s)",
+                report.events_checked,
+                report.checkpoints_checked,
+                report.problems.len()
+            );
+            if let Some(first) = report.first_problem() {
+                println!("first broken: {first}");
+            }
+            for p in report.problems.iter().take(50) {
+                println!("  {p}");
+            }
+            Err("the audit log failed verification".into())
+        }
+    }
 }

@@ -16,7 +16,7 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use ring::signature::{Ed25519KeyPair, KeyPair};
@@ -203,7 +203,13 @@ impl KeyRing {
             .parent()
             .filter(|d| !d.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
-        fs::create_dir_all(dir).map_err(io)?;
+        if !dir.exists() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(io)?;
+        }
         let tmp = dir.join(format!(
             ".{}.tmp",
             path.file_name().and_then(|n| n.to_str()).unwrap_or("keys")

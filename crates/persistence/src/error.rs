@@ -16,6 +16,18 @@ pub enum DbError {
     /// Any other failure of a query.
     #[error("database query failed: {0}")]
     Query(#[from] DieselError),
+    /// The record's data key was shredded: its sealed fields can never be opened again.
+    #[error("the record has been erased")]
+    Erased,
+    /// No such record (or data key).
+    #[error("not found")]
+    NotFound,
+    /// A stored value failed to open or the keys are unusable. Never carries the value.
+    #[error("vault: {0}")]
+    Crypto(#[from] crypto::CryptoError),
+    /// A request the vault refuses (e.g. retiring a master key version still in use).
+    #[error("{0}")]
+    Refused(String),
 }
 
 impl DbError {

@@ -26,17 +26,10 @@ pub(crate) fn ensure(conn: &mut DbConnection) -> Result<Installation, DbError> {
     let row = Installation {
         singleton: 1,
         id: crypto::random::hex_id::<16>().map_err(|e| DbError::Migration(e.to_string()))?,
-        created_at: now_micros(),
+        created_at: crate::clock::now_micros(),
     };
     diesel::insert_into(installation::table)
         .values(&row)
         .execute(conn)?;
     Ok(row)
-}
-
-pub(crate) fn now_micros() -> i64 {
-    let d = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
 }

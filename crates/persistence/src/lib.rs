@@ -6,6 +6,8 @@
 //! CLI all call the same functions here. Nothing outside this crate runs a query.
 #![forbid(unsafe_code)]
 
+pub mod audit;
+mod clock;
 mod connection;
 mod database;
 mod error;
@@ -14,8 +16,12 @@ mod migrations;
 pub mod schema;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod vault;
 
+pub use audit::{AuditEvent, Outcome};
+pub use clock::now_micros;
 pub use connection::{Backend, DatabaseUrl, DbConnection};
 pub use database::{Database, DbSettings};
 pub use error::DbError;
 pub use migrations::MigrationStatus;
+pub use vault::{Vault, VaultSettings};

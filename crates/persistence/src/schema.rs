@@ -10,3 +10,69 @@ diesel::table! {
         created_at -> BigInt,
     }
 }
+
+diesel::table! {
+    data_keys (owner_id) {
+        owner_id -> Text,
+        owner_kind -> Text,
+        dek_version -> Integer,
+        kek_version -> Nullable<Integer>,
+        wrapped -> Nullable<Binary>,
+        created_at -> BigInt,
+        shredded_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    blind_indexes (table_name, field, value, record_id) {
+        table_name -> Text,
+        field -> Text,
+        value -> BigInt,
+        record_id -> Text,
+        owner_id -> Text,
+    }
+}
+
+diesel::table! {
+    audit_events (id) {
+        id -> BigInt,
+        stripe -> Integer,
+        stripe_seq -> BigInt,
+        occurred_at -> BigInt,
+        actor_id -> Nullable<Text>,
+        actor_role -> Nullable<Text>,
+        session_ref -> Nullable<Text>,
+        action -> Text,
+        record_type -> Nullable<Text>,
+        record_id -> Nullable<Text>,
+        fields -> Text,
+        purpose -> Nullable<Text>,
+        outcome -> Text,
+        rule -> Nullable<Text>,
+        source -> Nullable<Text>,
+        request_id -> Nullable<Text>,
+        prev_hash -> Binary,
+        hash -> Binary,
+    }
+}
+
+diesel::table! {
+    audit_heads (stripe) {
+        stripe -> Integer,
+        seq -> BigInt,
+        hash -> Binary,
+    }
+}
+
+diesel::table! {
+    audit_checkpoints (id) {
+        id -> BigInt,
+        created_at -> BigInt,
+        total_events -> BigInt,
+        body -> Text,
+        signature -> Binary,
+    }
+}
+
+diesel::joinable!(blind_indexes -> data_keys (owner_id));
+diesel::allow_tables_to_appear_in_same_query!(data_keys, blind_indexes);

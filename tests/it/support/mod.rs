@@ -154,3 +154,26 @@ pub fn open(url: &str, pool_size: u32) -> Database {
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
+
+/// Names of the migrations in the repository, oldest first (e.g. `2026-11-30-000001_installation`).
+pub fn migration_names() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(repo_root().join("migrations/sqlite"))
+        .expect("migrations/sqlite")
+        .map(|e| {
+            e.expect("dir entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+/// The versions diesel reports for them (the name's digits before the `_`).
+pub fn migration_versions() -> Vec<String> {
+    migration_names()
+        .iter()
+        .map(|n| n.split('_').next().unwrap_or("").replace('-', ""))
+        .collect()
+}

@@ -1,0 +1,701 @@
+//! The access log: every event is appended in the caller's transaction to one of K hash chains
+//! (stripes), so the work and its audit event commit together or not at all, and appends do not
+//! all queue on one lock. Signed checkpoints of all chain heads go to a table and to a file
+//! outside the database; `verify` recomputes every link and checks every checkpoint.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crypto::audit::{link, sign_checkpoint, verify_checkpoint, Canonical, GENESIS};
+use diesel::prelude::*;
+
+use crate::clock::now_micros;
+use crate::schema::{audit_checkpoints, audit_events, audit_heads};
+use crate::{Database, DbConnection, DbError, Vault};
+
+/// Version of the canonical event encoding hashed into the chain.
+const EVENT_ENCODING: u8 = 1;
+
+#[derive(Debug, Clone)]
+pub struct AuditSettings {
+    /// Number of independent hash chains appends are spread over.
+    pub stripes: u32,
+    /// A checkpoint is due after this many new events...
+    pub checkpoint_every: u64,
+    /// ...or after this long with any new event.
+    pub checkpoint_interval: Duration,
+    /// Append-only file receiving every checkpoint (keep it on another host or volume).
+    pub checkpoint_file: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Outcome {
+    #[default]
+    Allowed,
+    Denied,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Allowed => "allowed",
+            Outcome::Denied => "denied",
+        }
+    }
+}
+
+/// Who did what to which record, why, and with what outcome. Never values or search terms:
+/// `fields` names the fields touched, nothing more.
+#[derive(Debug, Clone, Default)]
+pub struct AuditEvent {
+    pub actor_id: Option<String>,
+    pub actor_role: Option<String>,
+    /// A pseudonym of the session (never the session id or a token).
+    pub session_ref: Option<String>,
+    pub action: String,
+    pub record_type: Option<String>,
+    pub record_id: Option<String>,
+    pub fields: Vec<String>,
+    pub purpose: Option<String>,
+    pub outcome: Outcome,
+    /// The policy rule that allowed or denied.
+    pub rule: Option<String>,
+    /// Pseudonymised source address, or "cli".
+    pub source: Option<String>,
+    pub request_id: Option<String>,
+}
+
+impl AuditEvent {
+    /// An event of the system itself (a CLI maintenance command).
+    pub fn system(action: &str) -> Self {
+        AuditEvent {
+            actor_role: Some("system".into()),
+            action: action.into(),
+            source: Some("cli".into()),
+            ..Default::default()
+        }
+    }
+
+    pub fn with_record(mut self, record_type: &str, record_id: &str) -> Self {
+        self.record_type = Some(record_type.into());
+        self.record_id = Some(record_id.into());
+        self
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = audit_events)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+struct EventRow {
+    #[diesel(skip_insertion)]
+    id: i64,
+    stripe: i32,
+    stripe_seq: i64,
+    occurred_at: i64,
+    actor_id: Option<String>,
+    actor_role: Option<String>,
+    session_ref: Option<String>,
+    action: String,
+    record_type: Option<String>,
+    record_id: Option<String>,
+    fields: String,
+    purpose: Option<String>,
+    outcome: String,
+    rule: Option<String>,
+    source: Option<String>,
+    request_id: Option<String>,
+    prev_hash: Vec<u8>,
+    hash: Vec<u8>,
+}
+
+impl EventRow {
+    /// Everything but the id and the hashes, in a fixed order (destructured, so a new column
+    /// cannot be left out of the hash by accident).
+    fn canonical(&self) -> Canonical {
+        let EventRow {
+            id: _,
+            stripe,
+            stripe_seq,
+            occurred_at,
+            actor_id,
+            actor_role,
+            session_ref,
+            action,
+            record_type,
+            record_id,
+            fields,
+            purpose,
+            outcome,
+            rule,
+            source,
+            request_id,
+            prev_hash: _,
+            hash: _,
+        } = self;
+        Canonical::new(EVENT_ENCODING)
+            .int(i64::from(*stripe))
+            .int(*stripe_seq)
+            .int(*occurred_at)
+            .opt_text(actor_id.as_deref())
+            .opt_text(actor_role.as_deref())
+            .opt_text(session_ref.as_deref())
+            .text(action)
+            .opt_text(record_type.as_deref())
+            .opt_text(record_id.as_deref())
+            .text(fields)
+            .opt_text(purpose.as_deref())
+            .text(outcome)
+            .opt_text(rule.as_deref())
+            .opt_text(source.as_deref())
+            .opt_text(request_id.as_deref())
+    }
+}
+
+/// Creates the head row of every stripe that has none yet.
+pub(crate) fn ensure_heads(conn: &mut DbConnection, stripes: u32) -> Result<(), DbError> {
+    let existing: Vec<i32> = audit_heads::table.select(audit_heads::stripe).load(conn)?;
+    for stripe in (0..stripes as i32).filter(|s| !existing.contains(s)) {
+        diesel::insert_into(audit_heads::table)
+            .values((
+                audit_heads::stripe.eq(stripe),
+                audit_heads::seq.eq(0i64),
+                audit_heads::hash.eq(GENESIS.to_vec()),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+fn to_hash(bytes: &[u8]) -> Option<[u8; 32]> {
+    bytes.try_into().ok()
+}
+
+/// Appends one event to a stripe chosen at random, inside the caller's transaction: the head
+/// row of that stripe is locked (by the UPDATE) until the transaction ends, so each chain stays
+/// linear while the other stripes take other writers. Returns the event's id.
+pub(crate) fn append(
+    conn: &mut DbConnection,
+    stripes: u32,
+    event: &AuditEvent,
+) -> Result<i64, DbError> {
+    let pick = u32::from_be_bytes(crypto::random::bytes::<4>().map_err(crypto::CryptoError::from)?);
+    let stripe = (pick % stripes.max(1)) as i32;
+    let (seq, prev): (i64, Vec<u8>) = diesel::update(audit_heads::table.find(stripe))
+        .set(audit_heads::seq.eq(audit_heads::seq + 1))
+        .returning((audit_heads::seq, audit_heads::hash))
+        .get_result(conn)
+        .optional()?
+        .ok_or_else(|| DbError::Migration(format!("audit stripe {stripe} has no head row")))?;
+    let prev = to_hash(&prev)
+        .ok_or_else(|| DbError::Refused(format!("audit head of stripe {stripe} is corrupt")))?;
+    let AuditEvent {
+        actor_id,
+        actor_role,
+        session_ref,
+        action,
+        record_type,
+        record_id,
+        fields,
+        purpose,
+        outcome,
+        rule,
+        source,
+        request_id,
+    } = event.clone();
+    let mut row = EventRow {
+        id: 0,
+        stripe,
+        stripe_seq: seq,
+        occurred_at: now_micros(),
+        actor_id,
+        actor_role,
+        session_ref,
+        action,
+        record_type,
+        record_id,
+        fields: fields.join(","),
+        purpose,
+        outcome: outcome.as_str().to_string(),
+        rule,
+        source,
+        request_id,
+        prev_hash: prev.to_vec(),
+        hash: Vec::new(),
+    };
+    let hash = link(&prev, &row.canonical());
+    row.hash = hash.to_vec();
+    let id = diesel::insert_into(audit_events::table)
+        .values(&row)
+        .returning(audit_events::id)
+        .get_result(conn)?;
+    diesel::update(audit_heads::table.find(stripe))
+        .set(audit_heads::hash.eq(hash.to_vec()))
+        .execute(conn)?;
+    Ok(id)
+}
+
+/// A signed statement of every chain head at one moment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkpoint {
+    pub body: String,
+    pub signature: Vec<u8>,
+}
+
+/// Parsed checkpoint body.
+struct CheckpointBody {
+    origin: String,
+    heads: BTreeMap<i32, (i64, [u8; 32])>,
+}
+
+fn checkpoint_body(origin: &str, heads: &[(i32, i64, Vec<u8>)]) -> String {
+    let mut body = format!(
+        "hotline audit checkpoint v1\norigin {origin}\ntime {}\n",
+        now_micros()
+    );
+    for (stripe, seq, hash) in heads {
+        body.push_str(&format!(
+            "stripe {stripe} {seq} {}\n",
+            crypto::random::hex(hash)
+        ));
+    }
+    body
+}
+
+fn parse_body(body: &str) -> Option<CheckpointBody> {
+    let mut lines = body.lines();
+    if lines.next()? != "hotline audit checkpoint v1" {
+        return None;
+    }
+    let origin = lines.next()?.strip_prefix("origin ")?.to_string();
+    lines.next()?.strip_prefix("time ")?;
+    let mut heads = BTreeMap::new();
+    for line in lines {
+        let parts: Vec<&str> = line.split(' ').collect();
+        let ["stripe", stripe, seq, hash] = parts.as_slice() else {
+            return None;
+        };
+        let hash = hex_decode(hash).and_then(|h| to_hash(&h))?;
+        heads.insert(stripe.parse().ok()?, (seq.parse().ok()?, hash));
+    }
+    Some(CheckpointBody { origin, heads })
+}
+
+fn hex_decode(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) || !text.is_ascii() {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok())
+        .collect()
+}
+
+impl Vault {
+    /// Writes a checkpoint now if any event was appended since the last one.
+    pub fn checkpoint(&self, db: &Database) -> Result<Option<Checkpoint>, DbError> {
+        self.checkpoint_when(db, |_, _| true)
+    }
+
+    /// Writes a checkpoint if one is due: `checkpoint_every` new events, or new events and
+    /// `checkpoint_interval` since the last checkpoint.
+    pub fn checkpoint_if_due(&self, db: &Database) -> Result<Option<Checkpoint>, DbError> {
+        let settings = self.audit_settings().clone();
+        self.checkpoint_when(db, move |new_events, age_us| {
+            new_events >= settings.checkpoint_every as i64
+                || age_us >= settings.checkpoint_interval.as_micros() as i64
+        })
+    }
+
+    fn checkpoint_when(
+        &self,
+        db: &Database,
+        due: impl Fn(i64, i64) -> bool,
+    ) -> Result<Option<Checkpoint>, DbError> {
+        let ring = self.ring();
+        let written = db.write(|conn| {
+            let heads: Vec<(i32, i64, Vec<u8>)> = audit_heads::table
+                .select((audit_heads::stripe, audit_heads::seq, audit_heads::hash))
+                .order_by(audit_heads::stripe)
+                .load(conn)?;
+            let total: i64 = heads.iter().map(|(_, seq, _)| seq).sum();
+            let last: Option<(i64, i64)> = audit_checkpoints::table
+                .select((
+                    audit_checkpoints::total_events,
+                    audit_checkpoints::created_at,
+                ))
+                .order_by(audit_checkpoints::id.desc())
+                .first(conn)
+                .optional()?;
+            let (last_total, last_at) = last.unwrap_or((0, 0));
+            if total == last_total || !due(total - last_total, now_micros() - last_at) {
+                return Ok(None);
+            }
+            let body = checkpoint_body(self.origin(), &heads);
+            let signature = sign_checkpoint(&ring, body.as_bytes());
+            diesel::insert_into(audit_checkpoints::table)
+                .values((
+                    audit_checkpoints::created_at.eq(now_micros()),
+                    audit_checkpoints::total_events.eq(total),
+                    audit_checkpoints::body.eq(&body),
+                    audit_checkpoints::signature.eq(&signature),
+                ))
+                .execute(conn)?;
+            Ok(Some(Checkpoint { body, signature }))
+        })?;
+        if let Some(cp) = &written {
+            append_to_file(&self.audit_settings().checkpoint_file, cp)?;
+        }
+        Ok(written)
+    }
+}
+
+/// One line per checkpoint: `checkpoint <hex body> <hex signature>`, fsynced.
+fn append_to_file(path: &Path, cp: &Checkpoint) -> Result<(), DbError> {
+    let io =
+        |e: std::io::Error| DbError::Refused(format!("checkpoint file {}: {e}", path.display()));
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(io)?;
+    writeln!(
+        file,
+        "checkpoint {} {}",
+        crypto::random::hex(cp.body.as_bytes()),
+        crypto::random::hex(&cp.signature)
+    )
+    .map_err(io)?;
+    file.sync_all().map_err(io)
+}
+
+fn read_file(path: &Path) -> Result<Vec<Checkpoint>, String> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(format!("checkpoint file {}: {e}", path.display())),
+    };
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(n, line)| {
+            let parts: Vec<&str> = line.split(' ').collect();
+            let parsed = match parts.as_slice() {
+                ["checkpoint", body, sig] => hex_decode(body)
+                    .and_then(|b| String::from_utf8(b).ok())
+                    .zip(hex_decode(sig)),
+                _ => None,
+            };
+            parsed
+                .map(|(body, signature)| Checkpoint { body, signature })
+                .ok_or_else(|| {
+                    format!(
+                        "checkpoint file {} line {}: unreadable",
+                        path.display(),
+                        n + 1
+                    )
+                })
+        })
+        .collect()
+}
+
+/// One thing `verify` found wrong. `event_id` is the event where the chain breaks, when there is
+/// one to name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub event_id: Option<i64>,
+    pub stripe: Option<i32>,
+    pub seq: Option<i64>,
+    pub message: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.event_id, self.stripe, self.seq) {
+            (Some(id), Some(s), Some(q)) => {
+                write!(f, "event {id} (stripe {s}, #{q}): {}", self.message)
+            }
+            (None, Some(s), Some(q)) => write!(f, "stripe {s}, #{q}: {}", self.message),
+            _ => f.write_str(&self.message),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct VerifyReport {
+    pub events_checked: u64,
+    pub checkpoints_checked: u64,
+    /// In the order found: chain problems by stripe and sequence, then checkpoint problems.
+    pub problems: Vec<Problem>,
+}
+
+impl VerifyReport {
+    pub fn ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+
+    /// The first broken event: the problem with the lowest event id, else the first found.
+    pub fn first_problem(&self) -> Option<&Problem> {
+        self.problems
+            .iter()
+            .filter(|p| p.event_id.is_some())
+            .min_by_key(|p| p.event_id)
+            .or_else(|| self.problems.first())
+    }
+}
+
+const PAGE: i64 = 10_000;
+
+impl Vault {
+    /// Recomputes every link of every chain (from event `from` on, if given) and checks every
+    /// checkpoint in the table and in the checkpoint file: its signature, its origin, and that
+    /// each chain head it names is still there with the same hash.
+    pub fn verify(&self, db: &Database, from: Option<i64>) -> Result<VerifyReport, DbError> {
+        let ring = self.ring();
+        let public_key = ring.signing_public_key();
+        let mut report = VerifyReport::default();
+        let problem = |report: &mut VerifyReport, event_id, stripe, seq, message: String| {
+            report.problems.push(Problem {
+                event_id,
+                stripe,
+                seq,
+                message,
+            })
+        };
+
+        // Checkpoints first, so the walk can note the hashes they name.
+        let mut checkpoints: Vec<(String, Checkpoint)> = db
+            .read(|conn| {
+                Ok(audit_checkpoints::table
+                    .select((
+                        audit_checkpoints::id,
+                        audit_checkpoints::body,
+                        audit_checkpoints::signature,
+                    ))
+                    .order_by(audit_checkpoints::id)
+                    .load::<(i64, String, Vec<u8>)>(conn)?)
+            })?
+            .into_iter()
+            .map(|(id, body, signature)| {
+                (
+                    format!("checkpoint {id} (table)"),
+                    Checkpoint { body, signature },
+                )
+            })
+            .collect();
+        match read_file(&self.audit_settings().checkpoint_file) {
+            Ok(from_file) => {
+                for (n, cp) in from_file.into_iter().enumerate() {
+                    if !checkpoints.iter().any(|(_, c)| *c == cp) {
+                        checkpoints.push((format!("checkpoint {} of the file", n + 1), cp));
+                    }
+                }
+            }
+            Err(message) => problem(&mut report, None, None, None, message),
+        }
+        let mut wanted: HashMap<(i32, i64), Option<[u8; 32]>> = HashMap::new();
+        let mut parsed = Vec::new();
+        for (name, cp) in &checkpoints {
+            report.checkpoints_checked += 1;
+            if !verify_checkpoint(&public_key, cp.body.as_bytes(), &cp.signature) {
+                problem(
+                    &mut report,
+                    None,
+                    None,
+                    None,
+                    format!("{name}: the signature does not verify"),
+                );
+                continue;
+            }
+            let Some(body) = parse_body(&cp.body) else {
+                problem(
+                    &mut report,
+                    None,
+                    None,
+                    None,
+                    format!("{name}: unreadable body"),
+                );
+                continue;
+            };
+            if body.origin != self.origin() {
+                problem(
+                    &mut report,
+                    None,
+                    None,
+                    None,
+                    format!(
+                        "{name}: it belongs to another installation ({})",
+                        body.origin
+                    ),
+                );
+                continue;
+            }
+            for (&stripe, &(seq, _)) in &body.heads {
+                if seq > 0 && from.is_none() {
+                    wanted.insert((stripe, seq), None);
+                }
+            }
+            parsed.push((name.clone(), body));
+        }
+
+        let heads_at_start: BTreeMap<i32, i64> = db
+            .read(|conn| {
+                Ok(audit_heads::table
+                    .select((audit_heads::stripe, audit_heads::seq))
+                    .load(conn)?)
+            })?
+            .into_iter()
+            .collect();
+
+        // The walk: every chain in sequence order, page by page.
+        let mut cursor: (i32, i64) = (i32::MIN, i64::MIN);
+        let mut state: Option<(i32, i64, [u8; 32], i64)> = None; // stripe, seq, hash, id
+        let mut last_seen: BTreeMap<i32, i64> = BTreeMap::new();
+        loop {
+            let rows: Vec<EventRow> = db.read(|conn| {
+                let mut q = audit_events::table
+                    .select(EventRow::as_select())
+                    .filter(
+                        audit_events::stripe.gt(cursor.0).or(audit_events::stripe
+                            .eq(cursor.0)
+                            .and(audit_events::stripe_seq.gt(cursor.1))),
+                    )
+                    .order_by((audit_events::stripe, audit_events::stripe_seq))
+                    .limit(PAGE)
+                    .into_boxed();
+                if let Some(from) = from {
+                    q = q.filter(audit_events::id.ge(from));
+                }
+                Ok(q.load(conn)?)
+            })?;
+            let Some(last) = rows.last() else { break };
+            cursor = (last.stripe, last.stripe_seq);
+            for row in rows {
+                report.events_checked += 1;
+                let (s, q, id) = (row.stripe, row.stripe_seq, row.id);
+                let new_stripe = state.is_none_or(|(ps, ..)| ps != s);
+                let (expected_seq, expected_prev, prev_id) = match state {
+                    Some((ps, pq, ph, pid)) if ps == s => (pq + 1, Some(ph), Some(pid)),
+                    // The first event of a stripe: from the start it is #1 after the genesis
+                    // hash; with --from, trust its stored predecessor hash as the start.
+                    _ if from.is_some() => (q, None, None),
+                    _ => (1, Some(GENESIS), None),
+                };
+                if new_stripe && q > expected_seq {
+                    problem(
+                        &mut report,
+                        None,
+                        Some(s),
+                        Some(expected_seq),
+                        format!("missing: the chain starts at #{q}"),
+                    );
+                } else if q > expected_seq {
+                    problem(
+                        &mut report,
+                        None,
+                        Some(s),
+                        Some(expected_seq),
+                        format!("missing (deleted?): next present is event {id} (#{q})"),
+                    );
+                }
+                let stored_prev = to_hash(&row.prev_hash);
+                match (expected_prev, stored_prev) {
+                    (_, None) => problem(
+                        &mut report,
+                        Some(id),
+                        Some(s),
+                        Some(q),
+                        "malformed previous-hash".into(),
+                    ),
+                    (Some(p), Some(sp)) if q == expected_seq && p != sp => problem(
+                        &mut report,
+                        Some(id),
+                        Some(s),
+                        Some(q),
+                        "does not link to the event before it (inserted, reordered or altered)"
+                            .into(),
+                    ),
+                    _ => {}
+                }
+                if let Some(pid) = prev_id {
+                    if id <= pid {
+                        problem(
+                            &mut report,
+                            Some(id),
+                            Some(s),
+                            Some(q),
+                            format!("out of order: its id is not after event {pid}"),
+                        );
+                    }
+                }
+                let computed = link(&stored_prev.unwrap_or(GENESIS), &row.canonical());
+                if to_hash(&row.hash) != Some(computed) {
+                    problem(
+                        &mut report,
+                        Some(id),
+                        Some(s),
+                        Some(q),
+                        "its content does not match its hash (altered)".into(),
+                    );
+                }
+                if let Some(slot) = wanted.get_mut(&(s, q)) {
+                    *slot = to_hash(&row.hash);
+                }
+                last_seen.insert(s, q);
+                state = Some((s, q, to_hash(&row.hash).unwrap_or(computed), id));
+            }
+        }
+
+        // A chain shorter than its head says was cut at the tail.
+        for (stripe, head) in &heads_at_start {
+            let seen = last_seen.get(stripe).copied().unwrap_or(0);
+            if from.is_none() && seen < *head {
+                problem(
+                    &mut report,
+                    None,
+                    Some(*stripe),
+                    Some(seen + 1),
+                    format!(
+                        "missing: the chain ends at #{seen} but its head says #{head} (truncated)"
+                    ),
+                );
+            }
+        }
+        for (name, body) in &parsed {
+            for (&stripe, &(seq, hash)) in &body.heads {
+                if from.is_some() && seq > 0 {
+                    continue;
+                }
+                let found = if seq == 0 {
+                    Some(GENESIS)
+                } else {
+                    wanted.get(&(stripe, seq)).copied().flatten()
+                };
+                match found {
+                    None => problem(
+                        &mut report,
+                        None,
+                        Some(stripe),
+                        Some(seq),
+                        format!(
+                            "{name} names this event, which is missing (the log was truncated)"
+                        ),
+                    ),
+                    Some(h) if h != hash => problem(
+                        &mut report,
+                        None,
+                        Some(stripe),
+                        Some(seq),
+                        format!("{name} names a different hash for this event (rewritten)"),
+                    ),
+                    _ => {}
+                }
+            }
+        }
+        Ok(report)
+    }
+}

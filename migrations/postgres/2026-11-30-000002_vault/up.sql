@@ -1,0 +1,83 @@
+-- Data keys: one random key per protected record (its owner), stored only wrapped under a master
+-- key version. Shredding deletes the wrapped key and keeps a tombstone, so reads can say
+-- "erased" rather than "never existed".
+CREATE TABLE data_keys (
+    owner_id TEXT PRIMARY KEY NOT NULL,
+    owner_kind TEXT NOT NULL,
+    dek_version INTEGER NOT NULL,
+    kek_version INTEGER,
+    wrapped BYTEA,
+    created_at BIGINT NOT NULL,
+    shredded_at BIGINT,
+    CHECK ((wrapped IS NULL) = (shredded_at IS NOT NULL)),
+    CHECK ((wrapped IS NULL) = (kek_version IS NULL))
+);
+CREATE INDEX data_keys_by_kek_version ON data_keys (kek_version);
+
+-- Blind index values of every owner, in one place so that shredding an owner removes them all.
+CREATE TABLE blind_indexes (
+    table_name TEXT NOT NULL,
+    field TEXT NOT NULL,
+    value BIGINT NOT NULL,
+    record_id TEXT NOT NULL,
+    owner_id TEXT NOT NULL REFERENCES data_keys (owner_id),
+    PRIMARY KEY (table_name, field, value, record_id)
+);
+CREATE INDEX blind_indexes_by_owner ON blind_indexes (owner_id);
+CREATE INDEX blind_indexes_by_record ON blind_indexes (table_name, field, record_id);
+
+-- The access log: striped hash chains. Append-only: triggers refuse UPDATE and DELETE (and
+-- TRUNCATE), and the application role gets INSERT and SELECT only (docs/operations.md).
+CREATE TABLE audit_events (
+    id BIGSERIAL PRIMARY KEY,
+    stripe INTEGER NOT NULL,
+    stripe_seq BIGINT NOT NULL,
+    occurred_at BIGINT NOT NULL,
+    actor_id TEXT,
+    actor_role TEXT,
+    session_ref TEXT,
+    action TEXT NOT NULL,
+    record_type TEXT,
+    record_id TEXT,
+    fields TEXT NOT NULL,
+    purpose TEXT,
+    outcome TEXT NOT NULL,
+    rule TEXT,
+    source TEXT,
+    request_id TEXT,
+    prev_hash BYTEA NOT NULL,
+    hash BYTEA NOT NULL,
+    UNIQUE (stripe, stripe_seq)
+);
+CREATE INDEX audit_events_by_record ON audit_events (record_type, record_id);
+CREATE INDEX audit_events_by_actor ON audit_events (actor_id, occurred_at);
+
+CREATE FUNCTION hotline_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION '% is append-only', TG_TABLE_NAME;
+END;
+$$;
+CREATE TRIGGER audit_events_no_update BEFORE UPDATE OR DELETE ON audit_events
+    FOR EACH ROW EXECUTE FUNCTION hotline_append_only();
+CREATE TRIGGER audit_events_no_truncate BEFORE TRUNCATE ON audit_events
+    FOR EACH STATEMENT EXECUTE FUNCTION hotline_append_only();
+
+-- The head of each chain: its last sequence number and hash. Appends lock their stripe's row.
+CREATE TABLE audit_heads (
+    stripe INTEGER PRIMARY KEY NOT NULL,
+    seq BIGINT NOT NULL,
+    hash BYTEA NOT NULL
+);
+
+-- Signed checkpoints of all chain heads (also appended to a file outside the database).
+CREATE TABLE audit_checkpoints (
+    id BIGSERIAL PRIMARY KEY,
+    created_at BIGINT NOT NULL,
+    total_events BIGINT NOT NULL,
+    body TEXT NOT NULL,
+    signature BYTEA NOT NULL
+);
+CREATE TRIGGER audit_checkpoints_no_update BEFORE UPDATE OR DELETE ON audit_checkpoints
+    FOR EACH ROW EXECUTE FUNCTION hotline_append_only();
+CREATE TRIGGER audit_checkpoints_no_truncate BEFORE TRUNCATE ON audit_checkpoints
+    FOR EACH STATEMENT EXECUTE FUNCTION hotline_append_only();

@@ -1,0 +1,9 @@
+DROP TRIGGER audit_checkpoints_no_delete;
+DROP TRIGGER audit_checkpoints_no_update;
+DROP TABLE audit_checkpoints;
+DROP TABLE audit_heads;
+DROP TRIGGER audit_events_no_delete;
+DROP TRIGGER audit_events_no_update;
+DROP TABLE audit_events;
+DROP TABLE blind_indexes;
+DROP TABLE data_keys;
