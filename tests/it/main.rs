@@ -6,3 +6,4 @@ mod support;
 mod cli;
 mod database;
 mod http_surface;
+mod vault;

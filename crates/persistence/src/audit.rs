@@ -429,7 +429,7 @@ impl std::fmt::Display for Problem {
 pub struct VerifyReport {
     pub events_checked: u64,
     pub checkpoints_checked: u64,
-    /// In the order found: chain problems by stripe and sequence, then checkpoint problems.
+    /// Chain problems in chain order (stripe, then sequence), then checkpoint problems.
     pub problems: Vec<Problem>,
 }
 
@@ -438,13 +438,10 @@ impl VerifyReport {
         self.problems.is_empty()
     }
 
-    /// The first broken event: the problem with the lowest event id, else the first found.
+    /// The first broken place: the first problem in chain order (stripe, then sequence), else
+    /// the first checkpoint problem.
     pub fn first_problem(&self) -> Option<&Problem> {
-        self.problems
-            .iter()
-            .filter(|p| p.event_id.is_some())
-            .min_by_key(|p| p.event_id)
-            .or_else(|| self.problems.first())
+        self.problems.first()
     }
 }
 
@@ -458,6 +455,8 @@ impl Vault {
         let ring = self.ring();
         let public_key = ring.signing_public_key();
         let mut report = VerifyReport::default();
+        // Problems with the checkpoints themselves are reported after those of the chains.
+        let mut checkpoint_problems = VerifyReport::default();
         let problem = |report: &mut VerifyReport, event_id, stripe, seq, message: String| {
             report.problems.push(Problem {
                 event_id,
@@ -495,7 +494,7 @@ impl Vault {
                     }
                 }
             }
-            Err(message) => problem(&mut report, None, None, None, message),
+            Err(message) => problem(&mut checkpoint_problems, None, None, None, message),
         }
         let mut wanted: HashMap<(i32, i64), Option<[u8; 32]>> = HashMap::new();
         let mut parsed = Vec::new();
@@ -696,6 +695,7 @@ impl Vault {
                 }
             }
         }
+        report.problems.extend(checkpoint_problems.problems);
         Ok(report)
     }
 }

@@ -328,6 +328,7 @@ impl Vault {
     }
 
     pub fn key_status(&self, db: &Database) -> Result<KeyStatus, DbError> {
+        let _ = self.keys.reload_if_changed()?;
         let ring = self.ring();
         let (data_keys, shredded) = db.read(|conn| {
             let counts: Vec<(Option<i32>, i64)> = data_keys::table

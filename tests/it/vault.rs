@@ -1,0 +1,772 @@
+//! The vault on both backends, attacked as someone with database access would: swapped and
+//! flipped ciphertexts, shredding, blind indexes, concurrent audit writers, tampering with the
+//! access log, and a master-key rotation killed half way.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crypto::CryptoError;
+use diesel::prelude::*;
+use diesel::sql_types::{Binary, Text};
+use persistence::audit::{AuditSettings, VerifyReport};
+use persistence::testing::{execute, query_strings};
+use persistence::vault::FieldContext;
+use persistence::{
+    AuditEvent, Backend, Database, DbConnection, DbError, Outcome, Vault, VaultSettings,
+};
+
+use crate::both;
+use crate::support::server::command;
+use crate::support::TestDb;
+
+pub fn settings(db: &TestDb, stripes: u32) -> VaultSettings {
+    VaultSettings {
+        keys_file: db.dir.path().join("master.keys"),
+        production: false,
+        blind_index_bits: 16,
+        blind_index_expected_rows: 1_000_000,
+        audit: AuditSettings {
+            stripes,
+            checkpoint_every: 1000,
+            checkpoint_interval: Duration::from_secs(60),
+            checkpoint_file: db.dir.path().join("checkpoints.log"),
+        },
+    }
+}
+
+pub fn open_vault(db: &TestDb, stripes: u32) -> (Database, Vault) {
+    let d = db.open();
+    d.migrate().expect("migrate");
+    let (vault, _) = Vault::open(&d, &settings(db, stripes)).expect("open vault");
+    (d, vault)
+}
+
+fn blob(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => "BLOB",
+        Backend::Postgres => "BYTEA",
+    }
+}
+
+/// A table of sealed values, as later record types will have.
+fn create_sealed_table(d: &Database) {
+    let b = blob(d.backend());
+    execute(d, &format!("CREATE TABLE sealed (id TEXT PRIMARY KEY NOT NULL, owner TEXT NOT NULL, name {b} NOT NULL, phone {b} NOT NULL)"))
+        .unwrap();
+}
+
+fn ctx<'a>(field: &'a str, record: &'a str, owner: &'a str) -> FieldContext<'a> {
+    FieldContext {
+        table: "sealed",
+        field,
+        record_id: record,
+        owner_id: owner,
+    }
+}
+
+/// Stores a row of two sealed fields, creating the owner's data key if needed.
+fn store(
+    vault: &Vault,
+    conn: &mut DbConnection,
+    record: &str,
+    owner: &str,
+    name: &str,
+    phone: &str,
+) -> Result<(), DbError> {
+    let dek = match vault.data_key(conn, owner) {
+        Ok(k) => k,
+        Err(DbError::NotFound) => vault.create_data_key(conn, "test_owner", owner)?,
+        Err(e) => return Err(e),
+    };
+    diesel::sql_query("INSERT INTO sealed (id, owner, name, phone) VALUES ($1, $2, $3, $4)")
+        .bind::<Text, _>(record)
+        .bind::<Text, _>(owner)
+        .bind::<Binary, _>(dek.seal(&ctx("name", record, owner), name.as_bytes())?)
+        .bind::<Binary, _>(dek.seal(&ctx("phone", record, owner), phone.as_bytes())?)
+        .execute(conn)?;
+    vault.set_blind_index(conn, &ctx("phone", record, owner), Some(phone))?;
+    Ok(())
+}
+
+#[derive(QueryableByName)]
+struct SealedRow {
+    #[diesel(sql_type = Text)]
+    owner: String,
+    #[diesel(sql_type = Binary)]
+    name: Vec<u8>,
+    #[diesel(sql_type = Binary)]
+    phone: Vec<u8>,
+}
+
+/// Opens both fields of a row, each in its own place.
+fn load(vault: &Vault, d: &Database, record: &str) -> Result<(String, String), DbError> {
+    d.read(|conn| {
+        let row: SealedRow =
+            diesel::sql_query("SELECT owner, name, phone FROM sealed WHERE id = $1")
+                .bind::<Text, _>(record)
+                .get_result(conn)?;
+        let dek = vault.data_key(conn, &row.owner)?;
+        let name = dek.open(&ctx("name", record, &row.owner), &row.name)?;
+        let phone = dek.open(&ctx("phone", record, &row.owner), &row.phone)?;
+        Ok((
+            String::from_utf8_lossy(&name).into_owned(),
+            String::from_utf8_lossy(&phone).into_owned(),
+        ))
+    })
+}
+
+fn integrity(result: Result<(String, String), DbError>) {
+    match result {
+        Err(DbError::Crypto(CryptoError::Integrity)) => {}
+        other => panic!("expected an integrity failure, got {other:?}"),
+    }
+}
+
+both!(sealed_values_open_only_in_their_own_place, |db: TestDb| {
+    let (d, vault) = open_vault(&db, 2);
+    create_sealed_table(&d);
+    d.write(|c| {
+        store(&vault, c, "r1", "owner-a", "Olena Koval", "+380441111111")?;
+        store(
+            &vault,
+            c,
+            "r2",
+            "owner-b",
+            "Iryna Shevchuk",
+            "+380442222222",
+        )?;
+        store(&vault, c, "r3", "owner-a", "Mariia Bondar", "+380443333333")
+    })
+    .unwrap();
+    assert_eq!(
+        load(&vault, &d, "r1").unwrap(),
+        ("Olena Koval".into(), "+380441111111".into())
+    );
+
+    // Nothing readable is stored.
+    let raw = query_strings(
+        &d,
+        "SELECT id AS item FROM sealed WHERE name LIKE '%Olena%' OR phone LIKE '%380%'",
+    );
+    if let Ok(hits) = raw {
+        assert!(
+            hits.is_empty(),
+            "plaintext found in the sealed table: {hits:?}"
+        );
+    }
+
+    // Another owner's value moved into this row.
+    execute(
+        &d,
+        "UPDATE sealed SET name = (SELECT name FROM sealed WHERE id = 'r2') WHERE id = 'r1'",
+    )
+    .unwrap();
+    integrity(load(&vault, &d, "r1"));
+    // Same owner, another record.
+    execute(
+        &d,
+        "UPDATE sealed SET phone = (SELECT phone FROM sealed WHERE id = 'r1') WHERE id = 'r3'",
+    )
+    .unwrap();
+    integrity(load(&vault, &d, "r3"));
+    // Same row, the two fields swapped.
+    d.write(|c| {
+        store(&vault, c, "r4", "owner-b", "Name Four", "+380444444444")?;
+        Ok(())
+    })
+    .unwrap();
+    execute(
+        &d,
+        "UPDATE sealed SET name = phone, phone = name WHERE id = 'r4'",
+    )
+    .unwrap();
+    integrity(load(&vault, &d, "r4"));
+    // The row moved to another owner.
+    d.write(|c| store(&vault, c, "r5", "owner-b", "Name Five", "+380445555555"))
+        .unwrap();
+    execute(&d, "UPDATE sealed SET owner = 'owner-a' WHERE id = 'r5'").unwrap();
+    integrity(load(&vault, &d, "r5"));
+
+    // One byte flipped, anywhere.
+    d.write(|c| store(&vault, c, "r6", "owner-b", "Name Six", "+380446666666"))
+        .unwrap();
+    let row: SealedRow = d
+        .read(|c| {
+            Ok(
+                diesel::sql_query("SELECT owner, name, phone FROM sealed WHERE id = 'r6'")
+                    .get_result(c)?,
+            )
+        })
+        .unwrap();
+    for i in [0, 4, 9, row.name.len() / 2, row.name.len() - 1] {
+        let mut bad = row.name.clone();
+        bad[i] ^= 0x01;
+        d.with_conn(|c| {
+            Ok(
+                diesel::sql_query("UPDATE sealed SET name = $1 WHERE id = 'r6'")
+                    .bind::<Binary, _>(bad)
+                    .execute(c)?,
+            )
+        })
+        .unwrap();
+        assert!(
+            load(&vault, &d, "r6").is_err(),
+            "a flipped byte {i} still opened"
+        );
+    }
+
+    // Wrapped data keys swapped between owners: neither opens.
+    execute(
+        &d,
+        "UPDATE data_keys SET wrapped = (SELECT wrapped FROM data_keys WHERE owner_id = 'owner-b') WHERE owner_id = 'owner-a'",
+    )
+    .unwrap();
+    let err = d
+        .read(|c| vault.data_key(c, "owner-a").map(drop))
+        .unwrap_err();
+    assert!(
+        matches!(err, DbError::Crypto(CryptoError::Integrity)),
+        "{err:?}"
+    );
+});
+
+both!(shredding_erases_one_owner_and_nothing_else, |db: TestDb| {
+    let (d, vault) = open_vault(&db, 2);
+    create_sealed_table(&d);
+    d.write(|c| {
+        store(
+            &vault,
+            c,
+            "r1",
+            "victim",
+            "CNRY-shred-name",
+            "+380447777777",
+        )?;
+        store(&vault, c, "r2", "neighbour", "Neighbour", "+380448888888")
+    })
+    .unwrap();
+    let wrapped_before = query_strings(
+        &d,
+        "SELECT owner_id AS item FROM data_keys WHERE wrapped IS NOT NULL",
+    )
+    .unwrap();
+    assert_eq!(wrapped_before.len(), 2);
+    let found = d
+        .read(|c| vault.blind_index_candidates(c, "sealed", "phone", "+380447777777"))
+        .unwrap();
+    assert_eq!(found, vec![("victim".to_string(), "r1".to_string())]);
+
+    let event = AuditEvent {
+        actor_id: Some("supervisor-1".into()),
+        actor_role: Some("supervisor".into()),
+        ..Default::default()
+    };
+    assert!(d
+        .write(|c| vault.shred(c, "victim", event.clone()))
+        .unwrap());
+
+    assert!(matches!(load(&vault, &d, "r1"), Err(DbError::Erased)));
+    assert!(matches!(
+        d.read(|c| vault.data_key(c, "victim").map(drop)),
+        Err(DbError::Erased)
+    ));
+    assert_eq!(load(&vault, &d, "r2").unwrap().0, "Neighbour");
+    assert!(d
+        .read(|c| vault.blind_index_candidates(c, "sealed", "phone", "+380447777777"))
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        query_strings(&d, "SELECT owner_id AS item FROM blind_indexes").unwrap(),
+        vec!["neighbour"]
+    );
+    assert_eq!(
+        query_strings(
+            &d,
+            "SELECT owner_id AS item FROM data_keys WHERE wrapped IS NOT NULL"
+        )
+        .unwrap(),
+        vec!["neighbour"]
+    );
+    // Once only; unknown owners are not found; the shred is in the access log.
+    assert!(!d
+        .write(|c| vault.shred(c, "victim", event.clone()))
+        .unwrap());
+    assert!(matches!(
+        d.write(|c| vault.shred(c, "nobody", event.clone())),
+        Err(DbError::NotFound)
+    ));
+    let actions = query_strings(
+        &d,
+        "SELECT action || ' ' || record_id AS item FROM audit_events",
+    )
+    .unwrap();
+    assert_eq!(
+        actions
+            .iter()
+            .filter(|a| *a == "vault.shred victim")
+            .count(),
+        2,
+        "{actions:?}"
+    );
+    assert!(vault.verify(&d, None).unwrap().ok());
+
+    // A rolled-back shred shreds nothing.
+    let rolled_back: Result<(), DbError> = d.write(|c| {
+        vault.shred(c, "neighbour", event.clone())?;
+        Err(DbError::Refused("changed my mind".into()))
+    });
+    assert!(rolled_back.is_err());
+    assert_eq!(load(&vault, &d, "r2").unwrap().0, "Neighbour");
+});
+
+#[test]
+fn sqlite_shredding_leaves_no_key_bytes_in_the_file() {
+    let db = TestDb::sqlite();
+    let (d, vault) = open_vault(&db, 1);
+    create_sealed_table(&d);
+    d.write(|c| store(&vault, c, "r1", "victim", "x", "+380447777777"))
+        .unwrap();
+    #[derive(QueryableByName)]
+    struct W {
+        #[diesel(sql_type = Binary)]
+        wrapped: Vec<u8>,
+    }
+    let w: W = d
+        .read(|c| Ok(diesel::sql_query("SELECT wrapped FROM data_keys").get_result(c)?))
+        .unwrap();
+    d.write(|c| vault.shred(c, "victim", AuditEvent::default()))
+        .unwrap();
+    execute(&d, "PRAGMA wal_checkpoint(TRUNCATE)").unwrap();
+    for file in ["hotline.sqlite3", "hotline.sqlite3-wal"] {
+        let bytes = std::fs::read(db.dir.path().join(file)).unwrap_or_default();
+        assert!(
+            !bytes
+                .windows(w.wrapped.len())
+                .any(|win| win == w.wrapped.as_slice()),
+            "the shredded wrapped key is still in {file}"
+        );
+    }
+}
+
+both!(
+    concurrent_audit_writers_through_two_pools_keep_every_chain_intact,
+    |db: TestDb| {
+        let (d1, v1) = open_vault(&db, 4);
+        let d2 = db.open();
+        let (v2, _) = Vault::open(&d2, &settings(&db, 4)).unwrap();
+        let (v1, v2) = (Arc::new(v1), Arc::new(v2));
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let (d, v) = if t % 2 == 0 {
+                    (d1.clone(), v1.clone())
+                } else {
+                    (d2.clone(), v2.clone())
+                };
+                std::thread::spawn(move || {
+                    for i in 0..2000 {
+                        let event = AuditEvent {
+                            actor_id: Some(format!("user-{t}")),
+                            action: "test.event".into(),
+                            record_id: Some(i.to_string()),
+                            ..Default::default()
+                        };
+                        d.write(|c| v.record(c, &event)).expect("append");
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().expect("writer");
+        }
+        let count = query_strings(
+            &d1,
+            "SELECT CAST(COUNT(*) AS TEXT) AS item FROM audit_events",
+        )
+        .unwrap();
+        assert_eq!(count, vec!["16000"]);
+        // Contiguous per chain, and the heads agree with the chains.
+        let gaps = query_strings(
+        &d1,
+        "SELECT CAST(h.stripe AS TEXT) AS item FROM audit_heads h
+         WHERE h.seq <> (SELECT COUNT(*) FROM audit_events e WHERE e.stripe = h.stripe)
+            OR h.seq <> (SELECT COALESCE(MAX(stripe_seq), 0) FROM audit_events e WHERE e.stripe = h.stripe)",
+    )
+    .unwrap();
+        assert!(gaps.is_empty(), "stripes with gaps or forks: {gaps:?}");
+        v1.checkpoint(&d1).unwrap().expect("a checkpoint");
+        let report = v2.verify(&d2, None).unwrap();
+        assert!(report.ok(), "{:?}", report.problems);
+        assert_eq!(report.events_checked, 16000);
+        assert_eq!(report.checkpoints_checked, 1);
+    }
+);
+
+both!(the_access_log_refuses_update_and_delete, |db: TestDb| {
+    let (d, vault) = open_vault(&db, 1);
+    d.write(|c| vault.record(c, &AuditEvent::system("test")))
+        .unwrap();
+    vault.checkpoint(&d).unwrap();
+    for sql in [
+        "UPDATE audit_events SET action = 'nothing happened'",
+        "DELETE FROM audit_events",
+        "UPDATE audit_checkpoints SET body = 'x'",
+        "DELETE FROM audit_checkpoints",
+    ] {
+        let err = execute(&d, sql).expect_err(sql).to_string();
+        assert!(err.contains("append-only"), "{sql}: {err}");
+    }
+    if d.backend() == Backend::Postgres {
+        assert!(execute(&d, "TRUNCATE audit_events")
+            .unwrap_err()
+            .to_string()
+            .contains("append-only"));
+    }
+    // A failed work transaction leaves no audit event behind (they commit together).
+    let failed: Result<(), DbError> = d.write(|c| {
+        vault.record(c, &AuditEvent::system("never committed"))?;
+        Err(DbError::Refused("the work failed".into()))
+    });
+    assert!(failed.is_err());
+    assert!(query_strings(
+        &d,
+        "SELECT action AS item FROM audit_events WHERE action = 'never committed'"
+    )
+    .unwrap()
+    .is_empty());
+    assert!(vault.verify(&d, None).unwrap().ok());
+});
+
+/// A populated log: 2 chains, 120 events, a checkpoint, then 30 more events.
+fn populated(db: &TestDb) -> (Database, Vault) {
+    let (d, vault) = open_vault(db, 2);
+    let append = |n: usize| {
+        for i in 0..n {
+            let event = AuditEvent {
+                actor_id: Some(format!("user-{}", i % 7)),
+                actor_role: Some("case_worker".into()),
+                action: "case.read".into(),
+                record_type: Some("case".into()),
+                record_id: Some(format!("case-{i}")),
+                fields: vec!["victim.name".into(), "victim.phone".into()],
+                outcome: if i % 11 == 0 {
+                    Outcome::Denied
+                } else {
+                    Outcome::Allowed
+                },
+                ..Default::default()
+            };
+            d.write(|c| vault.record(c, &event)).unwrap();
+        }
+    };
+    append(120);
+    vault.checkpoint(&d).unwrap().expect("checkpoint");
+    append(30);
+    let report = vault.verify(&d, None).unwrap();
+    assert!(report.ok(), "{:?}", report.problems);
+    assert_eq!(report.events_checked, 150);
+    (d, vault)
+}
+
+fn unlock(d: &Database) {
+    match d.backend() {
+        Backend::Sqlite => execute(
+            d,
+            "DROP TRIGGER audit_events_no_update; DROP TRIGGER audit_events_no_delete;
+             DROP TRIGGER audit_checkpoints_no_update; DROP TRIGGER audit_checkpoints_no_delete;",
+        ),
+        Backend::Postgres => execute(
+            d,
+            "ALTER TABLE audit_events DISABLE TRIGGER USER; ALTER TABLE audit_checkpoints DISABLE TRIGGER USER;",
+        ),
+    }
+    .unwrap();
+}
+
+fn one(d: &Database, sql: &str) -> String {
+    query_strings(d, sql)
+        .unwrap()
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| panic!("no row: {sql}"))
+}
+
+/// The event at (stripe, seq): its id.
+fn id_at(d: &Database, stripe: i32, seq: i64) -> i64 {
+    one(d, &format!("SELECT CAST(id AS TEXT) AS item FROM audit_events WHERE stripe = {stripe} AND stripe_seq = {seq}"))
+        .parse()
+        .unwrap()
+}
+
+fn broken(vault: &Vault, d: &Database) -> VerifyReport {
+    let report = vault.verify(d, None).unwrap();
+    assert!(!report.ok(), "tampering went unnoticed");
+    report
+}
+
+both!(verify_names_an_altered_event, |db: TestDb| {
+    let (d, vault) = populated(&db);
+    unlock(&d);
+    let victim = id_at(&d, 1, 17);
+    execute(
+        &d,
+        &format!("UPDATE audit_events SET actor_id = 'someone-else' WHERE id = {victim}"),
+    )
+    .unwrap();
+    let p = broken(&vault, &d).first_problem().cloned().unwrap();
+    assert_eq!(
+        (p.event_id, p.stripe, p.seq),
+        (Some(victim), Some(1), Some(17)),
+        "{p}"
+    );
+    assert!(p.message.contains("altered"), "{p}");
+});
+
+both!(verify_names_a_deleted_event, |db: TestDb| {
+    let (d, vault) = populated(&db);
+    unlock(&d);
+    let victim = id_at(&d, 0, 9);
+    execute(&d, &format!("DELETE FROM audit_events WHERE id = {victim}")).unwrap();
+    let p = broken(&vault, &d).first_problem().cloned().unwrap();
+    assert_eq!((p.stripe, p.seq), (Some(0), Some(9)), "{p}");
+    assert!(p.message.contains("missing"), "{p}");
+});
+
+both!(verify_names_an_inserted_event, |db: TestDb| {
+    let (d, vault) = populated(&db);
+    unlock(&d);
+    // Make room at stripe 0, #5 and put a forged event there.
+    execute(&d, "UPDATE audit_events SET stripe_seq = stripe_seq + 1000000 WHERE stripe = 0 AND stripe_seq >= 5").unwrap();
+    execute(&d, "UPDATE audit_events SET stripe_seq = stripe_seq - 999999 WHERE stripe = 0 AND stripe_seq >= 1000000").unwrap();
+    let prev = one(
+        &d,
+        "SELECT CAST(id AS TEXT) AS item FROM audit_events WHERE stripe = 0 AND stripe_seq = 4",
+    );
+    execute(
+        &d,
+        &format!(
+            "INSERT INTO audit_events (stripe, stripe_seq, occurred_at, action, fields, outcome, prev_hash, hash)
+             SELECT 0, 5, occurred_at, 'case.read', '', 'allowed', hash, hash FROM audit_events WHERE id = {prev}"
+        ),
+    )
+    .unwrap();
+    let forged = id_at(&d, 0, 5);
+    let p = broken(&vault, &d).first_problem().cloned().unwrap();
+    assert_eq!(
+        (p.event_id, p.stripe, p.seq),
+        (Some(forged), Some(0), Some(5)),
+        "{p}"
+    );
+});
+
+both!(verify_names_reordered_events, |db: TestDb| {
+    let (d, vault) = populated(&db);
+    unlock(&d);
+    // Swap #20 and #21 of stripe 1 (their places in the chain, not their ids).
+    let (a, b) = (id_at(&d, 1, 20), id_at(&d, 1, 21));
+    execute(
+        &d,
+        &format!("UPDATE audit_events SET stripe_seq = -1 WHERE id = {a}"),
+    )
+    .unwrap();
+    execute(
+        &d,
+        &format!("UPDATE audit_events SET stripe_seq = 20 WHERE id = {b}"),
+    )
+    .unwrap();
+    execute(
+        &d,
+        &format!("UPDATE audit_events SET stripe_seq = 21 WHERE id = {a}"),
+    )
+    .unwrap();
+    let p = broken(&vault, &d).first_problem().cloned().unwrap();
+    assert_eq!(
+        (p.event_id, p.stripe, p.seq),
+        (Some(b), Some(1), Some(20)),
+        "{p}"
+    );
+});
+
+both!(
+    verify_detects_a_tail_truncated_behind_the_last_checkpoint,
+    |db: TestDb| {
+        let (d, vault) = populated(&db);
+        unlock(&d);
+        // The checkpoint covered stripe 0 up to #N. Cut the chain back to #N-10, fix the head so it
+        // agrees, and remove the checkpoint from the table: only the file still knows.
+        let body = one(&d, "SELECT body AS item FROM audit_checkpoints");
+        let covered: i64 = body
+            .lines()
+            .find_map(|l| l.strip_prefix("stripe 0 "))
+            .and_then(|rest| rest.split(' ').next())
+            .unwrap()
+            .parse()
+            .unwrap();
+        let keep = covered - 10;
+        execute(
+            &d,
+            &format!("DELETE FROM audit_events WHERE stripe = 0 AND stripe_seq > {keep}"),
+        )
+        .unwrap();
+        execute(
+        &d,
+        &format!(
+            "UPDATE audit_heads SET seq = {keep}, hash = (SELECT hash FROM audit_events WHERE stripe = 0 AND stripe_seq = {keep}) WHERE stripe = 0"
+        ),
+    )
+    .unwrap();
+        execute(&d, "DELETE FROM audit_checkpoints").unwrap();
+        let report = broken(&vault, &d);
+        let p = report.first_problem().cloned().unwrap();
+        assert_eq!((p.stripe, p.seq), (Some(0), Some(covered)), "{p}");
+        assert!(p.message.contains("truncated"), "{p}");
+
+        // And a checkpoint whose signature was forged is refused.
+        let path = db.dir.path().join("checkpoints.log");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let last = text.trim_end().rsplit(' ').next().unwrap();
+        let forged = text.replace(last, &"00".repeat(last.len() / 2));
+        std::fs::write(&path, forged).unwrap();
+        assert!(vault
+            .verify(&d, None)
+            .unwrap()
+            .problems
+            .iter()
+            .any(|p| p.message.contains("signature")));
+    }
+);
+
+both!(
+    a_killed_rotation_resumes_and_everything_opens,
+    |db: TestDb| {
+        const KEYS: usize = 10_000;
+        let (d, vault) = open_vault(&db, 4);
+        create_sealed_table(&d);
+        d.write(|c| {
+            for i in 0..KEYS {
+                let owner = format!("owner-{i:05}");
+                let dek = vault.create_data_key(c, "test_owner", &owner)?;
+                diesel::sql_query(
+                    "INSERT INTO sealed (id, owner, name, phone) VALUES ($1, $2, $3, $4)",
+                )
+                .bind::<Text, _>(&owner)
+                .bind::<Text, _>(&owner)
+                .bind::<Binary, _>(
+                    dek.seal(&ctx("name", &owner, &owner), format!("name {i}").as_bytes())?,
+                )
+                .bind::<Binary, _>(dek.seal(&ctx("phone", &owner, &owner), b"+380441234567")?)
+                .execute(c)?;
+            }
+            Ok(())
+        })
+        .unwrap();
+        let s = settings(&db, 4);
+        let cli = |args: &[&str]| {
+            let mut cmd = command(&db.url, db.dir.path());
+            cmd.args(args)
+                .env("HOTLINE__CRYPTO__MASTER_KEYS_FILE", &s.keys_file)
+                .env("HOTLINE__AUDIT__CHECKPOINT_FILE", &s.audit.checkpoint_file)
+                .env("HOTLINE__AUDIT__STRIPES", "4")
+                .env("HOTLINE_LOG", "trace");
+            cmd
+        };
+
+        // Start a rotation and kill -9 it once it has committed some batches.
+        let mut child = cli(&["keys", "rotate", "--batch", "50"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let first = lines.next().expect("progress").expect("a line");
+        assert!(first.starts_with("re-wrapped "), "{first}");
+        Command::new("kill")
+            .args(["-KILL", &child.id().to_string()])
+            .status()
+            .unwrap();
+        let _ = child.wait();
+
+        let status = vault.key_status(&d).unwrap();
+        assert_eq!(status.primary, 2);
+        let on = |v: i32| {
+            status
+                .data_keys
+                .iter()
+                .find(|(k, _)| *k == v)
+                .map(|(_, n)| *n)
+                .unwrap_or(0)
+        };
+        assert!(
+            on(1) > 0 && on(2) > 0,
+            "the kill did not land mid-way: {status:?}"
+        );
+        assert_eq!(on(1) + on(2), KEYS as i64);
+        // Half-rotated: everything opens (this vault reloads the key file it did not write).
+        for i in (0..KEYS).step_by(997) {
+            assert_eq!(
+                load(&vault, &d, &format!("owner-{i:05}")).unwrap().0,
+                format!("name {i}")
+            );
+        }
+        // Retiring the old version is refused while keys use it.
+        let out = cli(&["keys", "retire", "1"]).output().unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("still use master key version 1"));
+
+        // Run it again: it resumes (no third version) and finishes.
+        let out = cli(&["keys", "rotate", "--batch", "500"]).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            stdout.contains("resumed and finished rotation to master key version 2"),
+            "{stdout}"
+        );
+        let out = cli(&["keys", "retire", "1"]).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let status = vault.key_status(&d).unwrap();
+        assert_eq!(status.versions_in_file, vec![2]);
+        assert_eq!(status.data_keys, vec![(2, KEYS as i64)]);
+        for i in 0..KEYS {
+            let owner = format!("owner-{i:05}");
+            assert_eq!(
+                load(&vault, &d, &owner).unwrap().0,
+                format!("name {i}"),
+                "{owner}"
+            );
+        }
+
+        // The CLI's own output, at trace level, never shows key material; the log verifies.
+        let key_text = std::fs::read_to_string(&s.keys_file).unwrap();
+        let out = cli(&["audit", "verify"]).output().unwrap();
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "{all}");
+        for line in key_text
+            .lines()
+            .filter(|l| l.starts_with("key ") || l.starts_with("index "))
+        {
+            let material = line.rsplit(' ').next().unwrap();
+            assert!(!all.contains(&material[..24]), "key material in the output");
+        }
+        let actions =
+            query_strings(&d, "SELECT action AS item FROM audit_events ORDER BY id").unwrap();
+        for expected in ["keys.rotate", "keys.rewrap.done", "keys.retire"] {
+            assert!(
+                actions.iter().any(|a| a == expected),
+                "{expected} not audited: {actions:?}"
+            );
+        }
+    }
+);
