@@ -281,3 +281,46 @@ fn recovers_by_itself_when_postgres_comes_back() {
     assert!(!log.contains("panic"), "{log}");
     assert!(server.terminate().success());
 }
+
+both!(
+    the_server_checkpoints_new_audit_events_by_itself,
+    |db: TestDb| {
+        let keys = db.dir.path().join("master.keys");
+        let log = db.dir.path().join("checkpoints.log");
+        let server = Server::start_with(
+            &db.url,
+            &[
+                ("HOTLINE__CRYPTO__MASTER_KEYS_FILE", keys.to_str().unwrap()),
+                ("HOTLINE__AUDIT__CHECKPOINT_FILE", log.to_str().unwrap()),
+                ("HOTLINE__AUDIT__CHECKPOINT_INTERVAL_SECS", "0"),
+            ],
+        );
+        assert!(
+            server
+                .log()
+                .contains("generated a DEVELOPMENT master key file"),
+            "{}",
+            server.log()
+        );
+        wait_for(server.addr, "/health/ready", 200);
+        // Another process (this test) logs events with the server's keys.
+        let (d, vault) = crate::vault::open_vault(&db, 8);
+        for i in 0..5 {
+            d.write(|c| vault.record(c, &persistence::AuditEvent::system(&format!("test.{i}"))))
+                .unwrap();
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::fs::read_to_string(&log).unwrap_or_default().is_empty() {
+            assert!(
+                Instant::now() < deadline,
+                "no checkpoint within 30 s:\n{}",
+                server.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let report = vault.verify(&d, None).unwrap();
+        assert!(report.ok(), "{:?}", report.problems);
+        assert!(report.checkpoints_checked >= 1);
+        assert!(server.terminate().success());
+    }
+);

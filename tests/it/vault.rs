@@ -21,6 +21,7 @@ use crate::both;
 use crate::support::server::command;
 use crate::support::TestDb;
 
+/// Vault settings for a test database: keys and checkpoints in its own directory.
 pub fn settings(db: &TestDb, stripes: u32) -> VaultSettings {
     VaultSettings {
         keys_file: db.dir.path().join("master.keys"),
