@@ -37,5 +37,7 @@ lint: deps
 fmt:
 	$(CARGO) fmt --all
 
-bench:
-	@echo "no benchmarks yet (the vault and the load generator add them)"
+# Figures, not pass/fail. Set HOTLINE_TEST_POSTGRES_URL to include PostgreSQL.
+bench: deps
+	$(CARGO) bench -p crypto --bench crypto
+	$(CARGO) bench -p persistence --features testing --bench audit

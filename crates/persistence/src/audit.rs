@@ -445,7 +445,9 @@ impl VerifyReport {
     }
 }
 
-const PAGE: i64 = 10_000;
+const PAGE: i64 = 20_000;
+/// Chains walked at once by `verify`.
+const VERIFY_THREADS: usize = 4;
 
 impl Vault {
     /// Recomputes every link of every chain (from event `from` on, if given) and checks every
@@ -550,102 +552,48 @@ impl Vault {
             .into_iter()
             .collect();
 
-        // The walk: every chain in sequence order, page by page.
-        let mut cursor: (i32, i64) = (i32::MIN, i64::MIN);
-        let mut state: Option<(i32, i64, [u8; 32], i64)> = None; // stripe, seq, hash, id
+        // The walk: every chain in sequence order. Chains are independent, so several are
+        // walked at once (the database serialises rows while we hash).
+        let (min_stripe, max_stripe): (Option<i32>, Option<i32>) = db.read(|conn| {
+            Ok(audit_events::table
+                .select((
+                    diesel::dsl::min(audit_events::stripe),
+                    diesel::dsl::max(audit_events::stripe),
+                ))
+                .first(conn)?)
+        })?;
+        let stripes: Vec<i32> = match (min_stripe, max_stripe) {
+            (Some(lo), Some(hi)) => (lo..=hi).collect(),
+            _ => Vec::new(),
+        };
+        let wanted_keys: std::collections::HashSet<(i32, i64)> = wanted.keys().copied().collect();
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let results = std::sync::Mutex::new(Vec::new());
+        std::thread::scope(|scope| {
+            for _ in 0..VERIFY_THREADS.min(stripes.len()) {
+                scope.spawn(|| loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(&stripe) = stripes.get(i) else { break };
+                    let walked = walk_stripe(db, stripe, from, &wanted_keys);
+                    results
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push((stripe, walked));
+                });
+            }
+        });
+        let mut results = results.into_inner().unwrap_or_else(|p| p.into_inner());
+        results.sort_by_key(|(stripe, _)| *stripe);
         let mut last_seen: BTreeMap<i32, i64> = BTreeMap::new();
-        loop {
-            let rows: Vec<EventRow> = db.read(|conn| {
-                let mut q = audit_events::table
-                    .select(EventRow::as_select())
-                    .filter(
-                        audit_events::stripe.gt(cursor.0).or(audit_events::stripe
-                            .eq(cursor.0)
-                            .and(audit_events::stripe_seq.gt(cursor.1))),
-                    )
-                    .order_by((audit_events::stripe, audit_events::stripe_seq))
-                    .limit(PAGE)
-                    .into_boxed();
-                if let Some(from) = from {
-                    q = q.filter(audit_events::id.ge(from));
-                }
-                Ok(q.load(conn)?)
-            })?;
-            let Some(last) = rows.last() else { break };
-            cursor = (last.stripe, last.stripe_seq);
-            for row in rows {
-                report.events_checked += 1;
-                let (s, q, id) = (row.stripe, row.stripe_seq, row.id);
-                let new_stripe = state.is_none_or(|(ps, ..)| ps != s);
-                let (expected_seq, expected_prev, prev_id) = match state {
-                    Some((ps, pq, ph, pid)) if ps == s => (pq + 1, Some(ph), Some(pid)),
-                    // The first event of a stripe: from the start it is #1 after the genesis
-                    // hash; with --from, trust its stored predecessor hash as the start.
-                    _ if from.is_some() => (q, None, None),
-                    _ => (1, Some(GENESIS), None),
-                };
-                if new_stripe && q > expected_seq {
-                    problem(
-                        &mut report,
-                        None,
-                        Some(s),
-                        Some(expected_seq),
-                        format!("missing: the chain starts at #{q}"),
-                    );
-                } else if q > expected_seq {
-                    problem(
-                        &mut report,
-                        None,
-                        Some(s),
-                        Some(expected_seq),
-                        format!("missing (deleted?): next present is event {id} (#{q})"),
-                    );
-                }
-                let stored_prev = to_hash(&row.prev_hash);
-                match (expected_prev, stored_prev) {
-                    (_, None) => problem(
-                        &mut report,
-                        Some(id),
-                        Some(s),
-                        Some(q),
-                        "malformed previous-hash".into(),
-                    ),
-                    (Some(p), Some(sp)) if q == expected_seq && p != sp => problem(
-                        &mut report,
-                        Some(id),
-                        Some(s),
-                        Some(q),
-                        "does not link to the event before it (inserted, reordered or altered)"
-                            .into(),
-                    ),
-                    _ => {}
-                }
-                if let Some(pid) = prev_id {
-                    if id <= pid {
-                        problem(
-                            &mut report,
-                            Some(id),
-                            Some(s),
-                            Some(q),
-                            format!("out of order: its id is not after event {pid}"),
-                        );
-                    }
-                }
-                let computed = link(&stored_prev.unwrap_or(GENESIS), &row.canonical());
-                if to_hash(&row.hash) != Some(computed) {
-                    problem(
-                        &mut report,
-                        Some(id),
-                        Some(s),
-                        Some(q),
-                        "its content does not match its hash (altered)".into(),
-                    );
-                }
-                if let Some(slot) = wanted.get_mut(&(s, q)) {
-                    *slot = to_hash(&row.hash);
-                }
-                last_seen.insert(s, q);
-                state = Some((s, q, to_hash(&row.hash).unwrap_or(computed), id));
+        for (stripe, walked) in results {
+            let walked = walked?;
+            report.events_checked += walked.events;
+            report.problems.extend(walked.problems);
+            if let Some(seq) = walked.last_seq {
+                last_seen.insert(stripe, seq);
+            }
+            for (key, hash) in walked.found {
+                wanted.insert(key, Some(hash));
             }
         }
 
@@ -698,4 +646,182 @@ impl Vault {
         report.problems.extend(checkpoint_problems.problems);
         Ok(report)
     }
+}
+
+/// Appends `n` synthetic events quickly (multi-row inserts, one transaction per chunk), with
+/// correct chains and heads: for benchmarks and large tests only.
+#[cfg(any(test, feature = "testing"))]
+pub(crate) fn bulk_append(db: &Database, stripes: u32, n: u64) -> Result<(), DbError> {
+    const CHUNK: u64 = 500;
+    let mut done = 0;
+    while done < n {
+        let take = CHUNK.min(n - done);
+        db.write(|conn| {
+            let mut heads: BTreeMap<i32, (i64, [u8; 32])> = audit_heads::table
+                .select((audit_heads::stripe, audit_heads::seq, audit_heads::hash))
+                .load::<(i32, i64, Vec<u8>)>(conn)?
+                .into_iter()
+                .filter(|(s, ..)| (*s as u32) < stripes)
+                .map(|(s, q, h)| (s, (q, to_hash(&h).unwrap_or(GENESIS))))
+                .collect();
+            let mut rows = Vec::with_capacity(take as usize);
+            for i in 0..take {
+                let stripe = ((done + i) % u64::from(stripes)) as i32;
+                let (seq, prev) = heads.get(&stripe).copied().unwrap_or((0, GENESIS));
+                let mut row = EventRow {
+                    id: 0,
+                    stripe,
+                    stripe_seq: seq + 1,
+                    occurred_at: now_micros(),
+                    actor_id: Some(format!("user-{}", (done + i) % 100)),
+                    actor_role: Some("case_worker".into()),
+                    session_ref: Some("s-bench".into()),
+                    action: "case.read".into(),
+                    record_type: Some("case".into()),
+                    record_id: Some(format!("case-{}", (done + i) % 5000)),
+                    fields: "victim.name,victim.phone".into(),
+                    purpose: Some("casework".into()),
+                    outcome: "allowed".into(),
+                    rule: Some("assigned_case_worker".into()),
+                    source: Some("p-1a2b".into()),
+                    request_id: Some(format!("{:016x}", done + i)),
+                    prev_hash: prev.to_vec(),
+                    hash: Vec::new(),
+                };
+                let hash = link(&prev, &row.canonical());
+                row.hash = hash.to_vec();
+                heads.insert(stripe, (seq + 1, hash));
+                rows.push(row);
+            }
+            // Multi-row inserts are not available through the multi-backend connection.
+            let insert = diesel::insert_into(audit_events::table).values(&rows);
+            match conn {
+                DbConnection::Sqlite(c) => insert.execute(c)?,
+                DbConnection::Pg(c) => insert.execute(c)?,
+            };
+            for (stripe, (seq, hash)) in heads {
+                diesel::update(audit_heads::table.find(stripe))
+                    .set((
+                        audit_heads::seq.eq(seq),
+                        audit_heads::hash.eq(hash.to_vec()),
+                    ))
+                    .execute(conn)?;
+            }
+            Ok(())
+        })?;
+        done += take;
+    }
+    Ok(())
+}
+
+/// What one chain's walk found.
+struct StripeWalk {
+    events: u64,
+    problems: Vec<Problem>,
+    last_seq: Option<i64>,
+    /// Hashes of the events that checkpoints name.
+    found: HashMap<(i32, i64), [u8; 32]>,
+}
+
+/// Walks one chain in sequence order, page by page (each page one index range scan), checking
+/// that each event is the next number, links to the one before it, comes after it in id order,
+/// and hashes to its stored hash.
+fn walk_stripe(
+    db: &Database,
+    stripe: i32,
+    from: Option<i64>,
+    wanted: &std::collections::HashSet<(i32, i64)>,
+) -> Result<StripeWalk, DbError> {
+    let mut walk = StripeWalk {
+        events: 0,
+        problems: Vec::new(),
+        last_seq: None,
+        found: HashMap::new(),
+    };
+    let mut problem = |event_id, seq, message: String| {
+        walk.problems.push(Problem {
+            event_id,
+            stripe: Some(stripe),
+            seq: Some(seq),
+            message,
+        })
+    };
+    let mut previous: Option<(i64, [u8; 32], i64)> = None; // seq, hash, id
+    let mut after = i64::MIN;
+    let mut events = 0u64;
+    let mut found = HashMap::new();
+    loop {
+        let rows: Vec<EventRow> = db.read(|conn| {
+            let mut q = audit_events::table
+                .select(EventRow::as_select())
+                .filter(audit_events::stripe.eq(stripe))
+                .filter(audit_events::stripe_seq.gt(after))
+                .order_by(audit_events::stripe_seq)
+                .limit(PAGE)
+                .into_boxed();
+            if let Some(from) = from {
+                q = q.filter(audit_events::id.ge(from));
+            }
+            Ok(q.load(conn)?)
+        })?;
+        let Some(last) = rows.last() else { break };
+        after = last.stripe_seq;
+        for row in rows {
+            events += 1;
+            let (q, id) = (row.stripe_seq, row.id);
+            let (expected_seq, expected_prev, prev_id) = match previous {
+                Some((pq, ph, pid)) => (pq + 1, Some(ph), Some(pid)),
+                // The first event: from the start it is #1 after the genesis hash; with
+                // --from, its stored predecessor hash is trusted as the start.
+                None if from.is_some() => (q, None, None),
+                None => (1, Some(GENESIS), None),
+            };
+            if q > expected_seq {
+                problem(
+                    None,
+                    expected_seq,
+                    if previous.is_none() {
+                        format!("missing: the chain starts at #{q}")
+                    } else {
+                        format!("missing (deleted?): next present is event {id} (#{q})")
+                    },
+                );
+            }
+            let stored_prev = to_hash(&row.prev_hash);
+            match (expected_prev, stored_prev) {
+                (_, None) => problem(Some(id), q, "malformed previous-hash".into()),
+                (Some(p), Some(sp)) if q == expected_seq && p != sp => problem(
+                    Some(id),
+                    q,
+                    "does not link to the event before it (inserted, reordered or altered)".into(),
+                ),
+                _ => {}
+            }
+            if let Some(pid) = prev_id.filter(|pid| id <= *pid) {
+                problem(
+                    Some(id),
+                    q,
+                    format!("out of order: its id is not after event {pid}"),
+                );
+            }
+            let computed = link(&stored_prev.unwrap_or(GENESIS), &row.canonical());
+            let stored = to_hash(&row.hash);
+            if stored != Some(computed) {
+                problem(
+                    Some(id),
+                    q,
+                    "its content does not match its hash (altered)".into(),
+                );
+            }
+            let hash = stored.unwrap_or(computed);
+            if wanted.contains(&(stripe, q)) {
+                found.insert((stripe, q), hash);
+            }
+            previous = Some((q, hash, id));
+        }
+    }
+    walk.events = events;
+    walk.found = found;
+    walk.last_seq = previous.map(|(q, ..)| q);
+    Ok(walk)
 }
