@@ -125,6 +125,24 @@ mod tests {
     }
 
     #[test]
+    fn ed25519_matches_rfc_8032_test_1() {
+        let seed = crate::encoding::from_hex(
+            "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60",
+        )
+        .unwrap();
+        let public = crate::encoding::from_hex(
+            "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a",
+        )
+        .unwrap();
+        let pair =
+            ring::signature::Ed25519KeyPair::from_seed_and_public_key(&seed, &public).unwrap();
+        assert_eq!(
+            crate::random::hex(pair.sign(b"").as_ref()),
+            "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b"
+        );
+    }
+
+    #[test]
     fn checkpoints_verify_only_unaltered_and_with_the_right_key() {
         let ring = KeyRing::generate(KeyEnvironment::Development).unwrap();
         let body = b"hotline/abc\n3\nstripe 0 12 deadbeef\n";

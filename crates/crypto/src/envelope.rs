@@ -349,6 +349,44 @@ mod tests {
     }
 
     #[test]
+    fn aes_256_gcm_matches_the_gcm_specification_test_case_14() {
+        // McGrew & Viega, "The Galois/Counter Mode of Operation", test case 14.
+        let key = aes(&[0u8; 32]).unwrap();
+        let mut data = vec![0u8; 16];
+        key.seal_in_place_append_tag(
+            Nonce::assume_unique_for_key([0u8; 12]),
+            Aad::empty(),
+            &mut data,
+        )
+        .unwrap();
+        assert_eq!(
+            crate::random::hex(&data),
+            "cea7403d4d606b6e074ec5d3baf39d18d0d1c8a799996bf0265b98b5d48ab919"
+        );
+    }
+
+    #[test]
+    fn hkdf_sha256_matches_rfc_5869_test_case_1() {
+        struct Len(usize);
+        impl hkdf::KeyType for Len {
+            fn len(&self) -> usize {
+                self.0
+            }
+        }
+        let salt: Vec<u8> = (0x00..=0x0c).collect();
+        let info: Vec<u8> = (0xf0..=0xf9).collect();
+        let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, &salt).extract(&[0x0b; 22]);
+        let info_parts = [info.as_slice()];
+        let okm = prk.expand(&info_parts, Len(42)).unwrap();
+        let mut out = [0u8; 42];
+        okm.fill(&mut out).unwrap();
+        assert_eq!(
+            crate::random::hex(&out),
+            "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865"
+        );
+    }
+
+    #[test]
     fn no_nonce_repeats_over_a_million_seals() {
         let dek = DataKey::generate().unwrap();
         let key = dek.field_key(&CTX).unwrap();
