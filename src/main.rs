@@ -150,7 +150,9 @@ fn open_database(config: &Config) -> Result<Database, String> {
 
 fn migrate(config: &Config) -> Result<(), String> {
     let db = open_database(config)?;
-    let status = db.migrate().map_err(|e| e.to_string())?;
+    let status = db.migrate().map_err(|e| e.to_string());
+    db.close(db.connect_timeout());
+    let status = status?;
     println!(
         "{} migration(s) applied{}; the {} database is current (installation {})",
         status.applied_now.len(),
@@ -173,46 +175,57 @@ fn serve(config: &Config, production: bool) -> Result<(), String> {
     let (_, source) =
         load_key_ring(&vault_settings.keys_file, production).map_err(|e| e.to_string())?;
     warn_if_generated(source, &vault_settings.keys_file);
-    let mut ready_now = !config.database.migrate_on_start;
-    if config.database.migrate_on_start {
+    let migrated = if !config.database.migrate_on_start {
+        true
+    } else if matches!(db.pending_migrations().as_deref(), Ok([])) {
+        // Nothing to apply: skip the migration lock (and the rights it needs, which a
+        // production role may not have).
+        true
+    } else {
         match db.migrate() {
             Ok(status) => {
                 log_migrations(&status);
-                ready_now = true;
+                true
             }
             // The database may simply not be up yet: serve anyway (not ready) and keep trying.
             Err(DbError::Unavailable(reason)) => {
                 log::warn!("cannot migrate yet, will retry in the background: {reason}");
+                false
             }
             Err(e) => return Err(format!("{e}; the server was not started")),
         }
-    }
-    if ready_now {
+    };
+    let vault = if migrated {
         match Vault::open(&db, &vault_settings) {
-            Ok((vault, _)) => spawn_maintenance(db.clone(), vault_settings, Some(vault), false),
-            Err(DbError::Unavailable(_)) => {
-                spawn_maintenance(db.clone(), vault_settings, None, false)
-            }
+            Ok((vault, _)) => Some(vault),
+            Err(DbError::Unavailable(_)) => None,
             Err(e) => return Err(format!("{e}; the server was not started")),
         }
     } else {
-        spawn_maintenance(db.clone(), vault_settings, None, true);
-    }
+        None
+    };
+    let maintenance = Maintenance::start(db.clone(), vault_settings, vault, !migrated);
     let settings = config.server_settings().map_err(|e| e.to_string())?;
-    actix_web::rt::System::new().block_on(async move {
-        let (server, addrs) = api::start(&settings, db)
-            .map_err(|e| format!("cannot listen on {}: {e}", settings.bind))?;
-        let mut out = std::io::stdout().lock();
-        for addr in &addrs {
-            // One line per address; tests and scripts read the port chosen for :0 from it.
-            let _ = writeln!(out, "listening on http://{addr}");
+    let served = actix_web::rt::System::new().block_on({
+        let db = db.clone();
+        async move {
+            let (server, addrs) = api::start(&settings, db)
+                .map_err(|e| format!("cannot listen on {}: {e}", settings.bind))?;
+            let mut out = std::io::stdout().lock();
+            for addr in &addrs {
+                // One line per address; tests and scripts read the port chosen for :0 from it.
+                let _ = writeln!(out, "listening on http://{addr}");
+            }
+            let _ = out.flush();
+            drop(out);
+            server.await.map_err(|e| format!("server error: {e}"))
         }
-        let _ = out.flush();
-        drop(out);
-        server.await.map_err(|e| format!("server error: {e}"))?;
-        log::info!("stopped");
-        Ok(())
-    })
+    });
+    maintenance.stop();
+    db.close(db.connect_timeout());
+    served?;
+    log::info!("stopped");
+    Ok(())
 }
 
 fn log_migrations(status: &persistence::MigrationStatus) {
@@ -226,53 +239,69 @@ fn log_migrations(status: &persistence::MigrationStatus) {
 /// The server's background duties: until the database answers, retry the start-up migrations
 /// (readiness stays 503 until they succeed) and open the vault; then write audit checkpoints
 /// when they are due.
-fn spawn_maintenance(db: Database, settings: VaultSettings, vault: Option<Vault>, migrate: bool) {
-    std::thread::spawn(move || {
-        let mut vault = vault;
-        let mut migrated = !migrate;
-        let mut delay = Duration::from_millis(500);
-        loop {
-            std::thread::sleep(delay);
-            if !migrated {
-                match db.migrate() {
-                    Ok(status) => {
-                        log_migrations(&status);
-                        migrated = true;
-                    }
-                    Err(DbError::Unavailable(_)) => {
-                        delay = (delay * 2).min(Duration::from_secs(10));
-                        continue;
-                    }
-                    Err(e) => {
-                        log::error!(
-                            "{e}; the server stays not ready until it is fixed and restarted"
-                        );
-                        return;
-                    }
-                }
-            }
-            let Some(v) = &vault else {
-                match Vault::open(&db, &settings) {
-                    Ok((v, _)) => {
-                        vault = Some(v);
-                        delay = Duration::from_secs(1);
-                    }
-                    Err(DbError::Unavailable(_) | DbError::Migration(_)) => {
-                        delay = (delay * 2).min(Duration::from_secs(10))
-                    }
-                    Err(e) => {
-                        log::error!("cannot open the vault: {e}");
-                        return;
+struct Maintenance {
+    stop: std::sync::mpsc::Sender<()>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Maintenance {
+    fn start(db: Database, settings: VaultSettings, vault: Option<Vault>, migrate: bool) -> Self {
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let mut vault = vault;
+            let mut migrated = !migrate;
+            let mut delay = Duration::from_millis(500);
+            // Sleeps `delay`, or ends the loop when asked to stop.
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(delay)
+            {
+                if !migrated {
+                    match db.migrate() {
+                        Ok(status) => {
+                            log_migrations(&status);
+                            migrated = true;
+                        }
+                        Err(DbError::Unavailable(_)) => {
+                            delay = (delay * 2).min(Duration::from_secs(10));
+                            continue;
+                        }
+                        Err(e) => {
+                            log::error!(
+                                "{e}; the server stays not ready until it is fixed and restarted"
+                            );
+                            return;
+                        }
                     }
                 }
-                continue;
-            };
-            delay = Duration::from_secs(1);
-            if let Err(e) = v.checkpoint_if_due(&db) {
-                log::warn!("audit checkpoint not written: {e}");
+                let Some(v) = &vault else {
+                    match Vault::open(&db, &settings) {
+                        Ok((v, _)) => {
+                            vault = Some(v);
+                            delay = Duration::from_secs(1);
+                        }
+                        Err(DbError::Unavailable(_) | DbError::Migration(_)) => {
+                            delay = (delay * 2).min(Duration::from_secs(10))
+                        }
+                        Err(e) => {
+                            log::error!("cannot open the vault: {e}");
+                            return;
+                        }
+                    }
+                    continue;
+                };
+                delay = Duration::from_secs(1);
+                if let Err(e) = v.checkpoint_if_due(&db) {
+                    log::warn!("audit checkpoint not written: {e}");
+                }
             }
-        }
-    });
+        });
+        Maintenance { stop, thread }
+    }
+
+    /// Asks the thread to stop and waits for it to finish what it is doing.
+    fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.thread.join();
+    }
 }
 
 fn warn_if_generated(source: KeySource, path: &std::path::Path) {
@@ -295,11 +324,21 @@ fn with_vault(
     f: impl FnOnce(&Database, &Vault) -> Result<(), String>,
 ) -> Result<(), String> {
     let db = open_database(config)?;
-    db.migrate().map_err(|e| e.to_string())?;
-    let (vault, source) =
-        Vault::open(&db, &config.vault_settings(production)).map_err(|e| e.to_string())?;
-    warn_if_generated(source, &config.vault_settings(production).keys_file);
-    f(&db, &vault)
+    let result = (|| {
+        if !db
+            .pending_migrations()
+            .map_err(|e| e.to_string())?
+            .is_empty()
+        {
+            db.migrate().map_err(|e| e.to_string())?;
+        }
+        let settings = config.vault_settings(production);
+        let (vault, source) = Vault::open(&db, &settings).map_err(|e| e.to_string())?;
+        warn_if_generated(source, &settings.keys_file);
+        f(&db, &vault)
+    })();
+    db.close(db.connect_timeout());
+    result
 }
 
 fn keys_init(file: &std::path::Path) -> Result<(), String> {

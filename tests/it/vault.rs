@@ -771,3 +771,72 @@ both!(
         }
     }
 );
+
+#[test]
+fn postgres_production_role_works_but_cannot_rewrite_history() {
+    let Some(db) = TestDb::postgres("postgres_production_role_works_but_cannot_rewrite_history")
+    else {
+        return;
+    };
+    let (owner, _) = open_vault(&db, 2);
+    let (schema, _) = db.pg_schema().unwrap();
+    let role = format!("app_{}", crate::support::unique_suffix());
+    // The grants exactly as docs/operations.md gives them.
+    let docs =
+        std::fs::read_to_string(crate::support::repo_root().join("docs/operations.md")).unwrap();
+    let grants = docs
+        .split("```sql")
+        .map(|block| block.split("```").next().unwrap())
+        .find(|block| block.contains("GRANT SELECT ON installation"))
+        .expect("the grants block in docs/operations.md")
+        .replace("hotline_app", &role);
+    execute(
+        &owner,
+        &format!("CREATE ROLE {role} LOGIN; GRANT USAGE ON SCHEMA {schema} TO {role};"),
+    )
+    .unwrap();
+    execute(&owner, &grants).unwrap();
+    let (scheme, rest) = db.url.split_once("://").unwrap();
+    let app_url = format!(
+        "{scheme}://{role}@{}",
+        rest.split_once('@').map(|(_, r)| r).unwrap_or(rest)
+    );
+
+    let result = std::panic::catch_unwind(|| {
+        let app = crate::support::open(&app_url, 2);
+        assert!(
+            app.pending_migrations().unwrap().is_empty(),
+            "the app role sees the schema as current"
+        );
+        let (vault, _) =
+            Vault::open(&app, &settings(&db, 2)).expect("the app role opens the vault");
+        app.write(|c| {
+            let dek = vault.create_data_key(c, "test_owner", "o1")?;
+            let _ = dek.seal(&ctx("name", "r1", "o1"), b"x")?;
+            vault.set_blind_index(c, &ctx("phone", "r1", "o1"), Some("+380441234567"))?;
+            vault.record(c, &AuditEvent::system("test.app_role"))?;
+            vault.shred(c, "o1", AuditEvent::system("test"))
+        })
+        .unwrap();
+        vault.checkpoint(&app).unwrap().expect("checkpoint");
+        assert!(vault.verify(&app, None).unwrap().ok());
+        for sql in [
+            "UPDATE audit_events SET action = 'x'",
+            "DELETE FROM audit_events",
+            "TRUNCATE audit_events",
+            "DELETE FROM audit_checkpoints",
+            "DROP TRIGGER audit_events_no_update ON audit_events",
+            "CREATE TABLE sneaky (id INT)",
+        ] {
+            let err = execute(&app, sql).expect_err(sql).to_string();
+            assert!(
+                err.contains("permission denied") || err.contains("must be owner"),
+                "{sql}: {err}"
+            );
+        }
+    });
+    execute(&owner, &format!("DROP OWNED BY {role}; DROP ROLE {role};")).unwrap();
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+}

@@ -1,12 +1,15 @@
 //! The pool and the two ways to use it: a read and a write transaction.
 
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::Connection;
 
-use crate::connection::{ConnectionSetup, DatabaseUrl, DbConnection, Manager, PooledDb};
+use crate::connection::{
+    ConnectionSetup, DatabaseUrl, DbConnection, Lifecycle, Manager, PooledDb, CLOSING,
+};
 use crate::error::DbError;
 use crate::Backend;
 
@@ -28,6 +31,7 @@ pub struct DbSettings {
 #[derive(Clone)]
 pub struct Database {
     pool: r2d2::Pool<Manager>,
+    lifecycle: Arc<Lifecycle>,
     url: DatabaseUrl,
     connect_timeout: Duration,
     /// SQLite allows one writer at a time. Writers of this process queue here, in order, instead
@@ -51,6 +55,7 @@ impl Database {
                 statement_timeout: settings.statement_timeout,
             },
         );
+        let lifecycle = manager.lifecycle.clone();
         let pool = r2d2::Pool::builder()
             .max_size(settings.pool_size)
             .min_idle(Some(0))
@@ -59,6 +64,7 @@ impl Database {
             .build_unchecked(manager);
         Ok(Self {
             pool,
+            lifecycle,
             url: settings.url.clone(),
             connect_timeout: settings.connect_timeout,
             sqlite_writer: match settings.url.backend() {
@@ -141,6 +147,16 @@ impl Database {
             .map_err(|e| DbError::Unavailable(e.to_string()))
     }
 
+    /// Stops opening connections and waits (at most `timeout`) for those being opened on the
+    /// pool's threads to finish. Call it before the process exits (see `Lifecycle`).
+    pub fn close(&self, timeout: Duration) {
+        self.lifecycle.closing.store(true, Ordering::SeqCst);
+        let deadline = Instant::now() + timeout;
+        while self.lifecycle.connecting.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
     /// Whether the database answers a trivial query now.
     pub fn ping(&self) -> Result<(), DbError> {
         self.with_conn(|conn| diesel::r2d2::R2D2Connection::ping(conn).map_err(DbError::from_query))
@@ -194,6 +210,8 @@ struct QuietErrors;
 
 impl r2d2::HandleError<DbError> for QuietErrors {
     fn handle_error(&self, error: DbError) {
-        log::warn!("{error}");
+        if !matches!(&error, DbError::Unavailable(m) if m == CLOSING) {
+            log::warn!("{error}");
+        }
     }
 }

@@ -77,9 +77,33 @@ impl Database {
         &self,
         timeout: std::time::Duration,
     ) -> Result<Vec<String>, DbError> {
-        self.with_conn_within(timeout, |conn| match conn {
-            DbConnection::Pg(pg) => pending(pg, POSTGRES),
-            DbConnection::Sqlite(lite) => pending(lite, SQLITE),
+        let embedded = match self.backend() {
+            crate::Backend::Postgres => versions(&POSTGRES),
+            crate::Backend::Sqlite => versions(&SQLITE),
+        }?;
+        self.with_conn_within(timeout, |conn| {
+            // Read-only on purpose: diesel's own check creates its table if missing, which a
+            // production role without CREATE rights may not do.
+            let applied: Vec<String> =
+                match diesel::sql_query("SELECT version FROM __diesel_schema_migrations")
+                    .load::<Applied>(conn)
+                {
+                    Ok(rows) => rows.into_iter().map(|r| r.version).collect(),
+                    Err(e) if DbError::is_connection_loss(&e) => {
+                        return Err(DbError::from_query(e))
+                    }
+                    Err(e @ diesel::result::Error::DatabaseError(..)) => {
+                        // No migrations table yet: everything is pending.
+                        log::debug!("reading the migrations table: {e}");
+                        Vec::new()
+                    }
+                    Err(e) => return Err(DbError::from_query(e)),
+                };
+            Ok(embedded
+                .iter()
+                .filter(|(version, _)| !applied.contains(version))
+                .map(|(_, name)| name.clone())
+                .collect())
         })
     }
 
@@ -110,16 +134,20 @@ fn run_locked(conn: &mut DbConnection) -> Result<(Vec<String>, Installation), Db
     Ok((applied, inst))
 }
 
-fn pending<C>(conn: &mut C, source: EmbeddedMigrations) -> Result<Vec<String>, DbError>
-where
-    C: MigrationHarness<C::Backend> + Connection,
-    EmbeddedMigrations: MigrationSource<C::Backend>,
-{
-    let pending = conn.pending_migrations(source).map_err(|e| {
-        // Reading the migrations table fails the same way as any query when the server is gone.
-        DbError::Unavailable(e.to_string())
-    })?;
-    Ok(pending.iter().map(|m| m.name().to_string()).collect())
+#[derive(QueryableByName)]
+struct Applied {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    version: String,
+}
+
+/// (version, name) of each embedded migration of one dialect.
+fn versions(source: &EmbeddedMigrations) -> Result<Vec<(String, String)>, DbError> {
+    let migrations: Vec<Box<dyn diesel::migration::Migration<diesel::sqlite::Sqlite>>> =
+        MigrationSource::<diesel::sqlite::Sqlite>::migrations(source).map_err(err)?;
+    Ok(migrations
+        .iter()
+        .map(|m| (m.name().version().to_string(), m.name().to_string()))
+        .collect())
 }
 
 /// Names of the embedded migrations of one dialect, oldest first.

@@ -125,6 +125,13 @@ impl TestDb {
         open(&self.url, 4)
     }
 
+    /// The PostgreSQL schema of this database and the server URL it lives in.
+    pub fn pg_schema(&self) -> Option<(&str, &str)> {
+        self.pg_cleanup
+            .as_ref()
+            .map(|(base, schema)| (schema.as_str(), base.as_str()))
+    }
+
     pub fn sqlite_path(&self) -> PathBuf {
         self.dir.path().join("hotline.sqlite3")
     }
@@ -139,9 +146,19 @@ impl Drop for TestDb {
     }
 }
 
+/// A handle as the test process holds it. The test process's own PostgreSQL connections skip
+/// TLS: it exits right after each test, possibly while r2d2 is still opening a connection, and
+/// OpenSSL's exit-time cleanup then crashes the process (the binary under test keeps TLS and
+/// closes its pool before exiting: `Database::close`).
 pub fn open(url: &str, pool_size: u32) -> Database {
+    let url = if url.starts_with("postgres") && !url.contains("sslmode=") {
+        let sep = if url.contains('?') { '&' } else { '?' };
+        format!("{url}{sep}sslmode=disable")
+    } else {
+        url.to_string()
+    };
     Database::open(&DbSettings {
-        url: DatabaseUrl::parse(url).expect("test database URL"),
+        url: DatabaseUrl::parse(&url).expect("test database URL"),
         pool_size,
         connect_timeout: Duration::from_secs(5),
         busy_timeout: Duration::from_secs(5),
