@@ -16,7 +16,8 @@ pub(crate) fn lp(fields: &[&[u8]]) -> Vec<u8> {
     out
 }
 
-pub(crate) fn from_hex(text: &str) -> Option<Vec<u8>> {
+/// Decodes hex (either case); `None` for an odd length or a non-hex character.
+pub fn from_hex(text: &str) -> Option<Vec<u8>> {
     if !text.len().is_multiple_of(2) {
         return None;
     }

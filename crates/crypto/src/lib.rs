@@ -18,5 +18,6 @@ pub mod password;
 pub mod random;
 mod secret;
 
+pub use encoding::from_hex;
 pub use error::CryptoError;
 pub use secret::SecretKey;

@@ -276,20 +276,10 @@ fn parse_body(body: &str) -> Option<CheckpointBody> {
         let ["stripe", stripe, seq, hash] = parts.as_slice() else {
             return None;
         };
-        let hash = hex_decode(hash).and_then(|h| to_hash(&h))?;
+        let hash = crypto::from_hex(hash).and_then(|h| to_hash(&h))?;
         heads.insert(stripe.parse().ok()?, (seq.parse().ok()?, hash));
     }
     Some(CheckpointBody { origin, heads })
-}
-
-fn hex_decode(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) || !text.is_ascii() {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok())
-        .collect()
 }
 
 impl Vault {
@@ -385,9 +375,9 @@ fn read_file(path: &Path) -> Result<Vec<Checkpoint>, String> {
         .map(|(n, line)| {
             let parts: Vec<&str> = line.split(' ').collect();
             let parsed = match parts.as_slice() {
-                ["checkpoint", body, sig] => hex_decode(body)
+                ["checkpoint", body, sig] => crypto::from_hex(body)
                     .and_then(|b| String::from_utf8(b).ok())
-                    .zip(hex_decode(sig)),
+                    .zip(crypto::from_hex(sig)),
                 _ => None,
             };
             parsed
