@@ -27,7 +27,21 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub crypto: CryptoConfig,
     pub audit: AuditConfig,
+    pub auth: AuthConfig,
     pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    pub access_token_secs: u64,
+    pub session_idle_minutes: u64,
+    pub session_absolute_hours: u64,
+    pub lock_after_failures: u32,
+    pub lock_minutes: u64,
+    pub max_concurrent_logins: usize,
+    pub issuer: String,
+    pub audience: String,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -220,6 +234,21 @@ impl Config {
         if self.audit.checkpoint_file.trim().is_empty() {
             return Err(bad("audit.checkpoint_file", "must name a file"));
         }
+        if !(1..=300).contains(&self.auth.access_token_secs) {
+            return Err(bad("auth.access_token_secs", "must be between 1 and 300"));
+        }
+        if self.auth.session_idle_minutes == 0 || self.auth.session_absolute_hours == 0 {
+            return Err(bad(
+                "auth.session_idle_minutes",
+                "session lifetimes must be at least 1",
+            ));
+        }
+        if !(1..=100).contains(&self.auth.lock_after_failures) {
+            return Err(bad("auth.lock_after_failures", "must be between 1 and 100"));
+        }
+        if self.auth.max_concurrent_logins == 0 {
+            return Err(bad("auth.max_concurrent_logins", "must be at least 1"));
+        }
         if self.log.level.trim().is_empty() {
             return Err(bad("log.level", "must not be empty"));
         }
@@ -252,6 +281,23 @@ impl Config {
                 checkpoint_interval: Duration::from_secs(self.audit.checkpoint_interval_secs),
                 checkpoint_file: PathBuf::from(&self.audit.checkpoint_file),
             },
+        }
+    }
+
+    pub fn auth_settings(&self) -> persistence::identity::AuthSettings {
+        persistence::identity::AuthSettings {
+            session_absolute: Duration::from_secs(self.auth.session_absolute_hours * 3600),
+            session_idle: Duration::from_secs(self.auth.session_idle_minutes * 60),
+            lock_after: self.auth.lock_after_failures,
+            lock_for: Duration::from_secs(self.auth.lock_minutes * 60),
+        }
+    }
+
+    pub fn token_settings(&self) -> api::auth::TokenSettings {
+        api::auth::TokenSettings {
+            issuer: self.auth.issuer.clone(),
+            audience: self.auth.audience.clone(),
+            access_ttl: Duration::from_secs(self.auth.access_token_secs),
         }
     }
 

@@ -11,6 +11,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use std::sync::{Arc, OnceLock};
+
 use persistence::vault::{load_key_ring, KeySource};
 use persistence::{Database, DbError, Vault, VaultSettings};
 
@@ -54,6 +56,35 @@ enum Command {
     Audit {
         #[command(subcommand)]
         action: AuditAction,
+    },
+    /// Manage staff accounts.
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserAction {
+    /// Create a user (the first admin on a fresh install, or anyone). The password is prompted
+    /// for, or read from standard input with --password-stdin; never taken as an argument.
+    Add {
+        #[arg(long)]
+        login: String,
+        /// counselor, case_worker, supervisor, auditor, admin or partner
+        #[arg(long)]
+        role: String,
+        /// The service provider organisation (partners only).
+        #[arg(long)]
+        organisation: Option<String>,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Disable a user; their sessions end at once.
+    Disable {
+        #[arg(long)]
+        login: String,
     },
 }
 
@@ -128,6 +159,9 @@ fn main() -> ExitCode {
         } => keys_init(&file),
         Command::Keys { action } => {
             with_vault(&config, production, |db, vault| keys(db, vault, action))
+        }
+        Command::User { action } => {
+            with_vault(&config, production, |db, vault| user(db, vault, action))
         }
         Command::Audit { action } => {
             with_vault(&config, production, |db, vault| audit(db, vault, action))
@@ -204,12 +238,22 @@ fn serve(config: &Config, production: bool) -> Result<(), String> {
     } else {
         None
     };
-    let maintenance = Maintenance::start(db.clone(), vault_settings, vault, !migrated);
+    let slot: VaultSlot = Arc::new(OnceLock::new());
+    if let Some(vault) = vault {
+        let _ = slot.set(Arc::new(vault));
+    }
+    let maintenance = Maintenance::start(db.clone(), vault_settings, slot.clone(), !migrated);
+    let services = api::Services {
+        db: db.clone(),
+        vault: slot,
+        auth: config.auth_settings(),
+        tokens: config.token_settings(),
+        login_permits: tokio::sync::Semaphore::new(config.auth.max_concurrent_logins),
+    };
     let settings = config.server_settings().map_err(|e| e.to_string())?;
     let served = actix_web::rt::System::new().block_on({
-        let db = db.clone();
         async move {
-            let (server, addrs) = api::start(&settings, db)
+            let (server, addrs) = api::start(&settings, services)
                 .map_err(|e| format!("cannot listen on {}: {e}", settings.bind))?;
             let mut out = std::io::stdout().lock();
             for addr in &addrs {
@@ -236,6 +280,9 @@ fn log_migrations(status: &persistence::MigrationStatus) {
     }
 }
 
+/// The vault, shared by the HTTP handlers and the maintenance thread; empty until it opens.
+type VaultSlot = Arc<OnceLock<Arc<Vault>>>;
+
 /// The server's background duties: until the database answers, retry the start-up migrations
 /// (readiness stays 503 until they succeed) and open the vault; then write audit checkpoints
 /// when they are due.
@@ -245,10 +292,9 @@ struct Maintenance {
 }
 
 impl Maintenance {
-    fn start(db: Database, settings: VaultSettings, vault: Option<Vault>, migrate: bool) -> Self {
+    fn start(db: Database, settings: VaultSettings, vault: VaultSlot, migrate: bool) -> Self {
         let (stop, stopped) = std::sync::mpsc::channel::<()>();
         let thread = std::thread::spawn(move || {
-            let mut vault = vault;
             let mut migrated = !migrate;
             let mut delay = Duration::from_millis(500);
             // Sleeps `delay`, or ends the loop when asked to stop.
@@ -272,10 +318,10 @@ impl Maintenance {
                         }
                     }
                 }
-                let Some(v) = &vault else {
+                let Some(v) = vault.get() else {
                     match Vault::open(&db, &settings) {
                         Ok((v, _)) => {
-                            vault = Some(v);
+                            let _ = vault.set(Arc::new(v));
                             delay = Duration::from_secs(1);
                         }
                         Err(DbError::Unavailable(_) | DbError::Migration(_)) => {
@@ -408,6 +454,80 @@ fn keys(db: &Database, vault: &Vault, action: KeysAction) -> Result<(), String> 
             Ok(())
         }
     }
+}
+
+fn user(db: &Database, vault: &Vault, action: UserAction) -> Result<(), String> {
+    use domain::identity::{Login, Role};
+    let by = persistence::AuditEvent::system("cli");
+    match action {
+        UserAction::Add {
+            login,
+            role,
+            organisation,
+            password_stdin,
+        } => {
+            let login = Login::parse(&login).map_err(|m| format!("--login {m}"))?;
+            let role = Role::parse(&role).ok_or(
+                "--role must be one of counselor, case_worker, supervisor, auditor, admin, partner",
+            )?;
+            let password = read_password(password_stdin)?;
+            let id = vault
+                .create_user(db, &login, role, organisation.as_deref(), &password, by)
+                .map_err(|e| e.to_string())?;
+            println!("created {role} {} (id {id})", login.as_str());
+            Ok(())
+        }
+        UserAction::Disable { login } => {
+            let login = Login::parse(&login).map_err(|m| format!("--login {m}"))?;
+            vault
+                .disable_user(db, &login, by)
+                .map_err(|e| e.to_string())?;
+            println!("disabled {}; their sessions have ended", login.as_str());
+            Ok(())
+        }
+    }
+}
+
+/// A password from the first line of standard input, or typed twice at the terminal without
+/// echo. Never from an argument (process lists are visible to every local user).
+fn read_password(from_stdin: bool) -> Result<domain::Sensitive<String>, String> {
+    use std::io::{BufRead, IsTerminal};
+    let read_line = || -> Result<String, String> {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| format!("reading the password: {e}"))?;
+        Ok(line.trim_end_matches(['\n', '\r']).to_string())
+    };
+    if from_stdin {
+        return Ok(read_line()?.into());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err("no terminal to prompt for the password on: use --password-stdin".into());
+    }
+    let stty = |arg: &str| {
+        std::process::Command::new("stty")
+            .arg(arg)
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    };
+    let prompt = |text: &str| -> Result<String, String> {
+        eprint!("{text}");
+        let hidden = stty("-echo");
+        let line = read_line();
+        if hidden {
+            stty("echo");
+        }
+        eprintln!();
+        line
+    };
+    let first = prompt("password: ")?;
+    if prompt("again: ")? != first {
+        return Err("the two passwords differ".into());
+    }
+    Ok(first.into())
 }
 
 fn audit(db: &Database, vault: &Vault, action: AuditAction) -> Result<(), String> {

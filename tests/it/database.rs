@@ -51,7 +51,7 @@ fn check_settings(d: &persistence::Database) {
             assert_eq!(one("synchronous", "synchronous"), "2", "FULL");
             assert_eq!(one("foreign_keys", "foreign_keys"), "1");
             assert_eq!(one("secure_delete", "secure_delete"), "1");
-            assert_eq!(one("busy_timeout", "timeout"), "5000");
+            assert_eq!(one("busy_timeout", "timeout"), "60000");
         }
         Backend::Postgres => {
             let show = |setting: &str| {

@@ -6,6 +6,7 @@
 //! touches stored data goes through the `persistence` crate.
 #![forbid(unsafe_code)]
 
+pub mod auth;
 mod error;
 mod health;
 mod middleware;
@@ -14,4 +15,4 @@ mod server;
 mod test_routes;
 
 pub use error::ApiError;
-pub use server::{start, ServerSettings};
+pub use server::{start, ServerSettings, Services};

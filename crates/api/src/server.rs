@@ -11,6 +11,16 @@ use persistence::Database;
 use crate::middleware::request_context;
 use crate::{health, ApiError};
 
+/// What the handlers share: the database, the vault (set once it opens), the settings of
+/// sessions and tokens, and the limit on concurrent password hashing.
+pub struct Services {
+    pub db: Database,
+    pub vault: std::sync::Arc<std::sync::OnceLock<std::sync::Arc<persistence::Vault>>>,
+    pub auth: persistence::identity::AuthSettings,
+    pub tokens: crate::auth::TokenSettings,
+    pub login_permits: tokio::sync::Semaphore,
+}
+
 #[derive(Debug, Clone)]
 pub struct ServerSettings {
     pub bind: SocketAddr,
@@ -27,13 +37,15 @@ pub struct ServerSettings {
 /// (up to the shutdown timeout), and the awaited server then returns.
 pub fn start(
     settings: &ServerSettings,
-    db: Database,
+    services: Services,
 ) -> std::io::Result<(Server, Vec<SocketAddr>)> {
     let limit = settings.body_limit;
-    let db = web::Data::new(db);
+    let db = web::Data::new(services.db.clone());
+    let services = web::Data::new(services);
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(db.clone())
+            .app_data(services.clone())
             .app_data(
                 web::JsonConfig::default()
                     .limit(limit)
@@ -70,7 +82,14 @@ fn resource(path: &str) -> actix_web::Resource {
 
 fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/health/live").route(web::get().to(health::live)))
-        .service(resource("/health/ready").route(web::get().to(health::ready)));
+        .service(resource("/health/ready").route(web::get().to(health::ready)))
+        .service(resource("/api/v1/auth/login").route(web::post().to(crate::auth::login)))
+        .service(resource("/api/v1/auth/refresh").route(web::post().to(crate::auth::refresh)))
+        .service(resource("/api/v1/auth/logout").route(web::post().to(crate::auth::logout)))
+        .service(resource("/api/v1/auth/me").route(web::get().to(crate::auth::me)))
+        .service(
+            resource("/api/v1/auth/password").route(web::post().to(crate::auth::change_password)),
+        );
     #[cfg(feature = "test-routes")]
     cfg.service(resource("/api/v1/_test/echo").route(web::post().to(crate::test_routes::echo)))
         .service(resource("/api/v1/_test/slow").route(web::get().to(crate::test_routes::slow)))

@@ -277,6 +277,27 @@ impl KeyRing {
         &self.signing
     }
 
+    /// A 256-bit key for one named purpose (token HMACs, JWT signing, pseudonyms), derived from
+    /// the index root with HKDF-SHA256 so that each purpose has its own independent key and no
+    /// key file change is needed to add one. Stable across master key rotations.
+    pub fn purpose_key(&self, purpose: &str) -> Result<SecretKey, CryptoError> {
+        struct Len;
+        impl ring::hkdf::KeyType for Len {
+            fn len(&self) -> usize {
+                32
+            }
+        }
+        let info = crate::encoding::lp(&[b"purpose", purpose.as_bytes()]);
+        let info_parts = [info.as_slice()];
+        let mut out = [0u8; 32];
+        ring::hkdf::Salt::new(ring::hkdf::HKDF_SHA256, b"hotline-purpose-key-v1")
+            .extract(self.index_root.bytes())
+            .expand(&info_parts, Len)
+            .and_then(|okm| okm.fill(&mut out))
+            .map_err(|_| CryptoError::Invalid("HKDF output length".into()))?;
+        Ok(SecretKey::from_bytes(out))
+    }
+
     /// The public half of the checkpoint signing key (for auditors' own verification).
     pub fn signing_public_key(&self) -> Vec<u8> {
         self.signing.public_key().as_ref().to_vec()

@@ -17,6 +17,7 @@ pub mod keyring;
 pub mod password;
 pub mod random;
 mod secret;
+pub mod token;
 
 pub use encoding::from_hex;
 pub use error::CryptoError;

@@ -16,6 +16,12 @@ impl SecretKey {
     pub(crate) fn bytes(&self) -> &[u8; 32] {
         &self.0
     }
+
+    /// The key bytes, for a library that needs them (e.g. an HMAC key for JWTs). Every call
+    /// site hands key material out of this crate: keep them few.
+    pub fn expose_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
 }
 
 impl Drop for SecretKey {

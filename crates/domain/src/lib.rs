@@ -6,6 +6,7 @@
 //! server, and every front end (JSON API, web pages, CLI) shares the same ones.
 #![forbid(unsafe_code)]
 
+pub mod identity;
 pub mod sensitive;
 
 pub use sensitive::Sensitive;

@@ -11,6 +11,7 @@ mod clock;
 mod connection;
 mod database;
 mod error;
+pub mod identity;
 pub mod installation;
 mod migrations;
 pub mod schema;

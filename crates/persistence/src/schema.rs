@@ -76,3 +76,45 @@ diesel::table! {
 
 diesel::joinable!(blind_indexes -> data_keys (owner_id));
 diesel::allow_tables_to_appear_in_same_query!(data_keys, blind_indexes);
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        login -> Text,
+        role -> Text,
+        organisation_id -> Nullable<Text>,
+        password_hash -> Text,
+        status -> Text,
+        failed_logins -> Integer,
+        locked_until -> Nullable<BigInt>,
+        totp_secret -> Nullable<Binary>,
+        totp_last_step -> Nullable<BigInt>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> Text,
+        user_id -> Text,
+        created_at -> BigInt,
+        last_seen_at -> BigInt,
+        expires_at -> BigInt,
+        revoked_at -> Nullable<BigInt>,
+        revoked_reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    refresh_tokens (token_hash) {
+        token_hash -> Binary,
+        session_id -> Text,
+        created_at -> BigInt,
+        spent_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(refresh_tokens -> sessions (session_id));
+diesel::allow_tables_to_appear_in_same_query!(users, sessions, refresh_tokens);

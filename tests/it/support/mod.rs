@@ -161,7 +161,9 @@ pub fn open(url: &str, pool_size: u32) -> Database {
         url: DatabaseUrl::parse(&url).expect("test database URL"),
         pool_size,
         connect_timeout: Duration::from_secs(5),
-        busy_timeout: Duration::from_secs(5),
+        // Long: the tests run two pools on one SQLite file (as two processes would), and
+        // SQLite's busy handler lets one process wait while the other keeps the lock busy.
+        busy_timeout: Duration::from_secs(60),
         statement_timeout: Duration::from_secs(30),
     })
     .expect("open database")

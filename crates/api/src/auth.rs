@@ -1,0 +1,319 @@
+//! Authentication over HTTP: login, refresh, logout, me and password change, the access token
+//! (a JWT with one pinned algorithm) and the extractor that turns a request into an `Actor`.
+//!
+//! The token only says which session claims to be calling; the session itself is checked in the
+//! database on every request (`Vault::authenticate`), so logout, disabling a user or a password
+//! change take effect on the very next request.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
+use domain::Sensitive;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use persistence::identity::{Actor, AuthError, NewSession};
+use persistence::{DbError, Vault};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::{ApiError, Services};
+
+/// How access tokens are made.
+#[derive(Debug, Clone)]
+pub struct TokenSettings {
+    pub issuer: String,
+    pub audience: String,
+    /// At most five minutes (SECURITY.md rule 36).
+    pub access_ttl: Duration,
+}
+
+/// Clock skew tolerated on `exp`, `nbf` and `iat`.
+const LEEWAY_SECS: u64 = 30;
+const TOKEN_TYPE: &str = "at+jwt";
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    iss: String,
+    aud: String,
+    sub: String,
+    exp: u64,
+    iat: u64,
+    jti: String,
+    sid: String,
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn token_key(vault: &Vault) -> Result<crypto::SecretKey, ApiError> {
+    vault
+        .ring()
+        .purpose_key("access-token-hs256")
+        .map_err(|e| ApiError::from(DbError::Crypto(e)))
+}
+
+fn mint(vault: &Vault, settings: &TokenSettings, actor: &Actor) -> Result<String, ApiError> {
+    let now = now_secs();
+    let claims = Claims {
+        iss: settings.issuer.clone(),
+        aud: settings.audience.clone(),
+        sub: actor.user_id.clone(),
+        exp: now + settings.access_ttl.as_secs(),
+        iat: now,
+        jti: crypto::random::hex_id::<16>().map_err(|_| ApiError::internal())?,
+        sid: actor.session_id.clone(),
+    };
+    let header = Header {
+        typ: Some(TOKEN_TYPE.into()),
+        ..Header::new(Algorithm::HS256)
+    };
+    let key = EncodingKey::from_secret(token_key(vault)?.expose_bytes())
+        .map_err(|_| ApiError::internal())?;
+    jsonwebtoken::encode(&header, &claims, &key).map_err(|_| ApiError::internal())
+}
+
+/// Checks an access token: the header (HS256, `typ` at+jwt, nothing else that could point at
+/// other keys), the signature, issuer, audience, expiry and the required claims. Returns
+/// (user id, session id).
+fn check(vault: &Vault, settings: &TokenSettings, token: &str) -> Option<(String, String)> {
+    let header = jsonwebtoken::decode_header(token).ok()?;
+    let Header {
+        typ,
+        alg,
+        cty,
+        jku,
+        jwk,
+        kid,
+        x5u,
+        x5c,
+        x5t,
+        x5t_s256,
+        crit,
+        enc,
+        zip,
+        ..
+    } = header;
+    let plain = typ.as_deref() == Some(TOKEN_TYPE)
+        && alg == Algorithm::HS256
+        && [cty, jku, kid, x5u, x5t, x5t_s256]
+            .iter()
+            .all(Option::is_none)
+        && jwk.is_none()
+        && x5c.is_none()
+        && crit.is_none()
+        && enc.is_none()
+        && zip.is_none();
+    if !plain {
+        return None;
+    }
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.leeway = LEEWAY_SECS;
+    validation.validate_nbf = true;
+    validation.set_issuer(&[&settings.issuer]);
+    validation.set_audience(&[&settings.audience]);
+    validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+    let key = DecodingKey::from_secret(token_key(vault).ok()?.expose_bytes()).ok()?;
+    let claims = jsonwebtoken::decode::<Claims>(token, &key, &validation)
+        .ok()?
+        .claims;
+    if claims.iat > now_secs() + LEEWAY_SECS || claims.sid.is_empty() || claims.jti.is_empty() {
+        return None;
+    }
+    Some((claims.sub, claims.sid))
+}
+
+impl From<AuthError> for ApiError {
+    fn from(err: AuthError) -> Self {
+        match err {
+            AuthError::InvalidCredentials => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+                "the login or password is not correct, or the account cannot sign in now",
+            ),
+            AuthError::Unauthenticated => ApiError::unauthenticated(),
+            AuthError::Invalid { field, message } => ApiError::invalid_fields(
+                [(field.to_string(), message.to_string())]
+                    .into_iter()
+                    .collect(),
+            ),
+            AuthError::Conflict(message) => {
+                ApiError::new(StatusCode::CONFLICT, "conflict", message)
+            }
+            AuthError::Db(e) => ApiError::from(e),
+        }
+    }
+}
+
+/// The vault, once it is open (it opens when the database first answers).
+fn vault(services: &Services) -> Result<std::sync::Arc<Vault>, ApiError> {
+    services
+        .vault
+        .get()
+        .cloned()
+        .ok_or_else(|| ApiError::unavailable("the server is starting; try again shortly"))
+}
+
+/// An authenticated request. Any failure is 401 with the same body.
+pub struct Authenticated(pub Actor);
+
+impl FromRequest for Authenticated {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let services = req.app_data::<web::Data<Services>>().cloned();
+        let bearer = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(|t| t.trim().to_string());
+        Box::pin(async move {
+            let services = services.ok_or_else(ApiError::internal)?;
+            let token = bearer.ok_or_else(ApiError::unauthenticated)?;
+            let vault = vault(&services)?;
+            let (user_id, session_id) =
+                check(&vault, &services.tokens, &token).ok_or_else(ApiError::unauthenticated)?;
+            let s = services.clone();
+            let actor =
+                web::block(move || vault.authenticate(&s.db, &s.auth, &session_id, &user_id))
+                    .await??;
+            Ok(Authenticated(actor))
+        })
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LoginRequest {
+    login: Sensitive<String>,
+    password: Sensitive<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RefreshRequest {
+    refresh_token: Sensitive<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PasswordRequest {
+    current_password: Sensitive<String>,
+    new_password: Sensitive<String>,
+}
+
+fn peer(req: &HttpRequest) -> Option<String> {
+    req.peer_addr().map(|a| a.ip().to_string())
+}
+
+fn token_response(
+    vault: &Vault,
+    services: &Services,
+    session: NewSession,
+) -> Result<HttpResponse, ApiError> {
+    let access = mint(vault, &services.tokens, &session.actor)?;
+    Ok(HttpResponse::Ok().json(json!({
+        "access_token": access,
+        "refresh_token": session.refresh_token.expose(),
+        "token_type": "Bearer",
+        "expires_in": services.tokens.access_ttl.as_secs(),
+    })))
+}
+
+pub(crate) async fn login(
+    req: HttpRequest,
+    services: web::Data<Services>,
+    body: web::Json<LoginRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let vault = vault(&services)?;
+    // Password hashing is deliberately slow: a bounded number run at once, so a flood of logins
+    // cannot take every blocking thread from other requests.
+    let _permit = services
+        .login_permits
+        .acquire()
+        .await
+        .map_err(|_| ApiError::unavailable("shutting down"))?;
+    let LoginRequest { login, password } = body.into_inner();
+    let (v, s, source) = (vault.clone(), services.clone(), peer(&req));
+    let session = web::block(move || {
+        v.login(
+            &s.db,
+            &s.auth,
+            login.expose(),
+            password.expose(),
+            source.as_deref(),
+        )
+    })
+    .await??;
+    token_response(&vault, &services, session)
+}
+
+pub(crate) async fn refresh(
+    req: HttpRequest,
+    services: web::Data<Services>,
+    body: web::Json<RefreshRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let vault = vault(&services)?;
+    let token = body.into_inner().refresh_token;
+    let (v, s, source) = (vault.clone(), services.clone(), peer(&req));
+    let session =
+        web::block(move || v.refresh(&s.db, &s.auth, token.expose(), source.as_deref())).await??;
+    token_response(&vault, &services, session)
+}
+
+pub(crate) async fn logout(
+    services: web::Data<Services>,
+    actor: Authenticated,
+) -> Result<HttpResponse, ApiError> {
+    let vault = vault(&services)?;
+    let s = services.clone();
+    web::block(move || vault.logout(&s.db, &actor.0)).await??;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+pub(crate) async fn me(actor: Authenticated) -> HttpResponse {
+    let Actor {
+        user_id,
+        login,
+        role,
+        organisation_id,
+        session_id: _,
+        session_ref: _,
+    } = actor.0;
+    HttpResponse::Ok().json(json!({
+        "user_id": user_id,
+        "login": login,
+        "role": role.as_str(),
+        "organisation_id": organisation_id,
+    }))
+}
+
+pub(crate) async fn change_password(
+    services: web::Data<Services>,
+    actor: Authenticated,
+    body: web::Json<PasswordRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let vault = vault(&services)?;
+    let _permit = services
+        .login_permits
+        .acquire()
+        .await
+        .map_err(|_| ApiError::unavailable("shutting down"))?;
+    let PasswordRequest {
+        current_password,
+        new_password,
+    } = body.into_inner();
+    let s = services.clone();
+    web::block(move || {
+        vault.change_password(&s.db, &actor.0, current_password.expose(), &new_password)
+    })
+    .await??;
+    Ok(HttpResponse::NoContent().finish())
+}

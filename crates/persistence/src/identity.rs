@@ -1,0 +1,655 @@
+//! Accounts and sessions: creating and disabling users, password login with lockout, refresh
+//! token rotation with reuse detection, logout, the per-request session check and password
+//! change. Every event is audited in the same transaction as its effect.
+//!
+//! Access tokens (JWTs) are minted and checked by the API crate; what makes them mean anything
+//! is the server-side session checked here on every request.
+
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use diesel::prelude::*;
+use domain::identity::{check_password, Login, Role};
+
+use crate::clock::now_micros;
+use crate::schema::{refresh_tokens, sessions, users};
+use crate::{AuditEvent, Database, DbError, Outcome, Vault};
+
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    /// A session ends this long after login, whatever happens.
+    pub session_absolute: Duration,
+    /// ...or after this long without a request.
+    pub session_idle: Duration,
+    /// Consecutive failed logins that lock an account...
+    pub lock_after: u32,
+    /// ...for this long (an admin can lift it sooner).
+    pub lock_for: Duration,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        AuthSettings {
+            session_absolute: Duration::from_secs(12 * 3600),
+            session_idle: Duration::from_secs(30 * 60),
+            lock_after: 10,
+            lock_for: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+/// The authenticated user behind a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub user_id: String,
+    pub login: String,
+    pub role: Role,
+    pub organisation_id: Option<String>,
+    pub session_id: String,
+    /// Pseudonym of the session for the access log (never the session id itself).
+    pub session_ref: String,
+}
+
+impl Actor {
+    /// An audit event by this actor.
+    pub fn event(&self, action: &str) -> AuditEvent {
+        AuditEvent {
+            actor_id: Some(self.user_id.clone()),
+            actor_role: Some(self.role.as_str().into()),
+            session_ref: Some(self.session_ref.clone()),
+            action: action.into(),
+            ..Default::default()
+        }
+    }
+}
+
+/// A new or refreshed session: the refresh token is shown to the client once and stored only
+/// as an HMAC.
+#[derive(Debug)]
+pub struct NewSession {
+    pub actor: Actor,
+    pub refresh_token: domain::Sensitive<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// Unknown user, wrong password, disabled or locked account: one answer for all.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// The session is gone (logged out, expired, revoked, user disabled) or the token is bad.
+    #[error("not authenticated")]
+    Unauthenticated,
+    /// Input that breaks a rule; `field` names it, `message` says which rule.
+    #[error("{field}: {message}")]
+    Invalid {
+        field: &'static str,
+        message: &'static str,
+    },
+    #[error("{0}")]
+    Conflict(&'static str),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<diesel::result::Error> for AuthError {
+    fn from(e: diesel::result::Error) -> Self {
+        AuthError::Db(DbError::from_query(e))
+    }
+}
+
+impl From<crypto::CryptoError> for AuthError {
+    fn from(e: crypto::CryptoError) -> Self {
+        AuthError::Db(DbError::Crypto(e))
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = users)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+struct UserRow {
+    id: String,
+    login: String,
+    role: String,
+    organisation_id: Option<String>,
+    password_hash: String,
+    status: String,
+    locked_until: Option<i64>,
+}
+
+/// What the per-request check reads: the session and its user, in one query.
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+struct SessionCheck {
+    #[diesel(select_expression = sessions::user_id)]
+    uid: String,
+    #[diesel(select_expression = sessions::last_seen_at)]
+    last_seen: i64,
+    #[diesel(select_expression = sessions::expires_at)]
+    expires: i64,
+    #[diesel(select_expression = sessions::revoked_at)]
+    revoked: Option<i64>,
+    #[diesel(select_expression = users::role)]
+    role: String,
+    #[diesel(select_expression = users::status)]
+    status: String,
+    #[diesel(select_expression = users::organisation_id)]
+    org: Option<String>,
+    #[diesel(select_expression = users::login)]
+    login: String,
+}
+
+/// A hash to verify against when the login is unknown, so that an unknown user costs the same
+/// time as a wrong password.
+static DUMMY_HASH: LazyLock<Option<String>> = LazyLock::new(|| {
+    crypto::token::random_token()
+        .ok()
+        .and_then(|pw| crypto::password::hash(&pw).ok())
+});
+
+fn micros(d: Duration) -> i64 {
+    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
+}
+
+fn new_id() -> Result<String, AuthError> {
+    Ok(crypto::random::hex_id::<16>().map_err(crypto::CryptoError::from)?)
+}
+
+impl Vault {
+    fn session_ref(&self, session_id: &str) -> Result<String, DbError> {
+        Ok(crypto::token::pseudonym(
+            &self.ring().purpose_key("session-ref")?,
+            session_id.as_bytes(),
+        ))
+    }
+
+    /// Pseudonym of a client address for the access log.
+    pub fn source_ref(&self, address: &str) -> Result<String, DbError> {
+        Ok(crypto::token::pseudonym(
+            &self.ring().purpose_key("source-ref")?,
+            address.as_bytes(),
+        ))
+    }
+
+    fn refresh_hash(&self, token: &str) -> Result<Vec<u8>, AuthError> {
+        Ok(
+            crypto::token::keyed_hash(&self.ring().purpose_key("refresh-token")?, token.as_bytes())
+                .to_vec(),
+        )
+    }
+
+    /// Creates a user. `by` is the audit event of whoever does it (an admin, or the CLI).
+    pub fn create_user(
+        &self,
+        db: &Database,
+        login: &Login,
+        role: Role,
+        organisation_id: Option<&str>,
+        password: &domain::Sensitive<String>,
+        by: AuditEvent,
+    ) -> Result<String, AuthError> {
+        check_password(password.expose(), login).map_err(|message| AuthError::Invalid {
+            field: "password",
+            message,
+        })?;
+        if (role == Role::Partner) != organisation_id.is_some() {
+            return Err(AuthError::Invalid {
+                field: "organisation",
+                message: "is required for partners and only for them",
+            });
+        }
+        let hash = crypto::password::hash(password.expose())?;
+        let id = new_id()?;
+        db.write(|conn| {
+            let taken: i64 = users::table
+                .filter(users::login.eq(login.as_str()))
+                .count()
+                .get_result(conn)?;
+            if taken > 0 {
+                return Ok(Err(AuthError::Conflict("a user with this login exists")));
+            }
+            let now = now_micros();
+            diesel::insert_into(users::table)
+                .values((
+                    users::id.eq(&id),
+                    users::login.eq(login.as_str()),
+                    users::role.eq(role.as_str()),
+                    users::organisation_id.eq(organisation_id),
+                    users::password_hash.eq(&hash),
+                    users::status.eq("active"),
+                    users::failed_logins.eq(0),
+                    users::created_at.eq(now),
+                    users::updated_at.eq(now),
+                ))
+                .execute(conn)?;
+            self.record(
+                conn,
+                &AuditEvent {
+                    action: "user.create".into(),
+                    record_type: Some("user".into()),
+                    record_id: Some(id.clone()),
+                    fields: vec!["login".into(), "role".into()],
+                    ..by.clone()
+                },
+            )?;
+            Ok(Ok(()))
+        })??;
+        Ok(id)
+    }
+
+    /// Disables a user and ends every session of theirs at once.
+    pub fn disable_user(
+        &self,
+        db: &Database,
+        login: &Login,
+        by: AuditEvent,
+    ) -> Result<(), AuthError> {
+        db.write(|conn| {
+            let id: Option<String> = users::table
+                .filter(users::login.eq(login.as_str()))
+                .select(users::id)
+                .first(conn)
+                .optional()?;
+            let Some(id) = id else {
+                return Ok(Err(AuthError::Conflict("no such user")));
+            };
+            let now = now_micros();
+            diesel::update(users::table.find(&id))
+                .set((users::status.eq("disabled"), users::updated_at.eq(now)))
+                .execute(conn)?;
+            revoke_sessions(conn, &id, "user disabled")?;
+            self.record(
+                conn,
+                &AuditEvent {
+                    action: "user.disable".into(),
+                    record_type: Some("user".into()),
+                    record_id: Some(id),
+                    fields: vec!["status".into()],
+                    ..by.clone()
+                },
+            )?;
+            Ok(Ok(()))
+        })?
+    }
+
+    /// Password login. Unknown user, wrong password, disabled and locked accounts all give
+    /// `InvalidCredentials` after the same amount of work. `source` is the client address (only
+    /// its pseudonym is recorded).
+    pub fn login(
+        &self,
+        db: &Database,
+        settings: &AuthSettings,
+        login: &str,
+        password: &str,
+        source: Option<&str>,
+    ) -> Result<NewSession, AuthError> {
+        let source_ref = source.map(|s| self.source_ref(s)).transpose()?;
+        let login = Login::parse(login).ok();
+        let user: Option<UserRow> = match &login {
+            Some(login) => db.with_conn(|conn| {
+                Ok(users::table
+                    .filter(users::login.eq(login.as_str()))
+                    .select(UserRow::as_select())
+                    .first(conn)
+                    .optional()?)
+            })?,
+            None => None,
+        };
+        // The slow part runs outside any transaction (it must not hold SQLite's write lock).
+        let hash = user
+            .as_ref()
+            .map(|u| u.password_hash.clone())
+            .or_else(|| DUMMY_HASH.clone());
+        let password_ok = hash
+            .as_deref()
+            .is_some_and(|h| crypto::password::verify(password, h).unwrap_or(false));
+        let now = now_micros();
+        let denied = |rule: &str, user: Option<&UserRow>| AuditEvent {
+            actor_id: user.map(|u| u.id.clone()),
+            actor_role: user.map(|u| u.role.clone()),
+            action: "auth.login".into(),
+            record_type: Some("user".into()),
+            record_id: user.map(|u| u.id.clone()),
+            outcome: Outcome::Denied,
+            rule: Some(rule.into()),
+            source: source_ref.clone(),
+            ..Default::default()
+        };
+        let Some(user) = user else {
+            db.write(|conn| self.record(conn, &denied("unknown_user", None)))?;
+            return Err(AuthError::InvalidCredentials);
+        };
+        let locked = user.locked_until.is_some_and(|t| t > now);
+        if user.status != "active" || locked || !password_ok {
+            let rule = if user.status != "active" {
+                "disabled"
+            } else if locked {
+                "locked"
+            } else {
+                "bad_password"
+            };
+            db.write(|conn| {
+                if rule == "bad_password" {
+                    let failures: i32 = diesel::update(users::table.find(&user.id))
+                        .set(users::failed_logins.eq(users::failed_logins + 1))
+                        .returning(users::failed_logins)
+                        .get_result(conn)?;
+                    if failures >= settings.lock_after as i32 {
+                        diesel::update(users::table.find(&user.id))
+                            .set((
+                                users::locked_until.eq(Some(now + micros(settings.lock_for))),
+                                users::failed_logins.eq(0),
+                            ))
+                            .execute(conn)?;
+                        self.record(
+                            conn,
+                            &AuditEvent {
+                                action: "auth.lock".into(),
+                                ..denied("too_many_failures", Some(&user))
+                            },
+                        )?;
+                    }
+                }
+                self.record(conn, &denied(rule, Some(&user)))
+            })?;
+            return Err(AuthError::InvalidCredentials);
+        }
+        let role = Role::parse(&user.role).ok_or(AuthError::InvalidCredentials)?;
+        let rehash = if crypto::password::needs_rehash(&user.password_hash) {
+            Some(crypto::password::hash(password)?)
+        } else {
+            None
+        };
+        let session_id = new_id()?;
+        let refresh = crypto::token::random_token()?;
+        let refresh_hash = self.refresh_hash(&refresh)?;
+        let actor = Actor {
+            user_id: user.id.clone(),
+            login: user.login.clone(),
+            role,
+            organisation_id: user.organisation_id.clone(),
+            session_ref: self.session_ref(&session_id)?,
+            session_id,
+        };
+        db.write(|conn| {
+            let mut changes = diesel::update(users::table.find(&user.id))
+                .set((
+                    users::failed_logins.eq(0),
+                    users::locked_until.eq(None::<i64>),
+                ))
+                .execute(conn)?;
+            if let Some(h) = &rehash {
+                changes += diesel::update(users::table.find(&user.id))
+                    .set(users::password_hash.eq(h))
+                    .execute(conn)?;
+            }
+            let _ = changes;
+            diesel::insert_into(sessions::table)
+                .values((
+                    sessions::id.eq(&actor.session_id),
+                    sessions::user_id.eq(&user.id),
+                    sessions::created_at.eq(now),
+                    sessions::last_seen_at.eq(now),
+                    sessions::expires_at.eq(now + micros(settings.session_absolute)),
+                ))
+                .execute(conn)?;
+            diesel::insert_into(refresh_tokens::table)
+                .values((
+                    refresh_tokens::token_hash.eq(&refresh_hash),
+                    refresh_tokens::session_id.eq(&actor.session_id),
+                    refresh_tokens::created_at.eq(now),
+                ))
+                .execute(conn)?;
+            self.record(
+                conn,
+                &AuditEvent {
+                    source: source_ref.clone(),
+                    ..actor.event("auth.login")
+                },
+            )
+        })?;
+        Ok(NewSession {
+            actor,
+            refresh_token: refresh.into(),
+        })
+    }
+
+    /// Trades a refresh token for a new one (the old one is spent). A spent token presented
+    /// again means two parties hold it: the whole session is revoked.
+    pub fn refresh(
+        &self,
+        db: &Database,
+        settings: &AuthSettings,
+        token: &str,
+        source: Option<&str>,
+    ) -> Result<NewSession, AuthError> {
+        let hash = self.refresh_hash(token)?;
+        let source_ref = source.map(|s| self.source_ref(s)).transpose()?;
+        let next = crypto::token::random_token()?;
+        let next_hash = self.refresh_hash(&next)?;
+        let now = now_micros();
+        let outcome = db.write(|conn| {
+            let row: Option<(String, Option<i64>)> = refresh_tokens::table
+                .find(&hash)
+                .select((refresh_tokens::session_id, refresh_tokens::spent_at))
+                .first(conn)
+                .optional()?;
+            let Some((session_id, spent)) = row else {
+                return Ok(Err(AuthError::Unauthenticated));
+            };
+            if spent.is_some() {
+                diesel::update(
+                    sessions::table
+                        .find(&session_id)
+                        .filter(sessions::revoked_at.is_null()),
+                )
+                .set((
+                    sessions::revoked_at.eq(Some(now)),
+                    sessions::revoked_reason.eq(Some("refresh token reused")),
+                ))
+                .execute(conn)?;
+                self.record(
+                    conn,
+                    &AuditEvent {
+                        action: "auth.refresh".into(),
+                        outcome: Outcome::Denied,
+                        rule: Some("refresh_token_reused".into()),
+                        session_ref: Some(self.session_ref(&session_id)?),
+                        source: source_ref.clone(),
+                        ..Default::default()
+                    },
+                )?;
+                return Ok(Err(AuthError::Unauthenticated));
+            }
+            let actor = match self.check_session(conn, settings, &session_id, None, now)? {
+                Ok(actor) => actor,
+                Err(e) => return Ok(Err(e)),
+            };
+            diesel::update(refresh_tokens::table.find(&hash))
+                .set(refresh_tokens::spent_at.eq(Some(now)))
+                .execute(conn)?;
+            diesel::insert_into(refresh_tokens::table)
+                .values((
+                    refresh_tokens::token_hash.eq(&next_hash),
+                    refresh_tokens::session_id.eq(&session_id),
+                    refresh_tokens::created_at.eq(now),
+                ))
+                .execute(conn)?;
+            self.record(
+                conn,
+                &AuditEvent {
+                    source: source_ref.clone(),
+                    ..actor.event("auth.refresh")
+                },
+            )?;
+            Ok(Ok(actor))
+        })?;
+        Ok(NewSession {
+            actor: outcome?,
+            refresh_token: next.into(),
+        })
+    }
+
+    /// Ends the session now.
+    pub fn logout(&self, db: &Database, actor: &Actor) -> Result<(), AuthError> {
+        db.write(|conn| {
+            diesel::update(
+                sessions::table
+                    .find(&actor.session_id)
+                    .filter(sessions::revoked_at.is_null()),
+            )
+            .set((
+                sessions::revoked_at.eq(Some(now_micros())),
+                sessions::revoked_reason.eq(Some("logout")),
+            ))
+            .execute(conn)?;
+            self.record(conn, &actor.event("auth.logout"))?;
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    /// The check every authenticated request makes: the session exists, is not revoked or
+    /// expired (absolute or idle), belongs to `user_id`, and its user is active.
+    pub fn authenticate(
+        &self,
+        db: &Database,
+        settings: &AuthSettings,
+        session_id: &str,
+        user_id: &str,
+    ) -> Result<Actor, AuthError> {
+        let now = now_micros();
+        let found = db.with_conn(|conn| {
+            self.check_session(conn, settings, session_id, Some(user_id), now)
+        })??;
+        // Idle tracking: one write a minute per session, not one per request.
+        db.with_conn(|conn| {
+            diesel::update(
+                sessions::table
+                    .find(session_id)
+                    .filter(sessions::last_seen_at.lt(now - 60_000_000)),
+            )
+            .set(sessions::last_seen_at.eq(now))
+            .execute(conn)?;
+            Ok(())
+        })?;
+        Ok(found)
+    }
+
+    fn check_session(
+        &self,
+        conn: &mut crate::DbConnection,
+        settings: &AuthSettings,
+        session_id: &str,
+        user_id: Option<&str>,
+        now: i64,
+    ) -> Result<Result<Actor, AuthError>, DbError> {
+        let row: Option<SessionCheck> = sessions::table
+            .inner_join(users::table)
+            .filter(sessions::id.eq(session_id))
+            .select(SessionCheck::as_select())
+            .first(conn)
+            .optional()?;
+        let Some(SessionCheck {
+            uid,
+            last_seen,
+            expires,
+            revoked,
+            role,
+            status,
+            org,
+            login,
+        }) = row
+        else {
+            return Ok(Err(AuthError::Unauthenticated));
+        };
+        let valid = revoked.is_none()
+            && expires > now
+            && last_seen + micros(settings.session_idle) > now
+            && status == "active"
+            && user_id.is_none_or(|u| u == uid);
+        let Some(role) = Role::parse(&role).filter(|_| valid) else {
+            return Ok(Err(AuthError::Unauthenticated));
+        };
+        Ok(Ok(Actor {
+            user_id: uid,
+            login,
+            role,
+            organisation_id: org,
+            session_id: session_id.to_string(),
+            session_ref: self.session_ref(session_id)?,
+        }))
+    }
+
+    /// Changes the actor's password after checking the current one; every session of the user,
+    /// this one included, ends (the client logs in again).
+    pub fn change_password(
+        &self,
+        db: &Database,
+        actor: &Actor,
+        current: &str,
+        new: &domain::Sensitive<String>,
+    ) -> Result<(), AuthError> {
+        let login = Login::parse(&actor.login).map_err(|_| AuthError::Unauthenticated)?;
+        check_password(new.expose(), &login).map_err(|message| AuthError::Invalid {
+            field: "new_password",
+            message,
+        })?;
+        let stored: String = db.with_conn(|conn| {
+            Ok(users::table
+                .find(&actor.user_id)
+                .select(users::password_hash)
+                .first(conn)?)
+        })?;
+        if !crypto::password::verify(current, &stored)? {
+            db.write(|conn| {
+                self.record(
+                    conn,
+                    &AuditEvent {
+                        outcome: Outcome::Denied,
+                        rule: Some("bad_password".into()),
+                        ..actor.event("auth.password_change")
+                    },
+                )
+            })?;
+            return Err(AuthError::Invalid {
+                field: "current_password",
+                message: "is not correct",
+            });
+        }
+        let hash = crypto::password::hash(new.expose())?;
+        db.write(|conn| {
+            diesel::update(users::table.find(&actor.user_id))
+                .set((
+                    users::password_hash.eq(&hash),
+                    users::updated_at.eq(now_micros()),
+                ))
+                .execute(conn)?;
+            revoke_sessions(conn, &actor.user_id, "password changed")?;
+            self.record(
+                conn,
+                &AuditEvent {
+                    fields: vec!["password".into()],
+                    ..actor.event("auth.password_change")
+                },
+            )
+        })?;
+        Ok(())
+    }
+}
+
+fn revoke_sessions(
+    conn: &mut crate::DbConnection,
+    user_id: &str,
+    reason: &str,
+) -> Result<usize, DbError> {
+    Ok(diesel::update(
+        sessions::table
+            .filter(sessions::user_id.eq(user_id))
+            .filter(sessions::revoked_at.is_null()),
+    )
+    .set((
+        sessions::revoked_at.eq(Some(now_micros())),
+        sessions::revoked_reason.eq(Some(reason)),
+    ))
+    .execute(conn)?)
+}
