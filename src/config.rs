@@ -40,6 +40,7 @@ pub struct AuthConfig {
     pub lock_after_failures: u32,
     pub lock_minutes: u64,
     pub max_concurrent_logins: usize,
+    pub totp_required_roles: Vec<String>,
     pub issuer: String,
     pub audience: String,
 }
@@ -246,6 +247,17 @@ impl Config {
         if !(1..=100).contains(&self.auth.lock_after_failures) {
             return Err(bad("auth.lock_after_failures", "must be between 1 and 100"));
         }
+        if self
+            .auth
+            .totp_required_roles
+            .iter()
+            .any(|r| domain::identity::Role::parse(r).is_none())
+        {
+            return Err(bad(
+                "auth.totp_required_roles",
+                "lists a role that does not exist",
+            ));
+        }
         if self.auth.max_concurrent_logins == 0 {
             return Err(bad("auth.max_concurrent_logins", "must be at least 1"));
         }
@@ -290,6 +302,13 @@ impl Config {
             session_idle: Duration::from_secs(self.auth.session_idle_minutes * 60),
             lock_after: self.auth.lock_after_failures,
             lock_for: Duration::from_secs(self.auth.lock_minutes * 60),
+            totp_required: self
+                .auth
+                .totp_required_roles
+                .iter()
+                .filter_map(|r| domain::identity::Role::parse(r))
+                .collect(),
+            totp_issuer: self.auth.issuer.clone(),
         }
     }
 
@@ -463,6 +482,14 @@ fn apply_env(
                 "false" | "0" => false,
                 _ => return Err(invalid("true or false")),
             }),
+            // Lists of strings: comma-separated.
+            Value::Array(_) => Value::Array(
+                raw.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(|s| Value::String(s.to_string()))
+                    .collect(),
+            ),
             other => return Err(invalid(type_name(other))),
         };
         set(merged, &section, &key, value);

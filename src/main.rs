@@ -86,6 +86,11 @@ enum UserAction {
         #[arg(long)]
         login: String,
     },
+    /// Remove a user's second factor (lost phone); they enrol again after their next login.
+    ResetTotp {
+        #[arg(long)]
+        login: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -475,6 +480,17 @@ fn user(db: &Database, vault: &Vault, action: UserAction) -> Result<(), String> 
                 .create_user(db, &login, role, organisation.as_deref(), &password, by)
                 .map_err(|e| e.to_string())?;
             println!("created {role} {} (id {id})", login.as_str());
+            Ok(())
+        }
+        UserAction::ResetTotp { login } => {
+            let login = Login::parse(&login).map_err(|m| format!("--login {m}"))?;
+            vault
+                .reset_totp(db, &login, by)
+                .map_err(|e| e.to_string())?;
+            println!(
+                "second factor of {} removed; their sessions have ended",
+                login.as_str()
+            );
             Ok(())
         }
         UserAction::Disable { login } => {

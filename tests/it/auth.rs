@@ -552,3 +552,177 @@ fn decode_b64(text: &str) -> Vec<u8> {
     }
     out
 }
+
+fn base32_decode(text: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    let (mut buffer, mut bits) = (0u32, 0u32);
+    for c in text.bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'2'..=b'7' => c - b'2' + 26,
+            _ => continue,
+        };
+        buffer = (buffer << 5) | u32::from(v);
+        bits += 5;
+        if bits >= 8 {
+            out.push((buffer >> (bits - 8)) as u8);
+            bits -= 8;
+        }
+    }
+    out
+}
+
+fn code_now(secret: &[u8], offset_steps: i64) -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let step = (crypto::totp::step_at(now) as i64 + offset_steps) as u64;
+    format!("{:06}", crypto::totp::hotp(ring_sha1(), secret, step, 6))
+}
+
+fn ring_sha1() -> ring::hmac::Algorithm {
+    ring::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY
+}
+
+both!(
+    supervisors_must_enrol_a_second_factor_and_codes_work_once,
+    |db: TestDb| {
+        add_user(&db, "svetlana", "supervisor");
+        let server = start(&db);
+        let post = |path: &str, token: &str, body: Value| {
+            request(
+                server.addr,
+                "POST",
+                path,
+                &[
+                    ("Authorization", &format!("Bearer {token}")),
+                    ("Content-Type", "application/json"),
+                ],
+                body.to_string().as_bytes(),
+            )
+        };
+        // Signed in, but until she enrols her session can do nothing else.
+        let (access, _) = tokens(&login(&server, "svetlana", PASSWORD));
+        assert_eq!(me(&server, &access).json()["totp_enrolment_required"], true);
+        let blocked = post(
+            "/api/v1/auth/password",
+            &access,
+            json!({ "current_password": "x", "new_password": "y" }),
+        );
+        assert_eq!(blocked.status, 403, "{}", blocked.text());
+        assert_eq!(blocked.json()["error"], "totp_enrolment_required");
+
+        let enrol = post("/api/v1/auth/totp", &access, json!({}));
+        assert_eq!(enrol.status, 200, "{}", enrol.text());
+        let uri = enrol.json()["otpauth_uri"].as_str().unwrap().to_string();
+        assert!(
+            uri.starts_with("otpauth://totp/hotline:svetlana?secret="),
+            "{uri}"
+        );
+        let secret = base32_decode(
+            uri.split("secret=")
+                .nth(1)
+                .unwrap()
+                .split('&')
+                .next()
+                .unwrap(),
+        );
+        assert_eq!(secret.len(), 20);
+        let wrong = post(
+            "/api/v1/auth/totp/confirm",
+            &access,
+            json!({ "code": "000000" }),
+        );
+        assert_eq!(wrong.status, 422, "{}", wrong.text());
+        let confirmed = post(
+            "/api/v1/auth/totp/confirm",
+            &access,
+            json!({ "code": code_now(&secret, -1) }),
+        );
+        assert_eq!(confirmed.status, 200, "{}", confirmed.text());
+        let recovery: Vec<String> = confirmed.json()["recovery_codes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(recovery.len(), 10);
+        // Now the gate is open (the request reaches the password check).
+        let through = post(
+            "/api/v1/auth/password",
+            &access,
+            json!({ "current_password": "nope", "new_password": "a fine new passphrase" }),
+        );
+        assert_eq!(through.status, 422, "{}", through.text());
+        assert_eq!(
+            post("/api/v1/auth/totp", &access, json!({})).status,
+            409,
+            "enrolling twice"
+        );
+
+        // Next login needs the code; a wrong code is an ordinary failure; a used code fails again.
+        let with_code = |code: Option<&str>| {
+            let mut body = json!({ "login": "svetlana", "password": PASSWORD });
+            if let Some(c) = code {
+                body["totp"] = json!(c);
+            }
+            post_json(
+                server.addr,
+                "/api/v1/auth/login",
+                body.to_string().as_bytes(),
+            )
+        };
+        let missing = with_code(None);
+        assert_eq!(
+            (missing.status, missing.json()["error"].clone()),
+            (401, json!("totp_required"))
+        );
+        assert_eq!(
+            with_code(Some("123456")).json()["error"],
+            "invalid_credentials"
+        );
+        let current = code_now(&secret, 0);
+        let ok = with_code(Some(&current));
+        assert_eq!(ok.status, 200, "{}", ok.text());
+        let (access2, _) = tokens(&ok);
+        assert_eq!(me(&server, &access2).json()["second_factor_used"], true);
+        assert_eq!(
+            with_code(Some(&current)).json()["error"],
+            "invalid_credentials",
+            "a replayed code"
+        );
+        assert_eq!(
+            with_code(Some(&code_now(&secret, -1))).json()["error"],
+            "invalid_credentials",
+            "an older step"
+        );
+        // A recovery code works once.
+        assert_eq!(with_code(Some(&recovery[3])).status, 200);
+        assert_eq!(
+            with_code(Some(&recovery[3])).json()["error"],
+            "invalid_credentials"
+        );
+
+        // Lost phone: an operator resets it; her sessions end; she must enrol again.
+        let (ok, out) = cli(&db, &["user", "reset-totp", "--login", "svetlana"], "");
+        assert!(ok, "{out}");
+        unauthenticated(&me(&server, &access2));
+        let (access3, _) = tokens(&with_code(None));
+        assert_eq!(
+            me(&server, &access3).json()["totp_enrolment_required"],
+            true
+        );
+
+        // The secret is sealed: it is not in the database in clear.
+        let d = db.open();
+        let stored = query_strings(
+            &d,
+            "SELECT login AS item FROM users WHERE totp_secret IS NOT NULL",
+        )
+        .unwrap();
+        assert!(stored.is_empty(), "reset left the secret: {stored:?}");
+        assert!(!server.log().contains(&current));
+        assert!(server.terminate().success());
+    }
+);

@@ -136,6 +136,11 @@ impl From<AuthError> for ApiError {
                 "invalid_credentials",
                 "the login or password is not correct, or the account cannot sign in now",
             ),
+            AuthError::TotpRequired => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "totp_required",
+                "this account has a second factor: send the current one-time code as \"totp\"",
+            ),
             AuthError::Unauthenticated => ApiError::unauthenticated(),
             AuthError::Invalid { field, message } => ApiError::invalid_fields(
                 [(field.to_string(), message.to_string())]
@@ -159,10 +164,35 @@ fn vault(services: &Services) -> Result<std::sync::Arc<Vault>, ApiError> {
         .ok_or_else(|| ApiError::unavailable("the server is starting; try again shortly"))
 }
 
-/// An authenticated request. Any failure is 401 with the same body.
+/// An authenticated request whose user may do their work: signed in, and with a second factor
+/// when their role requires one. Any authentication failure is 401 with the same body; a
+/// session that still has to set up its second factor is 403.
 pub struct Authenticated(pub Actor);
 
 impl FromRequest for Authenticated {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let signed_in = SignedIn::from_request(req, payload);
+        Box::pin(async move {
+            let SignedIn(actor) = signed_in.await?;
+            if actor.needs_totp_enrolment {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "totp_enrolment_required",
+                    "your role requires a second factor: enrol at /api/v1/auth/totp first",
+                ));
+            }
+            Ok(Authenticated(actor))
+        })
+    }
+}
+
+/// Any valid session, including one that may only enrol its second factor.
+pub struct SignedIn(pub Actor);
+
+impl FromRequest for SignedIn {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
@@ -184,7 +214,7 @@ impl FromRequest for Authenticated {
             let actor =
                 web::block(move || vault.authenticate(&s.db, &s.auth, &session_id, &user_id))
                     .await??;
-            Ok(Authenticated(actor))
+            Ok(SignedIn(actor))
         })
     }
 }
@@ -194,6 +224,15 @@ impl FromRequest for Authenticated {
 pub(crate) struct LoginRequest {
     login: Sensitive<String>,
     password: Sensitive<String>,
+    /// The current one-time code, or a recovery code, for accounts with a second factor.
+    #[serde(default)]
+    totp: Option<Sensitive<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TotpConfirmRequest {
+    code: Sensitive<String>,
 }
 
 #[derive(Deserialize)]
@@ -240,14 +279,20 @@ pub(crate) async fn login(
         .acquire()
         .await
         .map_err(|_| ApiError::unavailable("shutting down"))?;
-    let LoginRequest { login, password } = body.into_inner();
+    let LoginRequest {
+        login,
+        password,
+        totp,
+    } = body.into_inner();
     let (v, s, source) = (vault.clone(), services.clone(), peer(&req));
     let session = web::block(move || {
+        let totp = totp.as_ref().map(|t| t.expose().as_str());
         v.login(
             &s.db,
             &s.auth,
             login.expose(),
             password.expose(),
+            totp,
             source.as_deref(),
         )
     })
@@ -270,7 +315,7 @@ pub(crate) async fn refresh(
 
 pub(crate) async fn logout(
     services: web::Data<Services>,
-    actor: Authenticated,
+    actor: SignedIn,
 ) -> Result<HttpResponse, ApiError> {
     let vault = vault(&services)?;
     let s = services.clone();
@@ -278,7 +323,7 @@ pub(crate) async fn logout(
     Ok(HttpResponse::NoContent().finish())
 }
 
-pub(crate) async fn me(actor: Authenticated) -> HttpResponse {
+pub(crate) async fn me(actor: SignedIn) -> HttpResponse {
     let Actor {
         user_id,
         login,
@@ -286,13 +331,43 @@ pub(crate) async fn me(actor: Authenticated) -> HttpResponse {
         organisation_id,
         session_id: _,
         session_ref: _,
+        mfa,
+        needs_totp_enrolment,
     } = actor.0;
     HttpResponse::Ok().json(json!({
         "user_id": user_id,
         "login": login,
         "role": role.as_str(),
         "organisation_id": organisation_id,
+        "second_factor_used": mfa,
+        "totp_enrolment_required": needs_totp_enrolment,
     }))
+}
+
+/// Starts TOTP enrolment: returns the otpauth URI for the authenticator app (shown once).
+pub(crate) async fn totp_enrol(
+    services: web::Data<Services>,
+    actor: SignedIn,
+) -> Result<HttpResponse, ApiError> {
+    let vault = vault(&services)?;
+    let s = services.clone();
+    let enrolment =
+        web::block(move || vault.totp_enrol(&s.db, &actor.0, &s.auth.totp_issuer)).await??;
+    Ok(HttpResponse::Ok().json(json!({ "otpauth_uri": enrolment.otpauth_uri.expose() })))
+}
+
+/// Confirms enrolment with the first code; returns the recovery codes (shown once).
+pub(crate) async fn totp_confirm(
+    services: web::Data<Services>,
+    actor: SignedIn,
+    body: web::Json<TotpConfirmRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let vault = vault(&services)?;
+    let code = body.into_inner().code;
+    let s = services.clone();
+    let codes = web::block(move || vault.totp_confirm(&s.db, &actor.0, code.expose())).await??;
+    let codes: Vec<&str> = codes.iter().map(|c| c.expose().as_str()).collect();
+    Ok(HttpResponse::Ok().json(json!({ "recovery_codes": codes })))
 }
 
 pub(crate) async fn change_password(

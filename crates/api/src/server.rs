@@ -89,6 +89,10 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/api/v1/auth/me").route(web::get().to(crate::auth::me)))
         .service(
             resource("/api/v1/auth/password").route(web::post().to(crate::auth::change_password)),
+        )
+        .service(resource("/api/v1/auth/totp").route(web::post().to(crate::auth::totp_enrol)))
+        .service(
+            resource("/api/v1/auth/totp/confirm").route(web::post().to(crate::auth::totp_confirm)),
         );
     #[cfg(feature = "test-routes")]
     cfg.service(resource("/api/v1/_test/echo").route(web::post().to(crate::test_routes::echo)))

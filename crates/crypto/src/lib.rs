@@ -18,6 +18,7 @@ pub mod password;
 pub mod random;
 mod secret;
 pub mod token;
+pub mod totp;
 
 pub use encoding::from_hex;
 pub use error::CryptoError;

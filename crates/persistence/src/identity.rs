@@ -25,6 +25,10 @@ pub struct AuthSettings {
     pub lock_after: u32,
     /// ...for this long (an admin can lift it sooner).
     pub lock_for: Duration,
+    /// Roles that must use a second factor: until enrolled, their sessions may only enrol.
+    pub totp_required: Vec<Role>,
+    /// The issuer shown by authenticator apps.
+    pub totp_issuer: String,
 }
 
 impl Default for AuthSettings {
@@ -34,6 +38,8 @@ impl Default for AuthSettings {
             session_idle: Duration::from_secs(30 * 60),
             lock_after: 10,
             lock_for: Duration::from_secs(15 * 60),
+            totp_required: vec![Role::Supervisor, Role::Auditor, Role::Admin],
+            totp_issuer: "hotline".into(),
         }
     }
 }
@@ -48,6 +54,10 @@ pub struct Actor {
     pub session_id: String,
     /// Pseudonym of the session for the access log (never the session id itself).
     pub session_ref: String,
+    /// The session passed a second factor.
+    pub mfa: bool,
+    /// The role requires a second factor the user has not set up: this session may only enrol.
+    pub needs_totp_enrolment: bool,
 }
 
 impl Actor {
@@ -76,6 +86,9 @@ pub enum AuthError {
     /// Unknown user, wrong password, disabled or locked account: one answer for all.
     #[error("invalid credentials")]
     InvalidCredentials,
+    /// The password was right and the account has a second factor: send the code too.
+    #[error("a one-time code is required")]
+    TotpRequired,
     /// The session is gone (logged out, expired, revoked, user disabled) or the token is bad.
     #[error("not authenticated")]
     Unauthenticated,
@@ -114,6 +127,8 @@ struct UserRow {
     password_hash: String,
     status: String,
     locked_until: Option<i64>,
+    totp_secret: Option<Vec<u8>>,
+    totp_confirmed_at: Option<i64>,
 }
 
 /// What the per-request check reads: the session and its user, in one query.
@@ -136,6 +151,10 @@ struct SessionCheck {
     org: Option<String>,
     #[diesel(select_expression = users::login)]
     login: String,
+    #[diesel(select_expression = sessions::mfa)]
+    mfa: bool,
+    #[diesel(select_expression = users::totp_confirmed_at)]
+    totp_confirmed_at: Option<i64>,
 }
 
 /// A hash to verify against when the login is unknown, so that an unknown user costs the same
@@ -280,6 +299,7 @@ impl Vault {
         settings: &AuthSettings,
         login: &str,
         password: &str,
+        totp: Option<&str>,
         source: Option<&str>,
     ) -> Result<NewSession, AuthError> {
         let source_ref = source.map(|s| self.source_ref(s)).transpose()?;
@@ -354,6 +374,28 @@ impl Vault {
             return Err(AuthError::InvalidCredentials);
         }
         let role = Role::parse(&user.role).ok_or(AuthError::InvalidCredentials)?;
+        // The second factor, when the user has one.
+        let mfa = match (&user.totp_secret, user.totp_confirmed_at) {
+            (Some(sealed), Some(_)) => {
+                let Some(code) = totp.filter(|c| !c.trim().is_empty()) else {
+                    db.write(|conn| self.record(conn, &denied("totp_required", Some(&user))))?;
+                    return Err(AuthError::TotpRequired);
+                };
+                if !self.second_factor(db, &user.id, sealed, code)? {
+                    db.write(|conn| {
+                        diesel::update(users::table.find(&user.id))
+                            .set(users::failed_logins.eq(users::failed_logins + 1))
+                            .execute(conn)?;
+                        self.record(conn, &denied("bad_totp", Some(&user)))
+                    })?;
+                    return Err(AuthError::InvalidCredentials);
+                }
+                true
+            }
+            _ => false,
+        };
+        let needs_totp_enrolment =
+            settings.totp_required.contains(&role) && user.totp_confirmed_at.is_none();
         let rehash = if crypto::password::needs_rehash(&user.password_hash) {
             Some(crypto::password::hash(password)?)
         } else {
@@ -369,6 +411,8 @@ impl Vault {
             organisation_id: user.organisation_id.clone(),
             session_ref: self.session_ref(&session_id)?,
             session_id,
+            mfa,
+            needs_totp_enrolment,
         };
         db.write(|conn| {
             let mut changes = diesel::update(users::table.find(&user.id))
@@ -390,6 +434,7 @@ impl Vault {
                     sessions::created_at.eq(now),
                     sessions::last_seen_at.eq(now),
                     sessions::expires_at.eq(now + micros(settings.session_absolute)),
+                    sessions::mfa.eq(mfa),
                 ))
                 .execute(conn)?;
             diesel::insert_into(refresh_tokens::table)
@@ -558,6 +603,8 @@ impl Vault {
             status,
             org,
             login,
+            mfa,
+            totp_confirmed_at,
         }) = row
         else {
             return Ok(Err(AuthError::Unauthenticated));
@@ -577,6 +624,9 @@ impl Vault {
             organisation_id: org,
             session_id: session_id.to_string(),
             session_ref: self.session_ref(session_id)?,
+            mfa,
+            needs_totp_enrolment: settings.totp_required.contains(&role)
+                && totp_confirmed_at.is_none(),
         }))
     }
 
@@ -634,6 +684,235 @@ impl Vault {
             )
         })?;
         Ok(())
+    }
+}
+
+const RECOVERY_CODES: usize = 10;
+
+fn totp_ctx<'a>(user_id: &'a str) -> crate::vault::FieldContext<'a> {
+    crate::vault::FieldContext {
+        table: "users",
+        field: "totp_secret",
+        record_id: user_id,
+        owner_id: user_id,
+    }
+}
+
+fn unix_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// What a user needs to set up an authenticator app.
+#[derive(Debug)]
+pub struct TotpEnrolment {
+    pub otpauth_uri: domain::Sensitive<String>,
+}
+
+impl Vault {
+    fn recovery_hash(&self, code: &str) -> Result<Vec<u8>, AuthError> {
+        let normalised: String = code
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .collect::<String>()
+            .to_lowercase();
+        Ok(crypto::token::keyed_hash(
+            &self.ring().purpose_key("recovery-code")?,
+            normalised.as_bytes(),
+        )
+        .to_vec())
+    }
+
+    /// Checks a one-time code (or, failing that, a recovery code) and uses it up: the step is
+    /// stored only if it is later than the last one used, in one statement, so the same code
+    /// cannot pass twice even from two requests at once.
+    fn second_factor(
+        &self,
+        db: &Database,
+        user_id: &str,
+        sealed: &[u8],
+        code: &str,
+    ) -> Result<bool, AuthError> {
+        let secret = db.with_conn(|conn| {
+            let dek = self.data_key(conn, user_id)?;
+            Ok(dek.open(&totp_ctx(user_id), sealed)?)
+        })?;
+        let last: Option<i64> = db.with_conn(|conn| {
+            Ok(users::table
+                .find(user_id)
+                .select(users::totp_last_step)
+                .first(conn)?)
+        })?;
+        if let Some(step) = crypto::totp::verify(&secret, code, unix_secs(), last.map(|l| l as u64))
+        {
+            let step = step as i64;
+            let used = db.write(|conn| {
+                Ok(diesel::update(
+                    users::table.find(user_id).filter(
+                        users::totp_last_step
+                            .is_null()
+                            .or(users::totp_last_step.lt(step)),
+                    ),
+                )
+                .set(users::totp_last_step.eq(Some(step)))
+                .execute(conn)?)
+            })?;
+            return Ok(used == 1);
+        }
+        let hash = self.recovery_hash(code)?;
+        let used = db.write(|conn| {
+            Ok(diesel::update(
+                crate::schema::recovery_codes::table
+                    .find(&hash)
+                    .filter(crate::schema::recovery_codes::user_id.eq(user_id))
+                    .filter(crate::schema::recovery_codes::used_at.is_null()),
+            )
+            .set(crate::schema::recovery_codes::used_at.eq(Some(now_micros())))
+            .execute(conn)?)
+        })?;
+        Ok(used == 1)
+    }
+
+    /// Starts TOTP enrolment: a new secret, sealed, not yet active. Refused once a confirmed
+    /// one exists (an admin resets it first).
+    pub fn totp_enrol(
+        &self,
+        db: &Database,
+        actor: &Actor,
+        issuer: &str,
+    ) -> Result<TotpEnrolment, AuthError> {
+        let secret = zeroize::Zeroizing::new(crypto::totp::new_secret()?);
+        db.write(|conn| {
+            let confirmed: Option<i64> = users::table
+                .find(&actor.user_id)
+                .select(users::totp_confirmed_at)
+                .first(conn)?;
+            if confirmed.is_some() {
+                return Ok(Err(AuthError::Conflict(
+                    "a second factor is already set up; an admin can reset it",
+                )));
+            }
+            let dek = match self.data_key(conn, &actor.user_id) {
+                Ok(dek) => dek,
+                Err(DbError::NotFound) => self.create_data_key(conn, "user", &actor.user_id)?,
+                Err(e) => return Err(e),
+            };
+            let sealed = dek.seal(&totp_ctx(&actor.user_id), secret.as_ref())?;
+            diesel::update(users::table.find(&actor.user_id))
+                .set((
+                    users::totp_secret.eq(Some(sealed)),
+                    users::totp_last_step.eq(None::<i64>),
+                ))
+                .execute(conn)?;
+            self.record(conn, &actor.event("auth.totp_enrol"))?;
+            Ok(Ok(()))
+        })??;
+        Ok(TotpEnrolment {
+            otpauth_uri: crypto::totp::otpauth_uri(issuer, &actor.login, secret.as_ref()).into(),
+        })
+    }
+
+    /// Confirms enrolment with a first code from the app; returns the single-use recovery
+    /// codes (shown once, stored only as HMACs). The current session counts as verified.
+    pub fn totp_confirm(
+        &self,
+        db: &Database,
+        actor: &Actor,
+        code: &str,
+    ) -> Result<Vec<domain::Sensitive<String>>, AuthError> {
+        let (sealed, confirmed): (Option<Vec<u8>>, Option<i64>) = db.with_conn(|conn| {
+            Ok(users::table
+                .find(&actor.user_id)
+                .select((users::totp_secret, users::totp_confirmed_at))
+                .first(conn)?)
+        })?;
+        let Some(sealed) = sealed.filter(|_| confirmed.is_none()) else {
+            return Err(AuthError::Conflict("start enrolment first"));
+        };
+        if !self.second_factor(db, &actor.user_id, &sealed, code)? {
+            return Err(AuthError::Invalid {
+                field: "code",
+                message: "is not the current code",
+            });
+        }
+        let codes: Vec<String> = (0..RECOVERY_CODES)
+            .map(|_| crypto::random::hex_id::<5>().map(|h| format!("{}-{}", &h[..5], &h[5..])))
+            .collect::<Result<_, _>>()
+            .map_err(crypto::CryptoError::from)?;
+        let hashes: Vec<Vec<u8>> = codes
+            .iter()
+            .map(|c| self.recovery_hash(c))
+            .collect::<Result<_, _>>()?;
+        db.write(|conn| {
+            let now = now_micros();
+            diesel::update(users::table.find(&actor.user_id))
+                .set(users::totp_confirmed_at.eq(Some(now)))
+                .execute(conn)?;
+            diesel::delete(
+                crate::schema::recovery_codes::table
+                    .filter(crate::schema::recovery_codes::user_id.eq(&actor.user_id)),
+            )
+            .execute(conn)?;
+            for hash in &hashes {
+                diesel::insert_into(crate::schema::recovery_codes::table)
+                    .values((
+                        crate::schema::recovery_codes::code_hash.eq(hash),
+                        crate::schema::recovery_codes::user_id.eq(&actor.user_id),
+                        crate::schema::recovery_codes::created_at.eq(now),
+                    ))
+                    .execute(conn)?;
+            }
+            diesel::update(sessions::table.find(&actor.session_id))
+                .set(sessions::mfa.eq(true))
+                .execute(conn)?;
+            self.record(conn, &actor.event("auth.totp_confirm"))
+        })?;
+        Ok(codes.into_iter().map(Into::into).collect())
+    }
+
+    /// Removes a user's second factor and recovery codes and ends their sessions (a lost
+    /// phone); they enrol again at the next login.
+    pub fn reset_totp(
+        &self,
+        db: &Database,
+        login: &Login,
+        by: AuditEvent,
+    ) -> Result<(), AuthError> {
+        db.write(|conn| {
+            let id: Option<String> = users::table
+                .filter(users::login.eq(login.as_str()))
+                .select(users::id)
+                .first(conn)
+                .optional()?;
+            let Some(id) = id else {
+                return Ok(Err(AuthError::Conflict("no such user")));
+            };
+            diesel::update(users::table.find(&id))
+                .set((
+                    users::totp_secret.eq(None::<Vec<u8>>),
+                    users::totp_last_step.eq(None::<i64>),
+                    users::totp_confirmed_at.eq(None::<i64>),
+                ))
+                .execute(conn)?;
+            diesel::delete(
+                crate::schema::recovery_codes::table
+                    .filter(crate::schema::recovery_codes::user_id.eq(&id)),
+            )
+            .execute(conn)?;
+            revoke_sessions(conn, &id, "second factor reset")?;
+            self.record(
+                conn,
+                &AuditEvent {
+                    action: "user.reset_totp".into(),
+                    record_type: Some("user".into()),
+                    record_id: Some(id),
+                    ..by.clone()
+                },
+            )?;
+            Ok(Ok(()))
+        })?
     }
 }
 

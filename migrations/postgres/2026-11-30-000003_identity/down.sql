@@ -1,3 +1,4 @@
+DROP TABLE recovery_codes;
 DROP TABLE refresh_tokens;
 DROP TABLE sessions;
 DROP TABLE users;

@@ -11,6 +11,7 @@ CREATE TABLE users (
     locked_until BIGINT,
     totp_secret BLOB,
     totp_last_step BIGINT,
+    totp_confirmed_at BIGINT,
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL,
     CHECK (role IN ('counselor', 'case_worker', 'supervisor', 'auditor', 'admin', 'partner')),
@@ -27,7 +28,8 @@ CREATE TABLE sessions (
     last_seen_at BIGINT NOT NULL,
     expires_at BIGINT NOT NULL,
     revoked_at BIGINT,
-    revoked_reason TEXT
+    revoked_reason TEXT,
+    mfa BOOLEAN NOT NULL
 );
 CREATE INDEX sessions_by_user ON sessions (user_id);
 
@@ -40,3 +42,12 @@ CREATE TABLE refresh_tokens (
     spent_at BIGINT
 );
 CREATE INDEX refresh_tokens_by_session ON refresh_tokens (session_id);
+
+-- Single-use recovery codes for a lost authenticator, stored only as an HMAC.
+CREATE TABLE recovery_codes (
+    code_hash BLOB PRIMARY KEY NOT NULL,
+    user_id TEXT NOT NULL REFERENCES users (id),
+    created_at BIGINT NOT NULL,
+    used_at BIGINT
+);
+CREATE INDEX recovery_codes_by_user ON recovery_codes (user_id);
