@@ -39,6 +39,9 @@ pub struct AuthConfig {
     pub session_absolute_hours: u64,
     pub lock_after_failures: u32,
     pub lock_minutes: u64,
+    pub throttle_after_failures: u32,
+    pub throttle_base_ms: u64,
+    pub throttle_max_secs: u64,
     pub max_concurrent_logins: usize,
     pub totp_required_roles: Vec<String>,
     pub issuer: String,
@@ -309,6 +312,9 @@ impl Config {
                 .filter_map(|r| domain::identity::Role::parse(r))
                 .collect(),
             totp_issuer: self.auth.issuer.clone(),
+            throttle_after: self.auth.throttle_after_failures,
+            throttle_base: Duration::from_millis(self.auth.throttle_base_ms),
+            throttle_max: Duration::from_secs(self.auth.throttle_max_secs),
         }
     }
 

@@ -76,10 +76,18 @@ fn add_user(db: &TestDb, login: &str, role: &str) {
 }
 
 fn start(db: &TestDb) -> Server {
+    start_with(db, &[])
+}
+
+fn start_with(db: &TestDb, extra: &[(&str, &str)]) -> Server {
     let env = env(db);
-    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let mut pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    pairs.extend_from_slice(extra);
     Server::start_with(&db.url, &pairs)
 }
+
+/// Slowing down repeated failures is tested on its own; these tests fail on purpose often.
+const NO_THROTTLE: (&str, &str) = ("HOTLINE__AUTH__THROTTLE_AFTER_FAILURES", "1000");
 
 fn login(server: &Server, login: &str, password: &str) -> http::Response {
     post_json(
@@ -197,7 +205,7 @@ both!(
     failed_logins_look_alike_and_lock_the_account,
     |db: TestDb| {
         add_user(&db, "olena", "case_worker");
-        let server = start(&db);
+        let server = start_with(&db, &[NO_THROTTLE]);
         let unknown = login(&server, "nobody-here", PASSWORD);
         let wrong = login(&server, "olena", "not the password at all");
         let malformed_login = login(&server, "x", PASSWORD);
@@ -589,7 +597,7 @@ both!(
     supervisors_must_enrol_a_second_factor_and_codes_work_once,
     |db: TestDb| {
         add_user(&db, "svetlana", "supervisor");
-        let server = start(&db);
+        let server = start_with(&db, &[NO_THROTTLE]);
         let post = |path: &str, token: &str, body: Value| {
             request(
                 server.addr,
@@ -723,6 +731,63 @@ both!(
         .unwrap();
         assert!(stored.is_empty(), "reset left the secret: {stored:?}");
         assert!(!server.log().contains(&current));
+        assert!(server.terminate().success());
+    }
+);
+
+both!(
+    repeated_failures_are_slowed_down_whoever_is_targeted,
+    |db: TestDb| {
+        add_user(&db, "olena", "case_worker");
+        let server = start_with(
+            &db,
+            &[
+                ("HOTLINE__AUTH__THROTTLE_AFTER_FAILURES", "2"),
+                ("HOTLINE__AUTH__THROTTLE_BASE_MS", "400"),
+            ],
+        );
+        // Two failures against an unknown login, then the next attempt is refused before any check.
+        assert_eq!(
+            login(&server, "nobody-here", "whatever whatever").status,
+            401
+        );
+        assert_eq!(
+            login(&server, "nobody-here", "whatever whatever").status,
+            401
+        );
+        let slowed = login(&server, "nobody-here", "whatever whatever");
+        assert_eq!(slowed.status, 429, "{}", slowed.text());
+        assert_eq!(slowed.json()["error"], "too_many_attempts");
+        assert_eq!(slowed.header("retry-after"), Some("1"));
+        // The address is slowed down for every login, even a right password (an attacker spraying
+        // one password over many accounts gets no faster answers).
+        assert_eq!(login(&server, "olena", PASSWORD).status, 429);
+        // The wait passes by itself; then the right password works and clears the count.
+        let started = std::time::Instant::now();
+        let ok = loop {
+            let res = login(&server, "olena", PASSWORD);
+            if res.status != 429 {
+                break res;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(10),
+                "still throttled"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        };
+        assert_eq!(ok.status, 200, "{}", ok.text());
+        assert_eq!(
+            login(&server, "olena", "wrong wrong wrong").status,
+            401,
+            "the count started again"
+        );
+        // The table holds pseudonyms, never the submitted login names.
+        let keys = query_strings(&db.open(), "SELECT key AS item FROM login_throttle").unwrap();
+        assert!(
+            keys.iter()
+                .all(|k| !k.contains("nobody") && !k.contains("olena") && !k.contains("127.0.0.1")),
+            "{keys:?}"
+        );
         assert!(server.terminate().success());
     }
 );

@@ -142,6 +142,7 @@ impl From<AuthError> for ApiError {
                 "this account has a second factor: send the current one-time code as \"totp\"",
             ),
             AuthError::Unauthenticated => ApiError::unauthenticated(),
+            AuthError::Throttled(wait) => ApiError::too_many(wait),
             AuthError::Invalid { field, message } => ApiError::invalid_fields(
                 [(field.to_string(), message.to_string())]
                     .into_iter()

@@ -20,6 +20,8 @@ pub struct ApiError {
     code: &'static str,
     message: Cow<'static, str>,
     fields: Option<BTreeMap<String, String>>,
+    /// Seconds for a `Retry-After` header (429).
+    retry_after: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -42,6 +44,19 @@ impl ApiError {
             code,
             message: message.into(),
             fields: None,
+            retry_after: None,
+        }
+    }
+
+    /// 429: too many attempts; try again after `wait`.
+    pub fn too_many(wait: std::time::Duration) -> Self {
+        Self {
+            retry_after: Some(wait.as_secs() + u64::from(wait.subsec_nanos() > 0)),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_attempts",
+                "too many failed attempts; wait before trying again",
+            )
         }
     }
 
@@ -173,6 +188,9 @@ impl ResponseError for ApiError {
         response.insert_header((header::CACHE_CONTROL, "no-store"));
         if self.status == StatusCode::UNAUTHORIZED {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        }
+        if let Some(secs) = self.retry_after {
+            response.insert_header((header::RETRY_AFTER, secs.to_string()));
         }
         response.json(body)
     }

@@ -29,6 +29,12 @@ pub struct AuthSettings {
     pub totp_required: Vec<Role>,
     /// The issuer shown by authenticator apps.
     pub totp_issuer: String,
+    /// Failures (per source address, and per login name) before attempts are slowed down...
+    pub throttle_after: u32,
+    /// ...to one per `throttle_base`, doubling with every further failure...
+    pub throttle_base: Duration,
+    /// ...up to this wait.
+    pub throttle_max: Duration,
 }
 
 impl Default for AuthSettings {
@@ -40,6 +46,9 @@ impl Default for AuthSettings {
             lock_for: Duration::from_secs(15 * 60),
             totp_required: vec![Role::Supervisor, Role::Auditor, Role::Admin],
             totp_issuer: "hotline".into(),
+            throttle_after: 3,
+            throttle_base: Duration::from_secs(1),
+            throttle_max: Duration::from_secs(60),
         }
     }
 }
@@ -86,6 +95,9 @@ pub enum AuthError {
     /// Unknown user, wrong password, disabled or locked account: one answer for all.
     #[error("invalid credentials")]
     InvalidCredentials,
+    /// Too many recent failures from this address or for this login: wait this long.
+    #[error("too many attempts")]
+    Throttled(Duration),
     /// The password was right and the account has a second factor: send the code too.
     #[error("a one-time code is required")]
     TotpRequired,
@@ -303,6 +315,10 @@ impl Vault {
         source: Option<&str>,
     ) -> Result<NewSession, AuthError> {
         let source_ref = source.map(|s| self.source_ref(s)).transpose()?;
+        let throttle_keys = self.throttle_keys(login, source_ref.as_deref())?;
+        if let Some(wait) = self.throttled(db, settings, &throttle_keys)? {
+            return Err(AuthError::Throttled(wait));
+        }
         let login = Login::parse(login).ok();
         let user: Option<UserRow> = match &login {
             Some(login) => db.with_conn(|conn| {
@@ -335,7 +351,10 @@ impl Vault {
             ..Default::default()
         };
         let Some(user) = user else {
-            db.write(|conn| self.record(conn, &denied("unknown_user", None)))?;
+            db.write(|conn| {
+                self.note_failure(conn, &throttle_keys)?;
+                self.record(conn, &denied("unknown_user", None))
+            })?;
             return Err(AuthError::InvalidCredentials);
         };
         let locked = user.locked_until.is_some_and(|t| t > now);
@@ -348,6 +367,7 @@ impl Vault {
                 "bad_password"
             };
             db.write(|conn| {
+                self.note_failure(conn, &throttle_keys)?;
                 if rule == "bad_password" {
                     let failures: i32 = diesel::update(users::table.find(&user.id))
                         .set(users::failed_logins.eq(users::failed_logins + 1))
@@ -383,6 +403,7 @@ impl Vault {
                 };
                 if !self.second_factor(db, &user.id, sealed, code)? {
                     db.write(|conn| {
+                        self.note_failure(conn, &throttle_keys)?;
                         diesel::update(users::table.find(&user.id))
                             .set(users::failed_logins.eq(users::failed_logins + 1))
                             .execute(conn)?;
@@ -427,6 +448,11 @@ impl Vault {
                     .execute(conn)?;
             }
             let _ = changes;
+            diesel::delete(
+                crate::schema::login_throttle::table
+                    .filter(crate::schema::login_throttle::key.eq_any(&throttle_keys)),
+            )
+            .execute(conn)?;
             diesel::insert_into(sessions::table)
                 .values((
                     sessions::id.eq(&actor.session_id),
@@ -687,6 +713,79 @@ impl Vault {
     }
 }
 
+/// The wait still due after `failures` failures, the last one at `last`.
+fn throttle_wait(settings: &AuthSettings, failures: i32, last: i64, now: i64) -> Option<Duration> {
+    let after = i32::try_from(settings.throttle_after).unwrap_or(i32::MAX);
+    if failures < after {
+        return None;
+    }
+    let over = failures - after;
+    let factor = 1u32
+        .checked_shl(over.clamp(0, 20) as u32)
+        .unwrap_or(u32::MAX);
+    let wait = settings
+        .throttle_base
+        .saturating_mul(factor)
+        .min(settings.throttle_max);
+    let until = last.saturating_add(micros(wait));
+    (until > now).then(|| Duration::from_micros((until - now) as u64))
+}
+
+impl Vault {
+    fn throttle_keys(
+        &self,
+        login: &str,
+        source_ref: Option<&str>,
+    ) -> Result<Vec<String>, AuthError> {
+        let key = self.ring().purpose_key("login-throttle")?;
+        let mut keys = vec![format!(
+            "login:{}",
+            crypto::token::pseudonym(&key, login.trim().to_lowercase().as_bytes())
+        )];
+        if let Some(source) = source_ref {
+            keys.push(format!("source:{source}"));
+        }
+        Ok(keys)
+    }
+
+    /// The longest wait due on any of the keys.
+    fn throttled(
+        &self,
+        db: &Database,
+        settings: &AuthSettings,
+        keys: &[String],
+    ) -> Result<Option<Duration>, AuthError> {
+        let rows: Vec<(i32, i64)> = db.with_conn(|conn| {
+            Ok(crate::schema::login_throttle::table
+                .filter(crate::schema::login_throttle::key.eq_any(keys))
+                .select((
+                    crate::schema::login_throttle::failures,
+                    crate::schema::login_throttle::last_failure_at,
+                ))
+                .load(conn)?)
+        })?;
+        let now = now_micros();
+        Ok(rows
+            .into_iter()
+            .filter_map(|(f, last)| throttle_wait(settings, f, last, now))
+            .max())
+    }
+
+    fn note_failure(&self, conn: &mut crate::DbConnection, keys: &[String]) -> Result<(), DbError> {
+        for key in keys {
+            diesel::sql_query(
+                "INSERT INTO login_throttle (key, failures, last_failure_at) VALUES ($1, 1, $2)
+                 ON CONFLICT (key) DO UPDATE SET failures = login_throttle.failures + 1,
+                 last_failure_at = excluded.last_failure_at",
+            )
+            .bind::<diesel::sql_types::Text, _>(key)
+            .bind::<diesel::sql_types::BigInt, _>(now_micros())
+            .execute(conn)?;
+        }
+        Ok(())
+    }
+}
+
 const RECOVERY_CODES: usize = 10;
 
 fn totp_ctx<'a>(user_id: &'a str) -> crate::vault::FieldContext<'a> {
@@ -931,4 +1030,35 @@ fn revoke_sessions(
         sessions::revoked_reason.eq(Some(reason)),
     ))
     .execute(conn)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_wait_grows_with_failures_up_to_the_cap() {
+        let s = AuthSettings::default();
+        let now = 1_000_000_000_000i64;
+        assert_eq!(throttle_wait(&s, 2, now, now), None, "below the threshold");
+        let lenient = AuthSettings { throttle_after: 1000, ..AuthSettings::default() };
+        assert_eq!(throttle_wait(&lenient, 999, now, now), None);
+        assert_eq!(throttle_wait(&s, 3, now, now), Some(Duration::from_secs(1)));
+        assert_eq!(throttle_wait(&s, 4, now, now), Some(Duration::from_secs(2)));
+        assert_eq!(throttle_wait(&s, 6, now, now), Some(Duration::from_secs(8)));
+        assert_eq!(
+            throttle_wait(&s, 60, now, now),
+            Some(Duration::from_secs(60)),
+            "capped"
+        );
+        assert_eq!(
+            throttle_wait(&s, 4, now, now + 2_000_000),
+            None,
+            "the wait has passed"
+        );
+        assert_eq!(
+            throttle_wait(&s, 4, now, now + 500_000),
+            Some(Duration::from_millis(1500))
+        );
+    }
 }

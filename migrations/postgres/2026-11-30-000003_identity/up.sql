@@ -51,3 +51,11 @@ CREATE TABLE recovery_codes (
     used_at BIGINT
 );
 CREATE INDEX recovery_codes_by_user ON recovery_codes (user_id);
+
+-- Failed sign-ins per source address and per login name (both as pseudonyms, so the login of
+-- an unknown user is never stored): each failure lengthens the wait before the next attempt.
+CREATE TABLE login_throttle (
+    key TEXT PRIMARY KEY NOT NULL,
+    failures INTEGER NOT NULL,
+    last_failure_at BIGINT NOT NULL
+);
