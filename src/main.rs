@@ -57,6 +57,8 @@ enum Command {
         #[command(subcommand)]
         action: AuditAction,
     },
+    /// Print the access policy as the Markdown matrix of docs/access.md.
+    Policy,
     /// Manage staff accounts.
     User {
         #[command(subcommand)]
@@ -164,6 +166,10 @@ fn main() -> ExitCode {
         } => keys_init(&file),
         Command::Keys { action } => {
             with_vault(&config, production, |db, vault| keys(db, vault, action))
+        }
+        Command::Policy => {
+            print!("{}", domain::policy::matrix_markdown());
+            Ok(())
         }
         Command::User { action } => {
             with_vault(&config, production, |db, vault| user(db, vault, action))

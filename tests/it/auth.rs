@@ -791,3 +791,284 @@ both!(
         assert!(server.terminate().success());
     }
 );
+
+/// Sign-in helpers for a server with one user of every role (second factors not required).
+struct Staff {
+    server: Server,
+    tokens: std::collections::BTreeMap<&'static str, String>,
+    ids: std::collections::BTreeMap<&'static str, String>,
+}
+
+const ROLES: [&str; 6] = [
+    "counselor",
+    "case_worker",
+    "supervisor",
+    "auditor",
+    "admin",
+    "partner",
+];
+
+fn staff(db: &TestDb) -> Staff {
+    for role in ROLES {
+        let login = format!("{}-user", role.replace('_', "-"));
+        let mut args = vec![
+            "user",
+            "add",
+            "--login",
+            &login,
+            "--role",
+            role,
+            "--password-stdin",
+        ];
+        if role == "partner" {
+            args.extend(["--organisation", "shelter-1"]);
+        }
+        let (ok, out) = cli(db, &args, &format!("{PASSWORD}\n"));
+        assert!(ok, "{out}");
+    }
+    let server = start_with(
+        db,
+        &[NO_THROTTLE, ("HOTLINE__AUTH__TOTP_REQUIRED_ROLES", "")],
+    );
+    let mut by_role = std::collections::BTreeMap::new();
+    let mut ids = std::collections::BTreeMap::new();
+    for role in ROLES {
+        let (access, _) = tokens(&login(
+            &server,
+            &format!("{}-user", role.replace('_', "-")),
+            PASSWORD,
+        ));
+        ids.insert(
+            role,
+            me(&server, &access).json()["user_id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+        by_role.insert(role, access);
+    }
+    Staff {
+        server,
+        tokens: by_role,
+        ids,
+    }
+}
+
+fn call(
+    server: &Server,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> http::Response {
+    let auth = format!("Bearer {token}");
+    let mut headers = vec![("Authorization", auth.as_str())];
+    let text = body.map(|b| b.to_string()).unwrap_or_default();
+    if !text.is_empty() {
+        headers.push(("Content-Type", "application/json"));
+    }
+    request(server.addr, method, path, &headers, text.as_bytes())
+}
+
+both!(
+    admin_and_audit_routes_follow_the_policy_for_every_role,
+    |db: TestDb| {
+        let staff = staff(&db);
+        let s = &staff.server;
+        let victim = staff.ids["counselor"].clone();
+        for role in ROLES {
+            let token = &staff.tokens[role];
+            let is_admin = role == "admin";
+            let is_auditor = role == "auditor";
+            let cases: Vec<(&str, String, Option<Value>, bool)> = vec![
+                ("GET", "/api/v1/admin/users".into(), None, is_admin),
+                (
+                    "POST",
+                    "/api/v1/admin/users".into(),
+                    Some(
+                        json!({ "login": format!("made-by-{role}"), "role": "counselor", "password": "a long enough passphrase" }),
+                    ),
+                    is_admin,
+                ),
+                (
+                    "POST",
+                    format!("/api/v1/admin/users/{victim}/unlock"),
+                    None,
+                    is_admin && victim != staff.ids[role],
+                ),
+                (
+                    "GET",
+                    "/api/v1/audit/events?limit=5".into(),
+                    None,
+                    is_auditor,
+                ),
+                (
+                    "GET",
+                    format!("/api/v1/audit/records/user/{victim}"),
+                    None,
+                    is_auditor,
+                ),
+                ("POST", "/api/v1/audit/verify".into(), None, is_auditor),
+                ("GET", "/api/v1/audit/anomalies".into(), None, is_auditor),
+            ];
+            for (method, path, body, allowed) in cases {
+                let res = call(s, token, method, &path, body);
+                if allowed {
+                    assert!(
+                        res.status < 300,
+                        "{role} {method} {path}: {} {}",
+                        res.status,
+                        res.text()
+                    );
+                } else {
+                    assert_eq!(res.status, 403, "{role} {method} {path}: {}", res.text());
+                    assert_eq!(res.json()["error"], "forbidden");
+                }
+            }
+            // Nobody changes their own role or status, admins included.
+            let own = &staff.ids[role];
+            for (path, body) in [
+                (
+                    format!("/api/v1/admin/users/{own}/role"),
+                    Some(json!({ "role": "supervisor" })),
+                ),
+                (format!("/api/v1/admin/users/{own}/enable"), None),
+                (format!("/api/v1/admin/users/{own}/disable"), None),
+            ] {
+                assert_eq!(
+                    call(s, token, "POST", &path, body).status,
+                    403,
+                    "{role} {path}"
+                );
+            }
+        }
+        // Every denial is in the access log, with its rule.
+        let d = db.open();
+        let denied = query_strings(
+        &d,
+        "SELECT action || ' ' || rule AS item FROM audit_events WHERE outcome = 'denied' AND action IN ('user.list', 'audit.read', 'user.change_role')",
+    )
+    .unwrap();
+        assert!(denied.len() >= 5 + 5 + 6, "{denied:?}");
+        assert!(
+            denied.iter().all(|d| d.ends_with("no_rule_allows")),
+            "{denied:?}"
+        );
+
+        // An unknown user is 404 for the admin; a role change ends the target's sessions at once.
+        let admin = &staff.tokens["admin"];
+        assert_eq!(
+            call(
+                s,
+                admin,
+                "POST",
+                "/api/v1/admin/users/no-such-user/disable",
+                None
+            )
+            .status,
+            404
+        );
+        let bad_role = call(
+            s,
+            admin,
+            "POST",
+            &format!("/api/v1/admin/users/{victim}/role"),
+            Some(json!({ "role": "god" })),
+        );
+        assert_eq!(bad_role.status, 422, "{}", bad_role.text());
+        assert_eq!(me(s, &staff.tokens["counselor"]).status, 200);
+        let changed = call(
+            s,
+            admin,
+            "POST",
+            &format!("/api/v1/admin/users/{victim}/role"),
+            Some(json!({ "role": "case_worker" })),
+        );
+        assert_eq!(changed.status, 204, "{}", changed.text());
+        unauthenticated(&me(s, &staff.tokens["counselor"]));
+        let listed = call(s, admin, "GET", "/api/v1/admin/users", None).json();
+        let row = listed["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["id"] == victim.as_str())
+            .unwrap()
+            .clone();
+        assert_eq!(row["role"], "case_worker");
+        assert!(row.get("password_hash").is_none() && !listed.to_string().contains("argon2"));
+
+        // The auditor console: filters, newest first, paging, and reads of the log are logged too.
+        let auditor = &staff.tokens["auditor"];
+        let page1 = call(
+            s,
+            auditor,
+            "GET",
+            "/api/v1/audit/events?action=auth.login&limit=3",
+            None,
+        )
+        .json();
+        let ids: Vec<i64> = page1["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["id"].as_i64().unwrap())
+            .collect();
+        assert_eq!(ids.len(), 3);
+        assert!(ids.windows(2).all(|w| w[0] > w[1]));
+        let cursor = page1["next_cursor"].as_i64().unwrap();
+        let page2 = call(
+            s,
+            auditor,
+            "GET",
+            &format!("/api/v1/audit/events?action=auth.login&limit=3&cursor={cursor}"),
+            None,
+        )
+        .json();
+        assert!(page2["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["id"].as_i64().unwrap() < cursor));
+        assert!(page1["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["action"] == "auth.login" && e.get("hash").is_none()));
+        let history = call(
+            s,
+            auditor,
+            "GET",
+            &format!("/api/v1/audit/records/user/{victim}"),
+            None,
+        )
+        .json();
+        let actions: Vec<&str> = history["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["action"].as_str().unwrap())
+            .collect();
+        assert!(
+            actions.contains(&"user.change_role") && actions.contains(&"user.create"),
+            "{actions:?}"
+        );
+        let verified = call(s, auditor, "POST", "/api/v1/audit/verify", None).json();
+        assert_eq!(verified["ok"], true, "{verified}");
+        assert!(verified["events_checked"].as_i64().unwrap() > 20);
+        let anomalies = call(
+            s,
+            auditor,
+            "GET",
+            "/api/v1/audit/anomalies?denial_threshold=3",
+            None,
+        )
+        .json();
+        assert!(
+            !anomalies["denial_bursts"].as_array().unwrap().is_empty(),
+            "{anomalies}"
+        );
+        let reads = query_strings(&d, "SELECT action AS item FROM audit_events WHERE action IN ('audit.read', 'audit.verify', 'audit.anomalies') AND outcome = 'allowed'").unwrap();
+        assert!(reads.len() >= 6, "{reads:?}");
+        assert!(staff.server.terminate().success());
+    }
+);

@@ -143,6 +143,12 @@ impl From<AuthError> for ApiError {
             ),
             AuthError::Unauthenticated => ApiError::unauthenticated(),
             AuthError::Throttled(wait) => ApiError::too_many(wait),
+            AuthError::Forbidden(_) => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "your role may not do this",
+            ),
+            AuthError::NotFound => ApiError::not_found(),
             AuthError::Invalid { field, message } => ApiError::invalid_fields(
                 [(field.to_string(), message.to_string())]
                     .into_iter()

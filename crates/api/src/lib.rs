@@ -6,6 +6,7 @@
 //! touches stored data goes through the `persistence` crate.
 #![forbid(unsafe_code)]
 
+mod admin;
 pub mod auth;
 mod error;
 mod health;

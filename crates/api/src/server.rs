@@ -93,7 +93,35 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/api/v1/auth/totp").route(web::post().to(crate::auth::totp_enrol)))
         .service(
             resource("/api/v1/auth/totp/confirm").route(web::post().to(crate::auth::totp_confirm)),
-        );
+        )
+        .service(
+            resource("/api/v1/admin/users")
+                .route(web::get().to(crate::admin::list_users))
+                .route(web::post().to(crate::admin::create_user)),
+        )
+        .service(
+            resource("/api/v1/admin/users/{id}/disable")
+                .route(web::post().to(crate::admin::disable_user)),
+        )
+        .service(
+            resource("/api/v1/admin/users/{id}/enable")
+                .route(web::post().to(crate::admin::enable_user)),
+        )
+        .service(
+            resource("/api/v1/admin/users/{id}/unlock")
+                .route(web::post().to(crate::admin::unlock_user)),
+        )
+        .service(
+            resource("/api/v1/admin/users/{id}/role")
+                .route(web::post().to(crate::admin::change_role)),
+        )
+        .service(resource("/api/v1/audit/events").route(web::get().to(crate::admin::events)))
+        .service(
+            resource("/api/v1/audit/records/{type}/{id}")
+                .route(web::get().to(crate::admin::record_history)),
+        )
+        .service(resource("/api/v1/audit/verify").route(web::post().to(crate::admin::verify)))
+        .service(resource("/api/v1/audit/anomalies").route(web::get().to(crate::admin::anomalies)));
     #[cfg(feature = "test-routes")]
     cfg.service(resource("/api/v1/_test/echo").route(web::post().to(crate::test_routes::echo)))
         .service(resource("/api/v1/_test/slow").route(web::get().to(crate::test_routes::slow)))

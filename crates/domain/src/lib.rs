@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod identity;
+pub mod policy;
 pub mod sensitive;
 
 pub use sensitive::Sensitive;

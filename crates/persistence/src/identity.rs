@@ -112,6 +112,11 @@ pub enum AuthError {
     },
     #[error("{0}")]
     Conflict(&'static str),
+    /// The policy denied it (the denial is in the access log).
+    #[error("forbidden: {0}")]
+    Forbidden(&'static str),
+    #[error("not found")]
+    NotFound,
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -786,6 +791,299 @@ impl Vault {
     }
 }
 
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = users)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+struct UserListRow {
+    id: String,
+    login: String,
+    role: String,
+    organisation_id: Option<String>,
+    status: String,
+    totp_confirmed_at: Option<i64>,
+    locked_until: Option<i64>,
+}
+
+/// A user as admins see it: no secrets, no content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserSummary {
+    pub id: String,
+    pub login: String,
+    pub role: String,
+    pub organisation_id: Option<String>,
+    pub status: String,
+    pub totp_enrolled: bool,
+    pub locked: bool,
+}
+
+impl Vault {
+    /// Asks the policy; a denial is recorded in the access log (in its own transaction, since
+    /// no work follows) and returned as `Forbidden`.
+    pub fn authorize(
+        &self,
+        db: &Database,
+        actor: &Actor,
+        action: domain::policy::Action,
+        relation: domain::policy::Relation,
+        record: Option<(&str, &str)>,
+    ) -> Result<&'static str, AuthError> {
+        let decision = domain::policy::authorize(actor.role, action, relation);
+        if let domain::policy::Decision::Allow(rule) = decision {
+            return Ok(rule);
+        }
+        db.write(|conn| {
+            self.record(
+                conn,
+                &AuditEvent {
+                    record_type: record.map(|(t, _)| t.to_string()),
+                    record_id: record.map(|(_, id)| id.to_string()),
+                    outcome: Outcome::Denied,
+                    rule: Some(decision.rule().into()),
+                    ..actor.event(action.as_str())
+                },
+            )
+        })?;
+        Err(AuthError::Forbidden(decision.rule()))
+    }
+
+    fn user_relation(actor: &Actor, user_id: &str) -> domain::policy::Relation {
+        if actor.user_id == user_id {
+            domain::policy::Relation::OwnAccount
+        } else {
+            domain::policy::Relation::OtherAccount
+        }
+    }
+
+    pub fn list_users(&self, db: &Database, actor: &Actor) -> Result<Vec<UserSummary>, AuthError> {
+        let rule = self.authorize(
+            db,
+            actor,
+            domain::policy::Action::UserList,
+            domain::policy::Relation::NoObject,
+            None,
+        )?;
+        let now = now_micros();
+        Ok(db.write(|conn| {
+            let rows: Vec<UserListRow> = users::table
+                .select(UserListRow::as_select())
+                .order_by(users::login)
+                .load(conn)?;
+            self.record(
+                conn,
+                &AuditEvent {
+                    rule: Some(rule.into()),
+                    record_type: Some("user".into()),
+                    ..actor.event("user.list")
+                },
+            )?;
+            Ok(rows
+                .into_iter()
+                .map(|r| UserSummary {
+                    id: r.id,
+                    login: r.login,
+                    role: r.role,
+                    organisation_id: r.organisation_id,
+                    status: r.status,
+                    totp_enrolled: r.totp_confirmed_at.is_some(),
+                    locked: r.locked_until.is_some_and(|t| t > now),
+                })
+                .collect())
+        })?)
+    }
+
+    /// An admin creates a user (the policy decides; the event records the rule).
+    pub fn admin_create_user(
+        &self,
+        db: &Database,
+        actor: &Actor,
+        login: &Login,
+        role: Role,
+        organisation_id: Option<&str>,
+        password: &domain::Sensitive<String>,
+    ) -> Result<String, AuthError> {
+        let rule = self.authorize(
+            db,
+            actor,
+            domain::policy::Action::UserCreate,
+            domain::policy::Relation::NoObject,
+            None,
+        )?;
+        self.create_user(
+            db,
+            login,
+            role,
+            organisation_id,
+            password,
+            AuditEvent {
+                rule: Some(rule.into()),
+                ..actor.event("")
+            },
+        )
+    }
+
+    /// An admin changes another user's status, role or lockout. Their sessions end when their
+    /// status or role changes.
+    pub fn admin_update_user(
+        &self,
+        db: &Database,
+        actor: &Actor,
+        user_id: &str,
+        change: UserChange,
+    ) -> Result<(), AuthError> {
+        use domain::policy::Action;
+        let action = match change {
+            UserChange::Disable => Action::UserDisable,
+            UserChange::Enable => Action::UserEnable,
+            UserChange::Role(_) => Action::UserChangeRole,
+            UserChange::Unlock => Action::UserUnlock,
+        };
+        let rule = self.authorize(
+            db,
+            actor,
+            action,
+            Self::user_relation(actor, user_id),
+            Some(("user", user_id)),
+        )?;
+        db.write(|conn| {
+            let exists: i64 = users::table.find(user_id).count().get_result(conn)?;
+            if exists == 0 {
+                return Ok(Err(AuthError::NotFound));
+            }
+            let now = now_micros();
+            let fields = match change {
+                UserChange::Disable | UserChange::Enable => {
+                    let status = if change == UserChange::Disable {
+                        "disabled"
+                    } else {
+                        "active"
+                    };
+                    diesel::update(users::table.find(user_id))
+                        .set((users::status.eq(status), users::updated_at.eq(now)))
+                        .execute(conn)?;
+                    revoke_sessions(conn, user_id, "status changed")?;
+                    "status"
+                }
+                UserChange::Role(role) => {
+                    let org: Option<String> = users::table
+                        .find(user_id)
+                        .select(users::organisation_id)
+                        .first(conn)?;
+                    if (role == Role::Partner) != org.is_some() {
+                        return Ok(Err(AuthError::Invalid {
+                            field: "role",
+                            message: "partners belong to an organisation and only partners do",
+                        }));
+                    }
+                    diesel::update(users::table.find(user_id))
+                        .set((users::role.eq(role.as_str()), users::updated_at.eq(now)))
+                        .execute(conn)?;
+                    revoke_sessions(conn, user_id, "role changed")?;
+                    "role"
+                }
+                UserChange::Unlock => {
+                    diesel::update(users::table.find(user_id))
+                        .set((
+                            users::locked_until.eq(None::<i64>),
+                            users::failed_logins.eq(0),
+                        ))
+                        .execute(conn)?;
+                    "locked_until"
+                }
+            };
+            self.record(
+                conn,
+                &AuditEvent {
+                    record_type: Some("user".into()),
+                    record_id: Some(user_id.to_string()),
+                    fields: vec![fields.into()],
+                    rule: Some(rule.into()),
+                    ..actor.event(action.as_str())
+                },
+            )?;
+            Ok(Ok(()))
+        })?
+    }
+}
+
+/// The auditor console: every use is authorized and is itself an access-log event.
+impl Vault {
+    pub fn auditor_events(
+        &self,
+        db: &Database,
+        actor: &Actor,
+        filter: &crate::audit::EventFilter,
+    ) -> Result<Vec<crate::audit::EventView>, AuthError> {
+        use domain::policy::{Action, Relation};
+        let rule = self.authorize(db, actor, Action::AuditRead, Relation::NoObject, None)?;
+        Ok(db.write(|conn| {
+            let events = self.list_events(conn, filter)?;
+            self.record(
+                conn,
+                &AuditEvent {
+                    rule: Some(rule.into()),
+                    record_type: filter.record_type.clone(),
+                    record_id: filter.record_id.clone(),
+                    ..actor.event("audit.read")
+                },
+            )?;
+            Ok(events)
+        })?)
+    }
+
+    pub fn auditor_verify(
+        &self,
+        db: &Database,
+        actor: &Actor,
+    ) -> Result<crate::audit::VerifyReport, AuthError> {
+        use domain::policy::{Action, Relation};
+        let rule = self.authorize(db, actor, Action::AuditVerify, Relation::NoObject, None)?;
+        let report = self.verify(db, None)?;
+        db.write(|conn| {
+            self.record(
+                conn,
+                &AuditEvent {
+                    rule: Some(rule.into()),
+                    outcome: Outcome::Allowed,
+                    ..actor.event("audit.verify")
+                },
+            )
+        })?;
+        Ok(report)
+    }
+
+    pub fn auditor_anomalies(
+        &self,
+        db: &Database,
+        actor: &Actor,
+        since: i64,
+        read_threshold: i64,
+        denial_threshold: i64,
+    ) -> Result<crate::audit::Anomalies, AuthError> {
+        use domain::policy::{Action, Relation};
+        let rule = self.authorize(db, actor, Action::AuditRead, Relation::NoObject, None)?;
+        Ok(db.write(|conn| {
+            let found = self.anomalies(conn, since, read_threshold, denial_threshold)?;
+            self.record(
+                conn,
+                &AuditEvent {
+                    rule: Some(rule.into()),
+                    ..actor.event("audit.anomalies")
+                },
+            )?;
+            Ok(found)
+        })?)
+    }
+}
+
+/// What an admin changes about a user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserChange {
+    Disable,
+    Enable,
+    Role(Role),
+    Unlock,
+}
+
 const RECOVERY_CODES: usize = 10;
 
 fn totp_ctx<'a>(user_id: &'a str) -> crate::vault::FieldContext<'a> {
@@ -1041,7 +1339,10 @@ mod tests {
         let s = AuthSettings::default();
         let now = 1_000_000_000_000i64;
         assert_eq!(throttle_wait(&s, 2, now, now), None, "below the threshold");
-        let lenient = AuthSettings { throttle_after: 1000, ..AuthSettings::default() };
+        let lenient = AuthSettings {
+            throttle_after: 1000,
+            ..AuthSettings::default()
+        };
         assert_eq!(throttle_wait(&lenient, 999, now, now), None);
         assert_eq!(throttle_wait(&s, 3, now, now), Some(Duration::from_secs(1)));
         assert_eq!(throttle_wait(&s, 4, now, now), Some(Duration::from_secs(2)));

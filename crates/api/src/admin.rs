@@ -1,0 +1,326 @@
+//! Account management for admins, and the auditor console. Every route asks the policy (in
+//! the vault) and every use, allowed or denied, is in the access log.
+
+use std::sync::Arc;
+
+use actix_web::{web, HttpResponse};
+use domain::identity::{Login, Role};
+use domain::Sensitive;
+use persistence::audit::{EventFilter, EventView};
+use persistence::identity::{UserChange, UserSummary};
+use persistence::Vault;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::auth::Authenticated;
+use crate::{ApiError, Services};
+
+fn vault(services: &Services) -> Result<Arc<Vault>, ApiError> {
+    services
+        .vault
+        .get()
+        .cloned()
+        .ok_or_else(|| ApiError::unavailable("the server is starting; try again shortly"))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewUser {
+    login: String,
+    role: String,
+    #[serde(default)]
+    organisation_id: Option<String>,
+    password: Sensitive<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RoleChange {
+    role: String,
+}
+
+fn user_json(u: UserSummary) -> serde_json::Value {
+    let UserSummary {
+        id,
+        login,
+        role,
+        organisation_id,
+        status,
+        totp_enrolled,
+        locked,
+    } = u;
+    json!({
+        "id": id,
+        "login": login,
+        "role": role,
+        "organisation_id": organisation_id,
+        "status": status,
+        "totp_enrolled": totp_enrolled,
+        "locked": locked,
+    })
+}
+
+pub(crate) async fn list_users(
+    services: web::Data<Services>,
+    actor: Authenticated,
+) -> Result<HttpResponse, ApiError> {
+    let vault = vault(&services)?;
+    let s = services.clone();
+    let users = web::block(move || vault.list_users(&s.db, &actor.0)).await??;
+    Ok(HttpResponse::Ok()
+        .json(json!({ "users": users.into_iter().map(user_json).collect::<Vec<_>>() })))
+}
+
+pub(crate) async fn create_user(
+    services: web::Data<Services>,
+    actor: Authenticated,
+    body: web::Json<NewUser>,
+) -> Result<HttpResponse, ApiError> {
+    let vault = vault(&services)?;
+    let NewUser {
+        login,
+        role,
+        organisation_id,
+        password,
+    } = body.into_inner();
+    let mut problems = std::collections::BTreeMap::new();
+    let login = Login::parse(&login)
+        .map_err(|m| problems.insert("login".to_string(), m.to_string()))
+        .ok();
+    let role = Role::parse(&role);
+    if role.is_none() {
+        problems.insert(
+            "role".into(),
+            "must be one of counselor, case_worker, supervisor, auditor, admin, partner".into(),
+        );
+    }
+    let (Some(login), Some(role)) = (login, role) else {
+        return Err(ApiError::invalid_fields(problems));
+    };
+    let _permit = services
+        .login_permits
+        .acquire()
+        .await
+        .map_err(|_| ApiError::unavailable("shutting down"))?;
+    let s = services.clone();
+    let id = web::block(move || {
+        vault.admin_create_user(
+            &s.db,
+            &actor.0,
+            &login,
+            role,
+            organisation_id.as_deref(),
+            &password,
+        )
+    })
+    .await??;
+    Ok(HttpResponse::Created().json(json!({ "id": id })))
+}
+
+async fn update(
+    services: web::Data<Services>,
+    actor: Authenticated,
+    user_id: String,
+    change: UserChange,
+) -> Result<HttpResponse, ApiError> {
+    let vault = vault(&services)?;
+    let s = services.clone();
+    web::block(move || vault.admin_update_user(&s.db, &actor.0, &user_id, change)).await??;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+pub(crate) async fn disable_user(
+    s: web::Data<Services>,
+    a: Authenticated,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    update(s, a, id.into_inner(), UserChange::Disable).await
+}
+
+pub(crate) async fn enable_user(
+    s: web::Data<Services>,
+    a: Authenticated,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    update(s, a, id.into_inner(), UserChange::Enable).await
+}
+
+pub(crate) async fn unlock_user(
+    s: web::Data<Services>,
+    a: Authenticated,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    update(s, a, id.into_inner(), UserChange::Unlock).await
+}
+
+pub(crate) async fn change_role(
+    s: web::Data<Services>,
+    a: Authenticated,
+    id: web::Path<String>,
+    body: web::Json<RoleChange>,
+) -> Result<HttpResponse, ApiError> {
+    let role = Role::parse(&body.role).ok_or_else(|| {
+        ApiError::invalid_fields(
+            [("role".to_string(), "is not a role".to_string())]
+                .into_iter()
+                .collect(),
+        )
+    })?;
+    update(s, a, id.into_inner(), UserChange::Role(role)).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct EventQuery {
+    actor: Option<String>,
+    record_type: Option<String>,
+    record_id: Option<String>,
+    action: Option<String>,
+    outcome: Option<String>,
+    /// Microseconds since the epoch.
+    from: Option<i64>,
+    to: Option<i64>,
+    cursor: Option<i64>,
+    limit: Option<i64>,
+}
+
+fn event_json(e: EventView) -> serde_json::Value {
+    let EventView {
+        id,
+        occurred_at,
+        actor_id,
+        actor_role,
+        session_ref,
+        action,
+        record_type,
+        record_id,
+        fields,
+        purpose,
+        outcome,
+        rule,
+        source,
+        request_id,
+    } = e;
+    json!({
+        "id": id, "occurred_at": occurred_at, "actor_id": actor_id, "actor_role": actor_role,
+        "session_ref": session_ref, "action": action, "record_type": record_type,
+        "record_id": record_id, "fields": fields, "purpose": purpose, "outcome": outcome,
+        "rule": rule, "source": source, "request_id": request_id,
+    })
+}
+
+async fn events_page(
+    services: web::Data<Services>,
+    actor: Authenticated,
+    filter: EventFilter,
+) -> Result<HttpResponse, ApiError> {
+    let vault = vault(&services)?;
+    let s = services.clone();
+    let limit = filter.limit;
+    let events = web::block(move || vault.auditor_events(&s.db, &actor.0, &filter)).await??;
+    let next = (events.len() as i64 == limit)
+        .then(|| events.last().map(|e| e.id))
+        .flatten();
+    Ok(HttpResponse::Ok().json(json!({
+        "events": events.into_iter().map(event_json).collect::<Vec<_>>(),
+        "next_cursor": next,
+    })))
+}
+
+pub(crate) async fn events(
+    services: web::Data<Services>,
+    actor: Authenticated,
+    query: web::Query<EventQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let EventQuery {
+        actor: who,
+        record_type,
+        record_id,
+        action,
+        outcome,
+        from,
+        to,
+        cursor,
+        limit,
+    } = query.into_inner();
+    let filter = EventFilter {
+        actor_id: who,
+        record_type,
+        record_id,
+        action,
+        outcome,
+        from,
+        to,
+        before_id: cursor,
+        limit: limit.unwrap_or(100).clamp(1, 1000),
+    };
+    events_page(services, actor, filter).await
+}
+
+pub(crate) async fn record_history(
+    services: web::Data<Services>,
+    actor: Authenticated,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (record_type, record_id) = path.into_inner();
+    let filter = EventFilter {
+        record_type: Some(record_type),
+        record_id: Some(record_id),
+        limit: 1000,
+        ..Default::default()
+    };
+    events_page(services, actor, filter).await
+}
+
+pub(crate) async fn verify(
+    services: web::Data<Services>,
+    actor: Authenticated,
+) -> Result<HttpResponse, ApiError> {
+    let vault = vault(&services)?;
+    let s = services.clone();
+    let report = web::block(move || vault.auditor_verify(&s.db, &actor.0)).await??;
+    Ok(HttpResponse::Ok().json(json!({
+        "ok": report.ok(),
+        "events_checked": report.events_checked,
+        "checkpoints_checked": report.checkpoints_checked,
+        "problems": report.problems.len(),
+        "first_problem": report.first_problem().map(ToString::to_string),
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AnomalyQuery {
+    window_hours: Option<i64>,
+    read_threshold: Option<i64>,
+    denial_threshold: Option<i64>,
+}
+
+pub(crate) async fn anomalies(
+    services: web::Data<Services>,
+    actor: Authenticated,
+    query: web::Query<AnomalyQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let vault = vault(&services)?;
+    let q = query.into_inner();
+    let since =
+        persistence::now_micros() - q.window_hours.unwrap_or(24).clamp(1, 24 * 90) * 3_600_000_000;
+    let (reads, denials) = (
+        q.read_threshold.unwrap_or(200),
+        q.denial_threshold.unwrap_or(10),
+    );
+    let s = services.clone();
+    let found = web::block(move || vault.auditor_anomalies(&s.db, &actor.0, since, reads, denials))
+        .await??;
+    let pairs = |v: Vec<(String, i64)>| {
+        v.into_iter()
+            .map(|(who, n)| json!({ "who": who, "count": n }))
+            .collect::<Vec<_>>()
+    };
+    Ok(HttpResponse::Ok().json(json!({
+        "heavy_readers": pairs(found.heavy_readers),
+        "denial_bursts": pairs(found.denial_bursts),
+        "break_glass_events": found.break_glass,
+        "odd_hour_login_events": found.odd_hour_logins,
+    })))
+}

@@ -1,0 +1,282 @@
+//! The access policy: one decision point, deny by default (DESIGN.md section 5).
+//!
+//! Every protected operation asks `authorize(role, action, relation)`. The answer is allowed by
+//! a named rule or denied with a reason, and the caller records it in the access log. The rules
+//! are one table, [`RULES`], reviewed like code; `docs/access.md` shows it as a matrix generated
+//! by [`matrix_markdown`] (a test fails when the document drifts from the table).
+
+use crate::identity::Role;
+
+/// What an actor wants to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// Create a staff account.
+    UserCreate,
+    /// List staff accounts (no content).
+    UserList,
+    /// Disable an account.
+    UserDisable,
+    /// Re-enable an account.
+    UserEnable,
+    /// Change an account's role.
+    UserChangeRole,
+    /// Lift a lockout after failed sign-ins.
+    UserUnlock,
+    /// Read the access log.
+    AuditRead,
+    /// Run verification of the access log.
+    AuditVerify,
+}
+
+impl Action {
+    pub const ALL: [Action; 8] = [
+        Action::UserCreate,
+        Action::UserList,
+        Action::UserDisable,
+        Action::UserEnable,
+        Action::UserChangeRole,
+        Action::UserUnlock,
+        Action::AuditRead,
+        Action::AuditVerify,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::UserCreate => "user.create",
+            Action::UserList => "user.list",
+            Action::UserDisable => "user.disable",
+            Action::UserEnable => "user.enable",
+            Action::UserChangeRole => "user.change_role",
+            Action::UserUnlock => "user.unlock",
+            Action::AuditRead => "audit.read",
+            Action::AuditVerify => "audit.verify",
+        }
+    }
+}
+
+/// How the actor relates to the object of the action. Object access is decided by relations,
+/// never by comparing an id in the token with an id in the URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Relation {
+    /// The action has no particular object (a list, a search, the log as a whole).
+    NoObject,
+    /// The object is the actor's own account.
+    OwnAccount,
+    /// The object is another user's account.
+    OtherAccount,
+}
+
+impl Relation {
+    pub const ALL: [Relation; 3] = [
+        Relation::NoObject,
+        Relation::OwnAccount,
+        Relation::OtherAccount,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Relation::NoObject => "no object",
+            Relation::OwnAccount => "own account",
+            Relation::OtherAccount => "another account",
+        }
+    }
+}
+
+/// One allow rule: `role` may do `action` to an object in `relation`.
+#[derive(Debug, Clone, Copy)]
+pub struct Rule {
+    pub name: &'static str,
+    pub role: Role,
+    pub action: Action,
+    pub relation: Relation,
+}
+
+const fn rule(name: &'static str, role: Role, action: Action, relation: Relation) -> Rule {
+    Rule {
+        name,
+        role,
+        action,
+        relation,
+    }
+}
+
+/// Everything that is allowed. Whatever is not here is denied.
+///
+/// Separation of duties: admins manage accounts but never case content and never their own
+/// role or status (a second admin must); auditors read the log and nothing else.
+pub const RULES: &[Rule] = &[
+    rule(
+        "admin_creates_users",
+        Role::Admin,
+        Action::UserCreate,
+        Relation::NoObject,
+    ),
+    rule(
+        "admin_lists_users",
+        Role::Admin,
+        Action::UserList,
+        Relation::NoObject,
+    ),
+    rule(
+        "admin_disables_others",
+        Role::Admin,
+        Action::UserDisable,
+        Relation::OtherAccount,
+    ),
+    rule(
+        "admin_enables_others",
+        Role::Admin,
+        Action::UserEnable,
+        Relation::OtherAccount,
+    ),
+    rule(
+        "admin_changes_others_roles",
+        Role::Admin,
+        Action::UserChangeRole,
+        Relation::OtherAccount,
+    ),
+    rule(
+        "admin_unlocks_others",
+        Role::Admin,
+        Action::UserUnlock,
+        Relation::OtherAccount,
+    ),
+    rule(
+        "auditor_reads_the_log",
+        Role::Auditor,
+        Action::AuditRead,
+        Relation::NoObject,
+    ),
+    rule(
+        "auditor_verifies_the_log",
+        Role::Auditor,
+        Action::AuditVerify,
+        Relation::NoObject,
+    ),
+];
+
+/// The answer of [`authorize`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Allowed by the named rule.
+    Allow(&'static str),
+    /// Denied; the reason is a rule-like name for the access log.
+    Deny(&'static str),
+}
+
+impl Decision {
+    pub fn is_allowed(self) -> bool {
+        matches!(self, Decision::Allow(_))
+    }
+
+    /// The rule or reason, for the access log.
+    pub fn rule(self) -> &'static str {
+        match self {
+            Decision::Allow(r) | Decision::Deny(r) => r,
+        }
+    }
+}
+
+/// The one decision point. Deny by default.
+pub fn authorize(role: Role, action: Action, relation: Relation) -> Decision {
+    RULES
+        .iter()
+        .find(|r| r.role == role && r.action == action && r.relation == relation)
+        .map(|r| Decision::Allow(r.name))
+        .unwrap_or(Decision::Deny("no_rule_allows"))
+}
+
+/// The rules as a Markdown matrix: one row per action and relation, one column per role.
+pub fn matrix_markdown() -> String {
+    let mut out = String::from("| action | object |");
+    for role in Role::ALL {
+        out.push_str(&format!(" {} |", role.as_str()));
+    }
+    out.push_str("\n|---|---|");
+    out.push_str(&"---|".repeat(Role::ALL.len()));
+    out.push('\n');
+    for action in Action::ALL {
+        for relation in Relation::ALL {
+            if !RULES
+                .iter()
+                .any(|r| r.action == action && r.relation == relation)
+            {
+                continue;
+            }
+            out.push_str(&format!("| {} | {} |", action.as_str(), relation.as_str()));
+            for role in Role::ALL {
+                out.push_str(match authorize(role, action, relation) {
+                    Decision::Allow(_) => " allow |",
+                    Decision::Deny(_) => " |",
+                });
+            }
+            out.push('\n');
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deny_by_default_and_separation_of_duties() {
+        // Nobody may change their own role or status, whatever their role.
+        for role in Role::ALL {
+            for action in [
+                Action::UserChangeRole,
+                Action::UserEnable,
+                Action::UserDisable,
+                Action::UserUnlock,
+            ] {
+                assert!(
+                    !authorize(role, action, Relation::OwnAccount).is_allowed(),
+                    "{role} {action:?}"
+                );
+            }
+        }
+        // Only auditors read the log; only admins manage accounts.
+        for role in Role::ALL {
+            assert_eq!(
+                authorize(role, Action::AuditRead, Relation::NoObject).is_allowed(),
+                role == Role::Auditor
+            );
+            assert_eq!(
+                authorize(role, Action::UserCreate, Relation::NoObject).is_allowed(),
+                role == Role::Admin
+            );
+        }
+        assert_eq!(
+            authorize(Role::Admin, Action::UserCreate, Relation::NoObject),
+            Decision::Allow("admin_creates_users")
+        );
+        assert_eq!(
+            authorize(Role::Counselor, Action::UserList, Relation::NoObject),
+            Decision::Deny("no_rule_allows")
+        );
+    }
+
+    #[test]
+    fn rule_names_are_unique() {
+        let mut names: Vec<_> = RULES.iter().map(|r| r.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), RULES.len());
+    }
+
+    #[test]
+    fn docs_access_md_shows_the_current_table() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/access.md");
+        let doc = std::fs::read_to_string(path).expect("docs/access.md");
+        let start = "<!-- matrix:start -->\n";
+        let end = "<!-- matrix:end -->";
+        let a = doc.find(start).expect("matrix start marker") + start.len();
+        let b = doc.find(end).expect("matrix end marker");
+        assert_eq!(
+            &doc[a..b],
+            matrix_markdown(),
+            "docs/access.md is out of date: paste the output of `hotline policy matrix` between the markers"
+        );
+    }
+}
