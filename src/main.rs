@@ -59,6 +59,8 @@ enum Command {
     },
     /// Print the access policy as the Markdown matrix of docs/access.md.
     Policy,
+    /// Print the OpenAPI document of the HTTP API (docs/openapi.json).
+    Openapi,
     /// Manage staff accounts.
     User {
         #[command(subcommand)]
@@ -166,6 +168,10 @@ fn main() -> ExitCode {
         } => keys_init(&file),
         Command::Keys { action } => {
             with_vault(&config, production, |db, vault| keys(db, vault, action))
+        }
+        Command::Openapi => {
+            print!("{}", api::openapi_json());
+            Ok(())
         }
         Command::Policy => {
             print!("{}", domain::policy::matrix_markdown());

@@ -1072,3 +1072,169 @@ both!(
         assert!(staff.server.terminate().success());
     }
 );
+
+/// Who may call a route.
+enum Access {
+    Public,
+    AnySignedIn,
+    Only(&'static [&'static str]),
+}
+
+both!(
+    every_route_of_the_openapi_document_is_in_the_access_matrix,
+    |db: TestDb| {
+        let staff = staff(&db);
+        let (ok, out) = cli(
+            &db,
+            &[
+                "user",
+                "add",
+                "--login",
+                "victim-user",
+                "--role",
+                "counselor",
+                "--password-stdin",
+            ],
+            &format!("{PASSWORD}\n"),
+        );
+        assert!(ok, "{out}");
+        let s = &staff.server;
+        let victim_token = tokens(&login(s, "victim-user", PASSWORD)).0;
+        let victim = me(s, &victim_token).json()["user_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+
+        use Access::*;
+        const ADMIN: &[&str] = &["admin"];
+        const AUDITOR: &[&str] = &["auditor"];
+        let matrix: Vec<(&str, &str, Access, Option<Value>)> = vec![
+            ("GET", "/health/live", Public, None),
+            ("GET", "/health/ready", Public, None),
+            ("POST", "/api/v1/auth/login", Public, None),
+            ("POST", "/api/v1/auth/refresh", Public, None),
+            ("POST", "/api/v1/auth/logout", AnySignedIn, None),
+            ("GET", "/api/v1/auth/me", AnySignedIn, None),
+            (
+                "POST",
+                "/api/v1/auth/password",
+                AnySignedIn,
+                Some(json!({ "current_password": "wrong", "new_password": "x" })),
+            ),
+            ("POST", "/api/v1/auth/totp", AnySignedIn, None),
+            (
+                "POST",
+                "/api/v1/auth/totp/confirm",
+                AnySignedIn,
+                Some(json!({ "code": "000000" })),
+            ),
+            ("GET", "/api/v1/admin/users", Only(ADMIN), None),
+            (
+                "POST",
+                "/api/v1/admin/users",
+                Only(ADMIN),
+                Some(
+                    json!({ "login": "matrix-made", "role": "counselor", "password": "a long enough passphrase" }),
+                ),
+            ),
+            (
+                "POST",
+                "/api/v1/admin/users/{id}/disable",
+                Only(ADMIN),
+                None,
+            ),
+            ("POST", "/api/v1/admin/users/{id}/enable", Only(ADMIN), None),
+            ("POST", "/api/v1/admin/users/{id}/unlock", Only(ADMIN), None),
+            (
+                "POST",
+                "/api/v1/admin/users/{id}/role",
+                Only(ADMIN),
+                Some(json!({ "role": "case_worker" })),
+            ),
+            ("GET", "/api/v1/audit/events", Only(AUDITOR), None),
+            (
+                "GET",
+                "/api/v1/audit/records/{type}/{id}",
+                Only(AUDITOR),
+                None,
+            ),
+            ("POST", "/api/v1/audit/verify", Only(AUDITOR), None),
+            ("GET", "/api/v1/audit/anomalies", Only(AUDITOR), None),
+        ];
+
+        // Every documented route has a row: a new route without one fails here.
+        let doc: Value = serde_json::from_str(&api::openapi_json()).unwrap();
+        let mut documented = Vec::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for method in item.as_object().unwrap().keys() {
+                let method = method.to_uppercase();
+                assert!(
+                    matrix.iter().any(|(m, p, ..)| *m == method && p == path),
+                    "{method} {path} is in the OpenAPI document but not in the access matrix"
+                );
+                documented.push((method, path.clone()));
+            }
+        }
+        assert_eq!(
+            documented.len(),
+            matrix.len(),
+            "the matrix lists routes the document does not have"
+        );
+
+        for (method, template, access, body) in &matrix {
+            let path = template.replace("{id}", &victim).replace("{type}", "user");
+            let anonymous = request(
+                s.addr,
+                method,
+                &path,
+                &[("Content-Type", "application/json")],
+                body.as_ref()
+                    .map(|b| b.to_string())
+                    .unwrap_or_default()
+                    .as_bytes(),
+            );
+            let allowed_roles: Vec<&str> = match access {
+                Public => {
+                    assert_ne!(anonymous.status, 401, "{method} {path} is public");
+                    continue;
+                }
+                AnySignedIn => ROLES.to_vec(),
+                Only(roles) => roles.to_vec(),
+            };
+            unauthenticated(&anonymous);
+            unauthenticated(&call(s, "not-a-token", method, &path, body.clone()));
+            for role in ROLES {
+                // Routes any session may use act on that session (logout ends it): use a fresh one.
+                let token = match access {
+                    AnySignedIn => {
+                        tokens(&login(
+                            s,
+                            &format!("{}-user", role.replace('_', "-")),
+                            PASSWORD,
+                        ))
+                        .0
+                    }
+                    _ => staff.tokens[role].clone(),
+                };
+                let res = call(s, &token, method, &path, body.clone());
+                if allowed_roles.contains(&role) {
+                    assert!(
+                        res.status != 401 && res.status != 403,
+                        "{role} {method} {path}: {} {}",
+                        res.status,
+                        res.text()
+                    );
+                } else {
+                    assert_eq!(res.status, 403, "{role} {method} {path}: {}", res.text());
+                }
+            }
+        }
+        // Every denial above left an audit event with the rule that denied it.
+        let denials: i64 = query_strings(&db.open(), "SELECT CAST(COUNT(*) AS TEXT) AS item FROM audit_events WHERE outcome = 'denied' AND rule = 'no_rule_allows'")
+        .unwrap()[0]
+        .parse()
+        .unwrap();
+        assert!(denials >= 6 * 5 + 4 * 5, "{denials} denials audited");
+        assert!(staff.server.terminate().success());
+    }
+);

@@ -23,17 +23,18 @@ fn vault(services: &Services) -> Result<Arc<Vault>, ApiError> {
         .ok_or_else(|| ApiError::unavailable("the server is starting; try again shortly"))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewUser {
     login: String,
     role: String,
     #[serde(default)]
     organisation_id: Option<String>,
+    #[schema(value_type = String)]
     password: Sensitive<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RoleChange {
     role: String,
@@ -60,6 +61,8 @@ fn user_json(u: UserSummary) -> serde_json::Value {
     })
 }
 
+#[utoipa::path(get, path = "/api/v1/admin/users", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, description = "All users, without secrets"), (status = 401, description = "Not signed in"), (status = 403, description = "The policy denies it")))]
 pub(crate) async fn list_users(
     services: web::Data<Services>,
     actor: Authenticated,
@@ -71,6 +74,9 @@ pub(crate) async fn list_users(
         .json(json!({ "users": users.into_iter().map(user_json).collect::<Vec<_>>() })))
 }
 
+#[utoipa::path(post, path = "/api/v1/admin/users", tag = "admin", security(("bearer" = [])), request_body = NewUser,
+    responses((status = 201, description = "Created"), (status = 401, description = "Not signed in"), (status = 403, description = "The policy denies it"),
+              (status = 409, description = "The login is taken"), (status = 422, description = "Invalid fields")))]
 pub(crate) async fn create_user(
     services: web::Data<Services>,
     actor: Authenticated,
@@ -129,6 +135,8 @@ async fn update(
     Ok(HttpResponse::NoContent().finish())
 }
 
+#[utoipa::path(post, path = "/api/v1/admin/users/{id}/disable", tag = "admin", security(("bearer" = [])), params(("id" = String, Path, description = "User id")),
+    responses((status = 204, description = "Disabled; their sessions ended"), (status = 401, description = "Not signed in"), (status = 403, description = "The policy denies it"), (status = 404, description = "No such user")))]
 pub(crate) async fn disable_user(
     s: web::Data<Services>,
     a: Authenticated,
@@ -137,6 +145,8 @@ pub(crate) async fn disable_user(
     update(s, a, id.into_inner(), UserChange::Disable).await
 }
 
+#[utoipa::path(post, path = "/api/v1/admin/users/{id}/enable", tag = "admin", security(("bearer" = [])), params(("id" = String, Path, description = "User id")),
+    responses((status = 204, description = "Enabled"), (status = 401, description = "Not signed in"), (status = 403, description = "The policy denies it"), (status = 404, description = "No such user")))]
 pub(crate) async fn enable_user(
     s: web::Data<Services>,
     a: Authenticated,
@@ -145,6 +155,8 @@ pub(crate) async fn enable_user(
     update(s, a, id.into_inner(), UserChange::Enable).await
 }
 
+#[utoipa::path(post, path = "/api/v1/admin/users/{id}/unlock", tag = "admin", security(("bearer" = [])), params(("id" = String, Path, description = "User id")),
+    responses((status = 204, description = "Lockout lifted"), (status = 401, description = "Not signed in"), (status = 403, description = "The policy denies it"), (status = 404, description = "No such user")))]
 pub(crate) async fn unlock_user(
     s: web::Data<Services>,
     a: Authenticated,
@@ -153,6 +165,9 @@ pub(crate) async fn unlock_user(
     update(s, a, id.into_inner(), UserChange::Unlock).await
 }
 
+#[utoipa::path(post, path = "/api/v1/admin/users/{id}/role", tag = "admin", security(("bearer" = [])), params(("id" = String, Path, description = "User id")), request_body = RoleChange,
+    responses((status = 204, description = "Changed; their sessions ended"), (status = 401, description = "Not signed in"), (status = 403, description = "The policy denies it"),
+              (status = 404, description = "No such user"), (status = 422, description = "Not a role")))]
 pub(crate) async fn change_role(
     s: web::Data<Services>,
     a: Authenticated,
@@ -169,8 +184,9 @@ pub(crate) async fn change_role(
     update(s, a, id.into_inner(), UserChange::Role(role)).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct EventQuery {
     actor: Option<String>,
     record_type: Option<String>,
@@ -227,6 +243,8 @@ async fn events_page(
     })))
 }
 
+#[utoipa::path(get, path = "/api/v1/audit/events", tag = "audit", security(("bearer" = [])), params(EventQuery),
+    responses((status = 200, description = "Events, newest first, and the next cursor"), (status = 401, description = "Not signed in"), (status = 403, description = "The policy denies it")))]
 pub(crate) async fn events(
     services: web::Data<Services>,
     actor: Authenticated,
@@ -257,6 +275,9 @@ pub(crate) async fn events(
     events_page(services, actor, filter).await
 }
 
+#[utoipa::path(get, path = "/api/v1/audit/records/{type}/{id}", tag = "audit", security(("bearer" = [])),
+    params(("type" = String, Path, description = "Record type"), ("id" = String, Path, description = "Record id")),
+    responses((status = 200, description = "Every event about this record"), (status = 401, description = "Not signed in"), (status = 403, description = "The policy denies it")))]
 pub(crate) async fn record_history(
     services: web::Data<Services>,
     actor: Authenticated,
@@ -272,6 +293,8 @@ pub(crate) async fn record_history(
     events_page(services, actor, filter).await
 }
 
+#[utoipa::path(post, path = "/api/v1/audit/verify", tag = "audit", security(("bearer" = [])),
+    responses((status = 200, description = "Counts and the first break, if any"), (status = 401, description = "Not signed in"), (status = 403, description = "The policy denies it")))]
 pub(crate) async fn verify(
     services: web::Data<Services>,
     actor: Authenticated,
@@ -288,14 +311,17 @@ pub(crate) async fn verify(
     })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct AnomalyQuery {
     window_hours: Option<i64>,
     read_threshold: Option<i64>,
     denial_threshold: Option<i64>,
 }
 
+#[utoipa::path(get, path = "/api/v1/audit/anomalies", tag = "audit", security(("bearer" = [])), params(AnomalyQuery),
+    responses((status = 200, description = "Signals worth a look"), (status = 401, description = "Not signed in"), (status = 403, description = "The policy denies it")))]
 pub(crate) async fn anomalies(
     services: web::Data<Services>,
     actor: Authenticated,

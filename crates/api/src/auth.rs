@@ -226,32 +226,39 @@ impl FromRequest for SignedIn {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct LoginRequest {
+    #[schema(value_type = String)]
     login: Sensitive<String>,
+    #[schema(value_type = String)]
     password: Sensitive<String>,
     /// The current one-time code, or a recovery code, for accounts with a second factor.
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     totp: Option<Sensitive<String>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct TotpConfirmRequest {
+    #[schema(value_type = String)]
     code: Sensitive<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RefreshRequest {
+    #[schema(value_type = String)]
     refresh_token: Sensitive<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PasswordRequest {
+    #[schema(value_type = String)]
     current_password: Sensitive<String>,
+    #[schema(value_type = String)]
     new_password: Sensitive<String>,
 }
 
@@ -273,6 +280,11 @@ fn token_response(
     })))
 }
 
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
+    responses((status = 200, description = "Access and refresh tokens"),
+              (status = 401, description = "invalid_credentials or totp_required"),
+              (status = 422, description = "The body has the wrong shape"),
+              (status = 429, description = "Too many failed attempts; see Retry-After")))]
 pub(crate) async fn login(
     req: HttpRequest,
     services: web::Data<Services>,
@@ -307,6 +319,9 @@ pub(crate) async fn login(
     token_response(&vault, &services, session)
 }
 
+#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
+    responses((status = 200, description = "New access and refresh tokens"),
+              (status = 401, description = "Unknown or spent refresh token (a spent one ends the session)")))]
 pub(crate) async fn refresh(
     req: HttpRequest,
     services: web::Data<Services>,
@@ -320,6 +335,8 @@ pub(crate) async fn refresh(
     token_response(&vault, &services, session)
 }
 
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(("bearer" = [])),
+    responses((status = 204, description = "The session has ended"), (status = 401, description = "Not signed in")))]
 pub(crate) async fn logout(
     services: web::Data<Services>,
     actor: SignedIn,
@@ -330,6 +347,8 @@ pub(crate) async fn logout(
     Ok(HttpResponse::NoContent().finish())
 }
 
+#[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, description = "The signed-in user"), (status = 401, description = "Not signed in")))]
 pub(crate) async fn me(actor: SignedIn) -> HttpResponse {
     let Actor {
         user_id,
@@ -351,6 +370,9 @@ pub(crate) async fn me(actor: SignedIn) -> HttpResponse {
     }))
 }
 
+#[utoipa::path(post, path = "/api/v1/auth/totp", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, description = "otpauth URI for an authenticator app"),
+              (status = 401, description = "Not signed in"), (status = 409, description = "Already set up")))]
 /// Starts TOTP enrolment: returns the otpauth URI for the authenticator app (shown once).
 pub(crate) async fn totp_enrol(
     services: web::Data<Services>,
@@ -363,6 +385,9 @@ pub(crate) async fn totp_enrol(
     Ok(HttpResponse::Ok().json(json!({ "otpauth_uri": enrolment.otpauth_uri.expose() })))
 }
 
+#[utoipa::path(post, path = "/api/v1/auth/totp/confirm", tag = "auth", security(("bearer" = [])), request_body = TotpConfirmRequest,
+    responses((status = 200, description = "Recovery codes, shown once"),
+              (status = 401, description = "Not signed in"), (status = 422, description = "Not the current code")))]
 /// Confirms enrolment with the first code; returns the recovery codes (shown once).
 pub(crate) async fn totp_confirm(
     services: web::Data<Services>,
@@ -377,6 +402,10 @@ pub(crate) async fn totp_confirm(
     Ok(HttpResponse::Ok().json(json!({ "recovery_codes": codes })))
 }
 
+#[utoipa::path(post, path = "/api/v1/auth/password", tag = "auth", security(("bearer" = [])), request_body = PasswordRequest,
+    responses((status = 204, description = "Changed; every session of the user has ended"),
+              (status = 401, description = "Not signed in"), (status = 403, description = "Second factor not set up"),
+              (status = 422, description = "Wrong current password or a weak new one")))]
 pub(crate) async fn change_password(
     services: web::Data<Services>,
     actor: Authenticated,

@@ -9,6 +9,8 @@ use serde_json::json;
 use crate::ApiError;
 
 /// The process is up and serving HTTP. Touches nothing else.
+#[utoipa::path(get, path = "/health/live", tag = "health",
+    responses((status = 200, description = "The process serves HTTP")))]
 pub(crate) async fn live() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "live" }))
 }
@@ -18,6 +20,9 @@ pub(crate) async fn live() -> HttpResponse {
 const READY_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// The database answers and its schema is the one this build expects.
+#[utoipa::path(get, path = "/health/ready", tag = "health",
+    responses((status = 200, description = "The database answers and its schema is current"),
+              (status = 503, description = "The database is unreachable or migrations are pending")))]
 pub(crate) async fn ready(db: web::Data<Database>) -> Result<HttpResponse, ApiError> {
     let db = db.into_inner();
     let backend = db.backend().name();

@@ -11,9 +11,11 @@ pub mod auth;
 mod error;
 mod health;
 mod middleware;
+mod openapi;
 mod server;
 #[cfg(feature = "test-routes")]
 mod test_routes;
 
 pub use error::ApiError;
+pub use openapi::openapi_json;
 pub use server::{start, ServerSettings, Services};

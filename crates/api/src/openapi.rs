@@ -1,0 +1,71 @@
+//! The OpenAPI document, generated from the route annotations. `docs/openapi.json` is this
+//! document (`hotline openapi > docs/openapi.json`); a test fails when they differ, and the
+//! authorization matrix test takes its list of routes from here.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "hotline", description = "Case management for an anti-trafficking and domestic-violence hotline"),
+    paths(
+        crate::health::live,
+        crate::health::ready,
+        crate::auth::login,
+        crate::auth::refresh,
+        crate::auth::logout,
+        crate::auth::me,
+        crate::auth::change_password,
+        crate::auth::totp_enrol,
+        crate::auth::totp_confirm,
+        crate::admin::list_users,
+        crate::admin::create_user,
+        crate::admin::disable_user,
+        crate::admin::enable_user,
+        crate::admin::unlock_user,
+        crate::admin::change_role,
+        crate::admin::events,
+        crate::admin::record_history,
+        crate::admin::verify,
+        crate::admin::anomalies,
+    ),
+    modifiers(&BearerAuth)
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The document as pretty JSON with a final newline.
+pub fn openapi_json() -> String {
+    let mut text = ApiDoc::openapi().to_pretty_json().unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn docs_openapi_json_is_current() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/openapi.json");
+        let checked_in = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            checked_in == super::openapi_json(),
+            "docs/openapi.json is out of date: run `cargo run -- openapi > docs/openapi.json`"
+        );
+    }
+}
