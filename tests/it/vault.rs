@@ -840,3 +840,132 @@ fn postgres_production_role_works_but_cannot_rewrite_history() {
         std::panic::resume_unwind(panic);
     }
 }
+
+/// The forms a leaked value could take in a file: as is, in other letter case, base64, hex and
+/// UTF-16LE.
+fn encodings(canary: &str) -> Vec<Vec<u8>> {
+    const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let base64: String = canary
+        .as_bytes()
+        .chunks(3)
+        .flat_map(|c| {
+            let n = c
+                .iter()
+                .enumerate()
+                .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+            (0..=c.len()).map(move |i| B64[(n >> (18 - 6 * i) & 63) as usize] as char)
+        })
+        .collect();
+    vec![
+        canary.as_bytes().to_vec(),
+        canary.to_lowercase().into_bytes(),
+        canary.to_uppercase().into_bytes(),
+        base64.into_bytes(),
+        crypto::random::hex(canary.as_bytes()).into_bytes(),
+        canary.encode_utf16().flat_map(u16::to_le_bytes).collect(),
+    ]
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// All canaries start with `prefix`: its encodings are searched first (one pass each), the
+/// canaries themselves only where a prefix shows up. Base64 is cut to whole 3-byte groups, so
+/// that the prefix encodes the same way at the start of every canary.
+fn assert_no_canary(what: &str, haystack: &[u8], prefix: &str, canaries: &[String]) {
+    assert!(canaries.iter().all(|c| c.starts_with(prefix)));
+    let mut forms = encodings(prefix);
+    forms[3] = encodings(&prefix[..prefix.len() / 3 * 3])[3].clone();
+    for (i, form) in forms.iter().enumerate() {
+        if contains(haystack, form) {
+            for canary in canaries {
+                assert!(
+                    !contains(haystack, &encodings(canary)[i]),
+                    "canary {canary} (encoding {i}) found in {what}"
+                );
+            }
+        }
+    }
+}
+
+both!(
+    no_canary_reaches_the_database_files_or_a_dump,
+    |db: TestDb| {
+        let (d, vault) = open_vault(&db, 4);
+        create_sealed_table(&d);
+        let prefix = format!("CNRY-{}-", crate::support::unique_suffix());
+        let canaries: Vec<String> = (0..200).map(|i| format!("{prefix}{i:03}")).collect();
+        d.write(|c| {
+            for (i, canary) in canaries.iter().enumerate() {
+                let record = format!("r{i}");
+                let owner = format!("owner-{}", i % 50);
+                store(
+                    &vault,
+                    c,
+                    &record,
+                    &owner,
+                    canary,
+                    &format!("+38044{:07}", i),
+                )?;
+                vault.record(
+                    c,
+                    &AuditEvent {
+                        record_id: Some(record),
+                        fields: vec!["name".into()],
+                        ..AuditEvent::system("case.read")
+                    },
+                )?;
+            }
+            Ok(())
+        })
+        .unwrap();
+        // Everything opens: the canaries are really stored.
+        assert_eq!(load(&vault, &d, "r7").unwrap().0, canaries[7]);
+        // Shredding some owners must not leave their values behind anywhere either.
+        d.write(|c| vault.shred(c, "owner-3", AuditEvent::system("test")))
+            .unwrap();
+
+        match db.backend {
+            Backend::Sqlite => {
+                for checkpoint in [false, true] {
+                    if checkpoint {
+                        execute(&d, "PRAGMA wal_checkpoint(TRUNCATE)").unwrap();
+                    }
+                    for file in [
+                        "hotline.sqlite3",
+                        "hotline.sqlite3-wal",
+                        "hotline.sqlite3-shm",
+                    ] {
+                        let bytes = std::fs::read(db.dir.path().join(file)).unwrap_or_default();
+                        assert_no_canary(file, &bytes, &prefix, &canaries);
+                    }
+                }
+            }
+            Backend::Postgres => {
+                let (schema, base) = db.pg_schema().unwrap();
+                let out = std::process::Command::new("pg_dump")
+                    .args(["--schema", schema, "--format", "plain", "--dbname", base])
+                    .output()
+                    .expect("pg_dump");
+                assert!(
+                    out.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                assert!(
+                    String::from_utf8_lossy(&out.stdout).contains("data_keys"),
+                    "the dump is of the right schema"
+                );
+                assert_no_canary("pg_dump", &out.stdout, &prefix, &canaries);
+            }
+        }
+        // The key file is not next to the data in production; here it is, and it holds no canary.
+        assert_no_canary(
+            "the key file",
+            &std::fs::read(db.dir.path().join("master.keys")).unwrap(),
+            &prefix,
+            &canaries,
+        );
+    }
+);
