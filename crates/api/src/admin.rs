@@ -1,27 +1,16 @@
 //! Account management for admins, and the auditor console. Every route asks the policy (in
 //! the vault) and every use, allowed or denied, is in the access log.
 
-use std::sync::Arc;
-
 use actix_web::{web, HttpResponse};
 use domain::identity::{Login, Role};
 use domain::Sensitive;
 use persistence::audit::{EventFilter, EventView};
 use persistence::identity::{UserChange, UserSummary};
-use persistence::Vault;
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::auth::Authenticated;
 use crate::{ApiError, Services};
-
-fn vault(services: &Services) -> Result<Arc<Vault>, ApiError> {
-    services
-        .vault
-        .get()
-        .cloned()
-        .ok_or_else(|| ApiError::unavailable("the server is starting; try again shortly"))
-}
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -67,7 +56,7 @@ pub(crate) async fn list_users(
     services: web::Data<Services>,
     actor: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
-    let vault = vault(&services)?;
+    let vault = services.vault()?;
     let s = services.clone();
     let users = web::block(move || vault.list_users(&s.db, &actor.0)).await??;
     Ok(HttpResponse::Ok()
@@ -82,7 +71,7 @@ pub(crate) async fn create_user(
     actor: Authenticated,
     body: web::Json<NewUser>,
 ) -> Result<HttpResponse, ApiError> {
-    let vault = vault(&services)?;
+    let vault = services.vault()?;
     let NewUser {
         login,
         role,
@@ -103,11 +92,7 @@ pub(crate) async fn create_user(
     let (Some(login), Some(role)) = (login, role) else {
         return Err(ApiError::invalid_fields(problems));
     };
-    let _permit = services
-        .login_permits
-        .acquire()
-        .await
-        .map_err(|_| ApiError::unavailable("shutting down"))?;
+    let _permit = services.hashing_permit().await?;
     let s = services.clone();
     let id = web::block(move || {
         vault.admin_create_user(
@@ -129,7 +114,7 @@ async fn update(
     user_id: String,
     change: UserChange,
 ) -> Result<HttpResponse, ApiError> {
-    let vault = vault(&services)?;
+    let vault = services.vault()?;
     let s = services.clone();
     web::block(move || vault.admin_update_user(&s.db, &actor.0, &user_id, change)).await??;
     Ok(HttpResponse::NoContent().finish())
@@ -230,7 +215,7 @@ async fn events_page(
     actor: Authenticated,
     filter: EventFilter,
 ) -> Result<HttpResponse, ApiError> {
-    let vault = vault(&services)?;
+    let vault = services.vault()?;
     let s = services.clone();
     let limit = filter.limit;
     let events = web::block(move || vault.auditor_events(&s.db, &actor.0, &filter)).await??;
@@ -299,7 +284,7 @@ pub(crate) async fn verify(
     services: web::Data<Services>,
     actor: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
-    let vault = vault(&services)?;
+    let vault = services.vault()?;
     let s = services.clone();
     let report = web::block(move || vault.auditor_verify(&s.db, &actor.0)).await??;
     Ok(HttpResponse::Ok().json(json!({
@@ -327,7 +312,7 @@ pub(crate) async fn anomalies(
     actor: Authenticated,
     query: web::Query<AnomalyQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let vault = vault(&services)?;
+    let vault = services.vault()?;
     let q = query.into_inner();
     let since =
         persistence::now_micros() - q.window_hours.unwrap_or(24).clamp(1, 24 * 90) * 3_600_000_000;

@@ -162,15 +162,6 @@ impl From<AuthError> for ApiError {
     }
 }
 
-/// The vault, once it is open (it opens when the database first answers).
-fn vault(services: &Services) -> Result<std::sync::Arc<Vault>, ApiError> {
-    services
-        .vault
-        .get()
-        .cloned()
-        .ok_or_else(|| ApiError::unavailable("the server is starting; try again shortly"))
-}
-
 /// An authenticated request whose user may do their work: signed in, and with a second factor
 /// when their role requires one. Any authentication failure is 401 with the same body; a
 /// session that still has to set up its second factor is 403.
@@ -214,7 +205,7 @@ impl FromRequest for SignedIn {
         Box::pin(async move {
             let services = services.ok_or_else(ApiError::internal)?;
             let token = bearer.ok_or_else(ApiError::unauthenticated)?;
-            let vault = vault(&services)?;
+            let vault = services.vault()?;
             let (user_id, session_id) =
                 check(&vault, &services.tokens, &token).ok_or_else(ApiError::unauthenticated)?;
             let s = services.clone();
@@ -290,14 +281,8 @@ pub(crate) async fn login(
     services: web::Data<Services>,
     body: web::Json<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let vault = vault(&services)?;
-    // Password hashing is deliberately slow: a bounded number run at once, so a flood of logins
-    // cannot take every blocking thread from other requests.
-    let _permit = services
-        .login_permits
-        .acquire()
-        .await
-        .map_err(|_| ApiError::unavailable("shutting down"))?;
+    let vault = services.vault()?;
+    let _permit = services.hashing_permit().await?;
     let LoginRequest {
         login,
         password,
@@ -327,7 +312,7 @@ pub(crate) async fn refresh(
     services: web::Data<Services>,
     body: web::Json<RefreshRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let vault = vault(&services)?;
+    let vault = services.vault()?;
     let token = body.into_inner().refresh_token;
     let (v, s, source) = (vault.clone(), services.clone(), peer(&req));
     let session =
@@ -341,7 +326,7 @@ pub(crate) async fn logout(
     services: web::Data<Services>,
     actor: SignedIn,
 ) -> Result<HttpResponse, ApiError> {
-    let vault = vault(&services)?;
+    let vault = services.vault()?;
     let s = services.clone();
     web::block(move || vault.logout(&s.db, &actor.0)).await??;
     Ok(HttpResponse::NoContent().finish())
@@ -378,7 +363,7 @@ pub(crate) async fn totp_enrol(
     services: web::Data<Services>,
     actor: SignedIn,
 ) -> Result<HttpResponse, ApiError> {
-    let vault = vault(&services)?;
+    let vault = services.vault()?;
     let s = services.clone();
     let enrolment =
         web::block(move || vault.totp_enrol(&s.db, &actor.0, &s.auth.totp_issuer)).await??;
@@ -394,7 +379,7 @@ pub(crate) async fn totp_confirm(
     actor: SignedIn,
     body: web::Json<TotpConfirmRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let vault = vault(&services)?;
+    let vault = services.vault()?;
     let code = body.into_inner().code;
     let s = services.clone();
     let codes = web::block(move || vault.totp_confirm(&s.db, &actor.0, code.expose())).await??;
@@ -411,12 +396,8 @@ pub(crate) async fn change_password(
     actor: Authenticated,
     body: web::Json<PasswordRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let vault = vault(&services)?;
-    let _permit = services
-        .login_permits
-        .acquire()
-        .await
-        .map_err(|_| ApiError::unavailable("shutting down"))?;
+    let vault = services.vault()?;
+    let _permit = services.hashing_permit().await?;
     let PasswordRequest {
         current_password,
         new_password,

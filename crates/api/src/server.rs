@@ -21,6 +21,26 @@ pub struct Services {
     pub login_permits: tokio::sync::Semaphore,
 }
 
+impl Services {
+    /// The vault, once it is open (it opens when the database first answers).
+    pub(crate) fn vault(&self) -> Result<std::sync::Arc<persistence::Vault>, crate::ApiError> {
+        self.vault.get().cloned().ok_or_else(|| {
+            crate::ApiError::unavailable("the server is starting; try again shortly")
+        })
+    }
+
+    /// A turn at password hashing (deliberately slow): a bounded number run at once, so a flood
+    /// of logins cannot take every blocking thread from other requests.
+    pub(crate) async fn hashing_permit(
+        &self,
+    ) -> Result<tokio::sync::SemaphorePermit<'_>, crate::ApiError> {
+        self.login_permits
+            .acquire()
+            .await
+            .map_err(|_| crate::ApiError::unavailable("the server is shutting down"))
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ServerSettings {
     pub bind: SocketAddr,

@@ -280,12 +280,7 @@ impl Vault {
         by: AuditEvent,
     ) -> Result<(), AuthError> {
         db.write(|conn| {
-            let id: Option<String> = users::table
-                .filter(users::login.eq(login.as_str()))
-                .select(users::id)
-                .first(conn)
-                .optional()?;
-            let Some(id) = id else {
+            let Some(id) = user_id_by_login(conn, login)? else {
                 return Ok(Err(AuthError::Conflict("no such user")));
             };
             let now = now_micros();
@@ -1278,12 +1273,7 @@ impl Vault {
         by: AuditEvent,
     ) -> Result<(), AuthError> {
         db.write(|conn| {
-            let id: Option<String> = users::table
-                .filter(users::login.eq(login.as_str()))
-                .select(users::id)
-                .first(conn)
-                .optional()?;
-            let Some(id) = id else {
+            let Some(id) = user_id_by_login(conn, login)? else {
                 return Ok(Err(AuthError::Conflict("no such user")));
             };
             diesel::update(users::table.find(&id))
@@ -1311,6 +1301,17 @@ impl Vault {
             Ok(Ok(()))
         })?
     }
+}
+
+fn user_id_by_login(
+    conn: &mut crate::DbConnection,
+    login: &Login,
+) -> Result<Option<String>, DbError> {
+    Ok(users::table
+        .filter(users::login.eq(login.as_str()))
+        .select(users::id)
+        .first(conn)
+        .optional()?)
 }
 
 fn revoke_sessions(
