@@ -1238,3 +1238,43 @@ both!(
         assert!(staff.server.terminate().success());
     }
 );
+
+both!(idle_and_expired_sessions_end, |db: TestDb| {
+    add_user(&db, "olena", "case_worker");
+    let server = start(&db);
+    let d = db.open();
+    let (idle, _) = tokens(&login(&server, "olena", PASSWORD));
+    let (old, old_refresh) = tokens(&login(&server, "olena", PASSWORD));
+    let (fresh, _) = tokens(&login(&server, "olena", PASSWORD));
+    let sid = |token: &str| -> String {
+        let part = token.split('.').nth(1).unwrap();
+        let padded = format!("{part}{}", "=".repeat((4 - part.len() % 4) % 4));
+        let claims: Value = serde_json::from_slice(&decode_b64(&padded)).unwrap();
+        claims["sid"].as_str().unwrap().to_string()
+    };
+    // Time passes for two of the sessions: one idle past its limit (30 minutes), one past its
+    // absolute lifetime (12 hours). The clock is the database's: move the stamps back.
+    let hour = 3_600_000_000i64;
+    persistence::testing::execute(
+        &d,
+        &format!(
+            "UPDATE sessions SET last_seen_at = last_seen_at - {} WHERE id = '{}'",
+            hour,
+            sid(&idle)
+        ),
+    )
+    .unwrap();
+    persistence::testing::execute(
+        &d,
+        &format!(
+            "UPDATE sessions SET expires_at = created_at - 1 WHERE id = '{}'",
+            sid(&old)
+        ),
+    )
+    .unwrap();
+    unauthenticated(&me(&server, &idle));
+    unauthenticated(&me(&server, &old));
+    unauthenticated(&refresh(&server, &old_refresh));
+    assert_eq!(me(&server, &fresh).status, 200);
+    assert!(server.terminate().success());
+});
