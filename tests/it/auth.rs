@@ -695,6 +695,13 @@ both!(
         assert_eq!(ok.status, 200, "{}", ok.text());
         let (access2, _) = tokens(&ok);
         assert_eq!(me(&server, &access2).json()["second_factor_used"], true);
+        // The access log says which events came from a session that passed the second factor.
+        let mfa_logins = query_strings(
+        &db.open(),
+        "SELECT CAST(COUNT(*) AS TEXT) AS item FROM audit_events WHERE action = 'auth.login' AND outcome = 'allowed' AND mfa",
+    )
+    .unwrap();
+        assert_eq!(mfa_logins, vec!["1"]);
         assert_eq!(
             with_code(Some(&current)).json()["error"],
             "invalid_credentials",

@@ -192,6 +192,7 @@ fn event_json(e: EventView) -> serde_json::Value {
         actor_id,
         actor_role,
         session_ref,
+        mfa,
         action,
         record_type,
         record_id,
@@ -204,7 +205,7 @@ fn event_json(e: EventView) -> serde_json::Value {
     } = e;
     json!({
         "id": id, "occurred_at": occurred_at, "actor_id": actor_id, "actor_role": actor_role,
-        "session_ref": session_ref, "action": action, "record_type": record_type,
+        "session_ref": session_ref, "mfa": mfa, "action": action, "record_type": record_type,
         "record_id": record_id, "fields": fields, "purpose": purpose, "outcome": outcome,
         "rule": rule, "source": source, "request_id": request_id,
     })

@@ -54,6 +54,8 @@ pub struct AuditEvent {
     pub actor_role: Option<String>,
     /// A pseudonym of the session (never the session id or a token).
     pub session_ref: Option<String>,
+    /// The session passed a second factor.
+    pub mfa: bool,
     pub action: String,
     pub record_type: Option<String>,
     pub record_id: Option<String>,
@@ -97,6 +99,7 @@ struct EventRow {
     actor_id: Option<String>,
     actor_role: Option<String>,
     session_ref: Option<String>,
+    mfa: bool,
     action: String,
     record_type: Option<String>,
     record_id: Option<String>,
@@ -122,6 +125,7 @@ impl EventRow {
             actor_id,
             actor_role,
             session_ref,
+            mfa,
             action,
             record_type,
             record_id,
@@ -141,6 +145,7 @@ impl EventRow {
             .opt_text(actor_id.as_deref())
             .opt_text(actor_role.as_deref())
             .opt_text(session_ref.as_deref())
+            .int(i64::from(*mfa))
             .text(action)
             .opt_text(record_type.as_deref())
             .opt_text(record_id.as_deref())
@@ -194,6 +199,7 @@ pub(crate) fn append(
         actor_id,
         actor_role,
         session_ref,
+        mfa,
         action,
         record_type,
         record_id,
@@ -212,6 +218,7 @@ pub(crate) fn append(
         actor_id,
         actor_role,
         session_ref,
+        mfa,
         action,
         record_type,
         record_id,
@@ -666,6 +673,7 @@ pub(crate) fn bulk_append(db: &Database, stripes: u32, n: u64) -> Result<(), DbE
                     actor_id: Some(format!("user-{}", (done + i) % 100)),
                     actor_role: Some("case_worker".into()),
                     session_ref: Some("s-bench".into()),
+                    mfa: true,
                     action: "case.read".into(),
                     record_type: Some("case".into()),
                     record_id: Some(format!("case-{}", (done + i) % 5000)),
@@ -824,6 +832,7 @@ pub struct EventView {
     pub actor_id: Option<String>,
     pub actor_role: Option<String>,
     pub session_ref: Option<String>,
+    pub mfa: bool,
     pub action: String,
     pub record_type: Option<String>,
     pub record_id: Option<String>,
@@ -845,6 +854,7 @@ impl From<EventRow> for EventView {
             actor_id,
             actor_role,
             session_ref,
+            mfa,
             action,
             record_type,
             record_id,
@@ -863,6 +873,7 @@ impl From<EventRow> for EventView {
             actor_id,
             actor_role,
             session_ref,
+            mfa,
             action,
             record_type,
             record_id,

@@ -76,6 +76,7 @@ impl Actor {
             actor_id: Some(self.user_id.clone()),
             actor_role: Some(self.role.as_str().into()),
             session_ref: Some(self.session_ref.clone()),
+            mfa: self.mfa,
             action: action.into(),
             ..Default::default()
         }

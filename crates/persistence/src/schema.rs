@@ -42,6 +42,7 @@ diesel::table! {
         actor_id -> Nullable<Text>,
         actor_role -> Nullable<Text>,
         session_ref -> Nullable<Text>,
+        mfa -> Bool,
         action -> Text,
         record_type -> Nullable<Text>,
         record_id -> Nullable<Text>,

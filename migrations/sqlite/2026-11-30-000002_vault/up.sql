@@ -35,6 +35,7 @@ CREATE TABLE audit_events (
     actor_id TEXT,
     actor_role TEXT,
     session_ref TEXT,
+    mfa BOOLEAN NOT NULL DEFAULT FALSE,
     action TEXT NOT NULL,
     record_type TEXT,
     record_id TEXT,
