@@ -1285,3 +1285,44 @@ both!(idle_and_expired_sessions_end, |db: TestDb| {
     assert_eq!(me(&server, &fresh).status, 200);
     assert!(server.terminate().success());
 });
+
+both!(hostile_input_never_reaches_the_log, |db: TestDb| {
+    add_user(&db, "olena", "case_worker");
+    let server = start_with(&db, &[NO_THROTTLE]);
+    let canary = format!("CNRY-{}", crate::support::unique_suffix());
+    let forged = format!(
+        "x\r\n2026-01-01T00:00:00Z INFO  hotline::access: GET /forged 200 {canary}\u{1b}[31m"
+    );
+    // In every field a client controls: login, password, code, token, path, query, headers.
+    let _ = login(&server, &forged, &forged);
+    let _ = post_json(
+        server.addr,
+        "/api/v1/auth/login",
+        json!({ "login": "olena", "password": canary, "totp": forged })
+            .to_string()
+            .as_bytes(),
+    );
+    let _ = refresh(&server, &forged);
+    let _ = me(&server, &canary);
+    let _ = get(server.addr, &format!("/api/v1/{canary}?q={canary}"));
+    let _ = request(
+        server.addr,
+        "GET",
+        "/api/v1/auth/me",
+        &[("User-Agent", &canary), ("X-Forwarded-For", &canary)],
+        b"",
+    );
+    let (access, _) = tokens(&login(&server, "olena", PASSWORD));
+    let log = server.log();
+    assert!(
+        !log.contains(&canary),
+        "submitted data reached the log:\n{log}"
+    );
+    assert!(!log.contains(PASSWORD) && !log.contains(&access));
+    assert!(
+        !log.lines().any(|l| l.contains("/forged")),
+        "a forged line:\n{log}"
+    );
+    assert!(!log.contains('\u{1b}'));
+    assert!(server.terminate().success());
+});
