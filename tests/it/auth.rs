@@ -1167,6 +1167,7 @@ both!(
             ),
             ("POST", "/api/v1/audit/verify", Only(AUDITOR), None),
             ("GET", "/api/v1/audit/anomalies", Only(AUDITOR), None),
+            ("GET", "/api/v1/vocabularies", AnySignedIn, None),
         ];
 
         // Every documented route has a row: a new route without one fails here.
@@ -1326,3 +1327,49 @@ both!(hostile_input_never_reaches_the_log, |db: TestDb| {
     assert!(!log.contains('\u{1b}'));
     assert!(server.terminate().success());
 });
+
+both!(
+    the_vocabularies_are_served_with_both_languages,
+    |db: TestDb| {
+        add_user(&db, "olena", "counselor");
+        let server = start(&db);
+        let (access, _) = tokens(&login(&server, "olena", PASSWORD));
+        let res = request(
+            server.addr,
+            "GET",
+            "/api/v1/vocabularies",
+            &[("Authorization", &format!("Bearer {access}"))],
+            b"",
+        );
+        assert_eq!(res.status, 200, "{}", res.text());
+        let body = res.json();
+        for name in [
+            "channel",
+            "direction",
+            "caller_role",
+            "topic",
+            "gender",
+            "age_group",
+            "outcome",
+            "language",
+            "region",
+        ] {
+            assert!(!body[name].as_array().unwrap().is_empty(), "{name}");
+        }
+        let dv = body["topic"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["code"] == "domestic_violence")
+            .unwrap();
+        assert_eq!(dv["uk"], "Домашнє насильство");
+        assert_eq!(dv["en"], "Domestic violence");
+        assert!(body["age_group"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["code"] == "9-17"));
+        unauthenticated(&get(server.addr, "/api/v1/vocabularies"));
+        assert!(server.terminate().success());
+    }
+);

@@ -15,6 +15,7 @@ mod openapi;
 mod server;
 #[cfg(feature = "test-routes")]
 mod test_routes;
+mod vocabularies;
 
 pub use error::ApiError;
 pub use openapi::openapi_json;

@@ -28,6 +28,7 @@ use utoipa::{Modify, OpenApi};
         crate::admin::record_history,
         crate::admin::verify,
         crate::admin::anomalies,
+        crate::vocabularies::list,
     ),
     modifiers(&BearerAuth)
 )]

@@ -141,6 +141,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(crate::admin::record_history)),
         )
         .service(resource("/api/v1/audit/verify").route(web::post().to(crate::admin::verify)))
+        .service(resource("/api/v1/vocabularies").route(web::get().to(crate::vocabularies::list)))
         .service(resource("/api/v1/audit/anomalies").route(web::get().to(crate::admin::anomalies)));
     #[cfg(feature = "test-routes")]
     cfg.service(resource("/api/v1/_test/echo").route(web::post().to(crate::test_routes::echo)))

@@ -9,5 +9,6 @@
 pub mod identity;
 pub mod policy;
 pub mod sensitive;
+pub mod vocabulary;
 
 pub use sensitive::Sensitive;
