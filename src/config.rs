@@ -28,7 +28,15 @@ pub struct Config {
     pub crypto: CryptoConfig,
     pub audit: AuditConfig,
     pub auth: AuthConfig,
+    pub calls: CallsConfig,
     pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallsConfig {
+    pub counselor_window_hours: u64,
+    pub default_country_code: String,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -264,6 +272,16 @@ impl Config {
         if self.auth.max_concurrent_logins == 0 {
             return Err(bad("auth.max_concurrent_logins", "must be at least 1"));
         }
+        let cc = &self.calls.default_country_code;
+        if !(1..=3).contains(&cc.len())
+            || !cc.bytes().all(|b| b.is_ascii_digit())
+            || cc.starts_with('0')
+        {
+            return Err(bad(
+                "calls.default_country_code",
+                "must be a country calling code such as 380",
+            ));
+        }
         if self.log.level.trim().is_empty() {
             return Err(bad("log.level", "must not be empty"));
         }
@@ -323,6 +341,13 @@ impl Config {
             issuer: self.auth.issuer.clone(),
             audience: self.auth.audience.clone(),
             access_ttl: Duration::from_secs(self.auth.access_token_secs),
+        }
+    }
+
+    pub fn call_settings(&self) -> persistence::calls::CallSettings {
+        persistence::calls::CallSettings {
+            counselor_window: Duration::from_secs(self.calls.counselor_window_hours * 3600),
+            default_country_code: self.calls.default_country_code.clone(),
         }
     }
 

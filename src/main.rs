@@ -265,6 +265,7 @@ fn serve(config: &Config, production: bool) -> Result<(), String> {
         vault: slot,
         auth: config.auth_settings(),
         tokens: config.token_settings(),
+        calls: config.call_settings(),
         login_permits: tokio::sync::Semaphore::new(config.auth.max_concurrent_logins),
     };
     let settings = config.server_settings().map_err(|e| e.to_string())?;

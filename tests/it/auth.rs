@@ -800,9 +800,9 @@ both!(
 );
 
 /// Sign-in helpers for a server with one user of every role (second factors not required).
-struct Staff {
-    server: Server,
-    tokens: std::collections::BTreeMap<&'static str, String>,
+pub struct Staff {
+    pub server: Server,
+    pub tokens: std::collections::BTreeMap<&'static str, String>,
     ids: std::collections::BTreeMap<&'static str, String>,
 }
 
@@ -814,6 +814,11 @@ const ROLES: [&str; 6] = [
     "admin",
     "partner",
 ];
+
+/// One signed-in user of every role, for other test modules.
+pub fn staff_for_tests(db: &TestDb) -> Staff {
+    staff(db)
+}
 
 fn staff(db: &TestDb) -> Staff {
     for role in ROLES {
@@ -1085,6 +1090,9 @@ enum Access {
     Public,
     AnySignedIn,
     Only(&'static [&'static str]),
+    /// Decided per record, and a record one may not see is "not found": every signed-in role
+    /// gets 200 or 404, never 403 (the per-record decisions are tested with the routes).
+    PerRecord,
 }
 
 both!(
@@ -1168,6 +1176,25 @@ both!(
             ("POST", "/api/v1/audit/verify", Only(AUDITOR), None),
             ("GET", "/api/v1/audit/anomalies", Only(AUDITOR), None),
             ("GET", "/api/v1/vocabularies", AnySignedIn, None),
+            (
+                "POST",
+                "/api/v1/calls",
+                Only(&["counselor", "case_worker", "supervisor"]),
+                Some(crate::calls::anonymous_call()),
+            ),
+            (
+                "GET",
+                "/api/v1/calls",
+                Only(&["counselor", "supervisor"]),
+                None,
+            ),
+            ("GET", "/api/v1/calls/{id}", PerRecord, None),
+            (
+                "POST",
+                "/api/v1/calls/lookup",
+                Only(&["counselor", "case_worker", "supervisor"]),
+                Some(json!({ "phone": "+380441234567" })),
+            ),
         ];
 
         // Every documented route has a row: a new route without one fails here.
@@ -1208,6 +1235,18 @@ both!(
                 }
                 AnySignedIn => ROLES.to_vec(),
                 Only(roles) => roles.to_vec(),
+                PerRecord => {
+                    unauthenticated(&anonymous);
+                    for role in ROLES {
+                        let res = call(s, &staff.tokens[role], method, &path, body.clone());
+                        assert!(
+                            res.status == 200 || res.status == 404,
+                            "{role} {method} {path}: {}",
+                            res.status
+                        );
+                    }
+                    continue;
+                }
             };
             unauthenticated(&anonymous);
             unauthenticated(&call(s, "not-a-token", method, &path, body.clone()));

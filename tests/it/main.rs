@@ -4,6 +4,7 @@
 mod support;
 
 mod auth;
+mod calls;
 mod cli;
 mod database;
 mod http_surface;

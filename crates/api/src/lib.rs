@@ -8,6 +8,7 @@
 
 mod admin;
 pub mod auth;
+mod calls;
 mod error;
 mod health;
 mod middleware;

@@ -29,6 +29,10 @@ use utoipa::{Modify, OpenApi};
         crate::admin::verify,
         crate::admin::anomalies,
         crate::vocabularies::list,
+        crate::calls::create,
+        crate::calls::list,
+        crate::calls::read,
+        crate::calls::lookup,
     ),
     modifiers(&BearerAuth)
 )]

@@ -18,6 +18,7 @@ pub struct Services {
     pub vault: std::sync::Arc<std::sync::OnceLock<std::sync::Arc<persistence::Vault>>>,
     pub auth: persistence::identity::AuthSettings,
     pub tokens: crate::auth::TokenSettings,
+    pub calls: persistence::calls::CallSettings,
     pub login_permits: tokio::sync::Semaphore,
 }
 
@@ -141,6 +142,13 @@ fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(crate::admin::record_history)),
         )
         .service(resource("/api/v1/audit/verify").route(web::post().to(crate::admin::verify)))
+        .service(
+            resource("/api/v1/calls")
+                .route(web::get().to(crate::calls::list))
+                .route(web::post().to(crate::calls::create)),
+        )
+        .service(resource("/api/v1/calls/lookup").route(web::post().to(crate::calls::lookup)))
+        .service(resource("/api/v1/calls/{id}").route(web::get().to(crate::calls::read)))
         .service(resource("/api/v1/vocabularies").route(web::get().to(crate::vocabularies::list)))
         .service(resource("/api/v1/audit/anomalies").route(web::get().to(crate::admin::anomalies)));
     #[cfg(feature = "test-routes")]

@@ -1,4 +1,5 @@
-//! Blind indexes (CipherSweet): HMAC-SHA256 of a normalised value under a per-(table, field) key
+//! Blind indexes (CipherSweet): HMAC-SHA256 of a normalised value (the normal forms are
+//! `domain::normalize`'s) under a per-(table, field) key
 //! derived from the index root key, truncated to a configured number of bits so that collisions
 //! are expected. A hit is a candidate only: callers decrypt and compare before trusting it.
 
@@ -9,40 +10,6 @@ use crate::keyring::KeyRing;
 use crate::CryptoError;
 
 const INDEX_SALT: &[u8] = b"hotline-blind-index-v1";
-
-/// Phone number in E.164 (`+` and 8 to 15 digits). Spaces, dots, dashes, slashes and
-/// parentheses are ignored; `00` starts an international number; a number starting with a
-/// single `0` is national and takes `default_country_code` (e.g. "380") in place of the `0`.
-pub fn normalize_phone(raw: &str, default_country_code: &str) -> Option<String> {
-    let mut s: String = raw
-        .trim()
-        .chars()
-        .filter(|c| !matches!(c, ' ' | '.' | '-' | '/' | '(' | ')' | '\u{a0}'))
-        .collect();
-    if let Some(rest) = s.strip_prefix("00") {
-        s = format!("+{rest}");
-    } else if let Some(rest) = s.strip_prefix('0') {
-        s = format!("+{default_country_code}{rest}");
-    }
-    let digits = s.strip_prefix('+')?;
-    let ok = (8..=15).contains(&digits.len())
-        && digits.bytes().all(|b| b.is_ascii_digit())
-        && !digits.starts_with('0');
-    ok.then_some(s)
-}
-
-/// A name: case-folded (Unicode lower case), trimmed, inner whitespace collapsed to one space.
-pub fn normalize_name(raw: &str) -> String {
-    raw.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase()
-}
-
-/// An e-mail address: trimmed and lower-cased.
-pub fn normalize_email(raw: &str) -> String {
-    raw.trim().to_lowercase()
-}
 
 /// The CipherSweet leakage budget: with R expected rows and an index of `bits` bits, the
 /// expected number of rows per index value C = R / 2^bits must satisfy 2 <= C < sqrt(R), so
@@ -126,47 +93,6 @@ impl BlindIndexer {
 mod tests {
     use super::*;
     use crate::keyring::KeyEnvironment;
-
-    #[test]
-    fn phones_normalise_to_e164() {
-        for raw in [
-            "+380 44 123 45 67",
-            "00380441234567",
-            "044-123-45-67",
-            "(044) 123.45.67",
-            " +380441234567 ",
-        ] {
-            assert_eq!(
-                normalize_phone(raw, "380").as_deref(),
-                Some("+380441234567"),
-                "{raw}"
-            );
-        }
-        for bad in [
-            "",
-            "+",
-            "12345",
-            "+0441234567",
-            "+38044123456789012",
-            "+38044abc4567",
-            "hello",
-        ] {
-            assert_eq!(normalize_phone(bad, "380"), None, "{bad}");
-        }
-    }
-
-    #[test]
-    fn names_and_emails_normalise() {
-        assert_eq!(normalize_name("  ОЛЕНА \t  Коваль\n"), "олена коваль");
-        assert_eq!(
-            normalize_name("Anna-Maria  DE la Cruz"),
-            "anna-maria de la cruz"
-        );
-        assert_eq!(
-            normalize_email(" Olena.K@Example.ORG "),
-            "olena.k@example.org"
-        );
-    }
 
     #[test]
     fn budget_follows_ciphersweet() {

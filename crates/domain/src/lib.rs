@@ -6,7 +6,9 @@
 //! server, and every front end (JSON API, web pages, CLI) shares the same ones.
 #![forbid(unsafe_code)]
 
+pub mod calls;
 pub mod identity;
+pub mod normalize;
 pub mod policy;
 pub mod sensitive;
 pub mod vocabulary;

@@ -26,10 +26,18 @@ pub enum Action {
     AuditRead,
     /// Run verification of the access log.
     AuditVerify,
+    /// Log a call.
+    CallCreate,
+    /// Read one call, personal fields included.
+    CallRead,
+    /// List calls (statistical fields only).
+    CallList,
+    /// Ask whether a phone number called before.
+    CallLookup,
 }
 
 impl Action {
-    pub const ALL: [Action; 8] = [
+    pub const ALL: [Action; 12] = [
         Action::UserCreate,
         Action::UserList,
         Action::UserDisable,
@@ -38,6 +46,10 @@ impl Action {
         Action::UserUnlock,
         Action::AuditRead,
         Action::AuditVerify,
+        Action::CallCreate,
+        Action::CallRead,
+        Action::CallList,
+        Action::CallLookup,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -50,6 +62,10 @@ impl Action {
             Action::UserUnlock => "user.unlock",
             Action::AuditRead => "audit.read",
             Action::AuditVerify => "audit.verify",
+            Action::CallCreate => "call.create",
+            Action::CallRead => "call.read",
+            Action::CallList => "call.list",
+            Action::CallLookup => "call.lookup",
         }
     }
 }
@@ -64,13 +80,20 @@ pub enum Relation {
     OwnAccount,
     /// The object is another user's account.
     OtherAccount,
+    /// A call the actor logged, within the window after it in which its counselor may still
+    /// see it (`calls.counselor_window_hours`).
+    OwnRecentCall,
+    /// A call logged by someone else, or by the actor longer ago than the window.
+    OtherCall,
 }
 
 impl Relation {
-    pub const ALL: [Relation; 3] = [
+    pub const ALL: [Relation; 5] = [
         Relation::NoObject,
         Relation::OwnAccount,
         Relation::OtherAccount,
+        Relation::OwnRecentCall,
+        Relation::OtherCall,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -78,6 +101,8 @@ impl Relation {
             Relation::NoObject => "no object",
             Relation::OwnAccount => "own account",
             Relation::OtherAccount => "another account",
+            Relation::OwnRecentCall => "a call one logged, within the window",
+            Relation::OtherCall => "any other call",
         }
     }
 }
@@ -104,55 +129,28 @@ const fn rule(name: &'static str, role: Role, action: Action, relation: Relation
 ///
 /// Separation of duties: admins manage accounts but never case content and never their own
 /// role or status (a second admin must); auditors read the log and nothing else.
+#[rustfmt::skip]
 pub const RULES: &[Rule] = &[
-    rule(
-        "admin_creates_users",
-        Role::Admin,
-        Action::UserCreate,
-        Relation::NoObject,
-    ),
-    rule(
-        "admin_lists_users",
-        Role::Admin,
-        Action::UserList,
-        Relation::NoObject,
-    ),
-    rule(
-        "admin_disables_others",
-        Role::Admin,
-        Action::UserDisable,
-        Relation::OtherAccount,
-    ),
-    rule(
-        "admin_enables_others",
-        Role::Admin,
-        Action::UserEnable,
-        Relation::OtherAccount,
-    ),
-    rule(
-        "admin_changes_others_roles",
-        Role::Admin,
-        Action::UserChangeRole,
-        Relation::OtherAccount,
-    ),
-    rule(
-        "admin_unlocks_others",
-        Role::Admin,
-        Action::UserUnlock,
-        Relation::OtherAccount,
-    ),
-    rule(
-        "auditor_reads_the_log",
-        Role::Auditor,
-        Action::AuditRead,
-        Relation::NoObject,
-    ),
-    rule(
-        "auditor_verifies_the_log",
-        Role::Auditor,
-        Action::AuditVerify,
-        Relation::NoObject,
-    ),
+    //   name                                role              action                  relation
+    rule("admin_creates_users",              Role::Admin,      Action::UserCreate,     Relation::NoObject),
+    rule("admin_lists_users",                Role::Admin,      Action::UserList,       Relation::NoObject),
+    rule("admin_disables_others",            Role::Admin,      Action::UserDisable,    Relation::OtherAccount),
+    rule("admin_enables_others",             Role::Admin,      Action::UserEnable,     Relation::OtherAccount),
+    rule("admin_changes_others_roles",       Role::Admin,      Action::UserChangeRole, Relation::OtherAccount),
+    rule("admin_unlocks_others",             Role::Admin,      Action::UserUnlock,     Relation::OtherAccount),
+    rule("auditor_reads_the_log",            Role::Auditor,    Action::AuditRead,      Relation::NoObject),
+    rule("auditor_verifies_the_log",         Role::Auditor,    Action::AuditVerify,    Relation::NoObject),
+    rule("counselor_logs_calls",             Role::Counselor,  Action::CallCreate,     Relation::NoObject),
+    rule("case_worker_logs_calls",           Role::CaseWorker, Action::CallCreate,     Relation::NoObject),
+    rule("supervisor_logs_calls",            Role::Supervisor, Action::CallCreate,     Relation::NoObject),
+    rule("counselor_reads_own_recent_calls", Role::Counselor,  Action::CallRead,       Relation::OwnRecentCall),
+    rule("supervisor_reads_own_calls",       Role::Supervisor, Action::CallRead,       Relation::OwnRecentCall),
+    rule("supervisor_reads_all_calls",       Role::Supervisor, Action::CallRead,       Relation::OtherCall),
+    rule("counselor_lists_own_recent_calls", Role::Counselor,  Action::CallList,       Relation::NoObject),
+    rule("supervisor_lists_all_calls",       Role::Supervisor, Action::CallList,       Relation::NoObject),
+    rule("counselor_looks_up_callers",       Role::Counselor,  Action::CallLookup,     Relation::NoObject),
+    rule("case_worker_looks_up_callers",     Role::CaseWorker, Action::CallLookup,     Relation::NoObject),
+    rule("supervisor_looks_up_callers",      Role::Supervisor, Action::CallLookup,     Relation::NoObject),
 ];
 
 /// The answer of [`authorize`].
@@ -255,6 +253,27 @@ mod tests {
             authorize(Role::Counselor, Action::UserList, Relation::NoObject),
             Decision::Deny("no_rule_allows")
         );
+    }
+
+    #[test]
+    fn every_rule_shows_in_the_matrix() {
+        for r in RULES {
+            assert!(
+                Action::ALL.contains(&r.action),
+                "{:?} missing from Action::ALL",
+                r.action
+            );
+            assert!(
+                Relation::ALL.contains(&r.relation),
+                "{:?} missing from Relation::ALL",
+                r.relation
+            );
+            assert!(matrix_markdown().contains(&format!(
+                "| {} | {} |",
+                r.action.as_str(),
+                r.relation.as_str()
+            )));
+        }
     }
 
     #[test]

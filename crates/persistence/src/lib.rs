@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
+pub mod calls;
 mod clock;
 mod connection;
 mod database;

@@ -139,3 +139,28 @@ diesel::table! {
         last_failure_at -> BigInt,
     }
 }
+
+diesel::table! {
+    calls (id) {
+        id -> Text,
+        counselor_id -> Text,
+        channel -> Text,
+        direction -> Text,
+        started_at -> BigInt,
+        ended_at -> Nullable<BigInt>,
+        caller_role -> Text,
+        topics -> Text,
+        region -> Text,
+        caller_gender -> Text,
+        caller_age_group -> Text,
+        language -> Text,
+        outcome -> Text,
+        case_id -> Nullable<Text>,
+        summary -> Nullable<Binary>,
+        caller_name -> Nullable<Binary>,
+        caller_phone -> Nullable<Binary>,
+        version -> Integer,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}

@@ -1,0 +1,254 @@
+//! Calls over HTTP: log one while the caller is on the line, read one, list, and ask whether a
+//! number called before.
+
+use actix_web::{web, HttpResponse};
+use chrono::{DateTime, SecondsFormat, Utc};
+use domain::calls::{validate, CallInput};
+use domain::normalize::PhoneNumber;
+use domain::Sensitive;
+use persistence::calls::{CallFacts, CallView};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::auth::Authenticated;
+use crate::{ApiError, Services};
+
+fn micros(field: &'static str, text: &str) -> Result<i64, ApiError> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc).timestamp_micros())
+        .map_err(|_| {
+            invalid(
+                field,
+                "must be an RFC 3339 time such as 2026-11-30T14:05:00Z",
+            )
+        })
+}
+
+fn rfc3339(us: i64) -> String {
+    DateTime::<Utc>::from_timestamp_micros(us)
+        .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
+        .unwrap_or_default()
+}
+
+fn invalid(field: &str, message: &str) -> ApiError {
+    ApiError::invalid_fields(
+        [(field.to_string(), message.to_string())]
+            .into_iter()
+            .collect(),
+    )
+}
+
+/// A call as logged. Times are RFC 3339; codes come from `GET /api/v1/vocabularies`.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewCall {
+    channel: String,
+    direction: String,
+    started_at: String,
+    #[serde(default)]
+    ended_at: Option<String>,
+    caller_role: String,
+    topics: Vec<String>,
+    region: String,
+    caller_gender: String,
+    caller_age_group: String,
+    language: String,
+    outcome: String,
+    /// Sealed at rest.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    summary: Option<Sensitive<String>>,
+    /// Sealed at rest.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    caller_name: Option<Sensitive<String>>,
+    /// Sealed at rest, and findable by the repeat-caller lookup.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    caller_phone: Option<Sensitive<String>>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LookupRequest {
+    #[schema(value_type = String)]
+    phone: Sensitive<String>,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ListQuery {
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
+    limit: Option<i64>,
+}
+
+fn facts_json(f: CallFacts) -> serde_json::Value {
+    let CallFacts {
+        id,
+        counselor_id,
+        channel,
+        direction,
+        started_at,
+        ended_at,
+        caller_role,
+        topics,
+        region,
+        caller_gender,
+        caller_age_group,
+        language,
+        outcome,
+        case_id,
+        version,
+        updated_at,
+    } = f;
+    json!({
+        "id": id, "counselor_id": counselor_id, "channel": channel, "direction": direction,
+        "started_at": rfc3339(started_at), "ended_at": ended_at.map(rfc3339),
+        "caller_role": caller_role, "topics": topics, "region": region,
+        "caller_gender": caller_gender, "caller_age_group": caller_age_group,
+        "language": language, "outcome": outcome, "case_id": case_id, "version": version,
+        "updated_at": rfc3339(updated_at),
+    })
+}
+
+#[utoipa::path(post, path = "/api/v1/calls", tag = "calls", security(("bearer" = [])), request_body = NewCall,
+    responses((status = 201, description = "Logged; the call's id"), (status = 401, description = "Not signed in"),
+              (status = 403, description = "The policy denies it"), (status = 422, description = "Invalid fields, named")))]
+pub(crate) async fn create(
+    services: web::Data<Services>,
+    actor: Authenticated,
+    body: web::Json<NewCall>,
+) -> Result<HttpResponse, ApiError> {
+    let NewCall {
+        channel,
+        direction,
+        started_at,
+        ended_at,
+        caller_role,
+        topics,
+        region,
+        caller_gender,
+        caller_age_group,
+        language,
+        outcome,
+        summary,
+        caller_name,
+        caller_phone,
+    } = body.into_inner();
+    let started_at = micros("started_at", &started_at)?;
+    let ended_at = ended_at.map(|e| micros("ended_at", &e)).transpose()?;
+    let input = CallInput {
+        channel,
+        direction,
+        started_at,
+        ended_at,
+        caller_role,
+        topics,
+        region,
+        caller_gender,
+        caller_age_group,
+        language,
+        outcome,
+        summary,
+        caller_name,
+        caller_phone,
+    };
+    let call = validate(
+        input,
+        persistence::now_micros(),
+        &services.calls.default_country_code,
+    )
+    .map_err(ApiError::invalid_fields)?;
+    let vault = services.vault()?;
+    let s = services.clone();
+    let id = web::block(move || vault.create_call(&s.db, &actor.0, &call)).await??;
+    Ok(HttpResponse::Created().json(json!({ "id": id })))
+}
+
+#[utoipa::path(get, path = "/api/v1/calls/{id}", tag = "calls", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Call id")),
+    responses((status = 200, description = "The call with its personal fields"), (status = 401, description = "Not signed in"),
+              (status = 404, description = "No such call, or not one the actor may see")))]
+pub(crate) async fn read(
+    services: web::Data<Services>,
+    actor: Authenticated,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let vault = services.vault()?;
+    let s = services.clone();
+    let CallView {
+        facts,
+        summary,
+        caller_name,
+        caller_phone,
+    } = web::block(move || vault.read_call(&s.db, &actor.0, &s.calls, &id)).await??;
+    let mut body = facts_json(facts);
+    body["summary"] = json!(summary.as_ref().map(|v| v.expose()));
+    body["caller_name"] = json!(caller_name.as_ref().map(|v| v.expose()));
+    body["caller_phone"] = json!(caller_phone.as_ref().map(|v| v.expose()));
+    Ok(HttpResponse::Ok().json(body))
+}
+
+#[utoipa::path(get, path = "/api/v1/calls", tag = "calls", security(("bearer" = [])), params(ListQuery),
+    responses((status = 200, description = "Calls, newest first (no personal fields), and the next cursor"),
+              (status = 401, description = "Not signed in"), (status = 403, description = "The policy denies it")))]
+pub(crate) async fn list(
+    services: web::Data<Services>,
+    actor: Authenticated,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let ListQuery { cursor, limit } = query.into_inner();
+    let before = match cursor {
+        None => None,
+        Some(c) => {
+            let (at, id) = c
+                .split_once('.')
+                .ok_or_else(|| ApiError::bad_request("the cursor is not one this server gave"))?;
+            Some((
+                at.parse::<i64>()
+                    .map_err(|_| ApiError::bad_request("the cursor is not one this server gave"))?,
+                id.to_string(),
+            ))
+        }
+    };
+    let limit = limit.unwrap_or(50).clamp(1, 200);
+    let vault = services.vault()?;
+    let s = services.clone();
+    let calls =
+        web::block(move || vault.list_calls(&s.db, &actor.0, &s.calls, before, limit)).await??;
+    let next = (calls.len() as i64 == limit)
+        .then(|| calls.last().map(|c| format!("{}.{}", c.started_at, c.id)))
+        .flatten();
+    Ok(HttpResponse::Ok().json(json!({
+        "calls": calls.into_iter().map(facts_json).collect::<Vec<_>>(),
+        "next_cursor": next,
+    })))
+}
+
+#[utoipa::path(post, path = "/api/v1/calls/lookup", tag = "calls", security(("bearer" = [])), request_body = LookupRequest,
+    responses((status = 200, description = "How often and when this number called, and linked cases"),
+              (status = 401, description = "Not signed in"), (status = 403, description = "The policy denies it"),
+              (status = 422, description = "Not a phone number")))]
+pub(crate) async fn lookup(
+    services: web::Data<Services>,
+    actor: Authenticated,
+    body: web::Json<LookupRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let phone = PhoneNumber::parse(body.phone.expose(), &services.calls.default_country_code)
+        .ok_or_else(|| {
+            invalid(
+                "phone",
+                "is not a phone number (international, or national with a leading 0)",
+            )
+        })?;
+    let vault = services.vault()?;
+    let s = services.clone();
+    let history = web::block(move || vault.lookup_caller(&s.db, &actor.0, &phone)).await??;
+    Ok(HttpResponse::Ok().json(json!({
+        "calls": history.calls,
+        "dates": history.dates.into_iter().map(rfc3339).collect::<Vec<_>>(),
+        "case_ids": history.case_ids,
+    })))
+}

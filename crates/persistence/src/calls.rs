@@ -1,0 +1,421 @@
+//! Hotline calls: logging (personal fields sealed, the phone blind-indexed), reading under the
+//! policy, listing, and the repeat-caller lookup. Every read and write is authorized and
+//! audited in the same transaction, with field names and never values.
+
+use std::time::Duration;
+
+use diesel::prelude::*;
+use domain::calls::ValidCall;
+use domain::normalize::PhoneNumber;
+use domain::policy::{Action, Relation};
+use domain::Sensitive;
+
+use crate::clock::now_micros;
+use crate::identity::{Actor, AuthError};
+use crate::schema::calls;
+use crate::vault::FieldContext;
+use crate::{AuditEvent, Database, DbConnection, DbError, Vault};
+
+const TABLE: &str = "calls";
+
+#[derive(Debug, Clone)]
+pub struct CallSettings {
+    /// How long after a call its counselor may still open it.
+    pub counselor_window: Duration,
+    /// Country calling code of national numbers (a leading 0), e.g. "380".
+    pub default_country_code: String,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = calls)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+struct CallRow {
+    id: String,
+    counselor_id: String,
+    channel: String,
+    direction: String,
+    started_at: i64,
+    ended_at: Option<i64>,
+    caller_role: String,
+    topics: String,
+    region: String,
+    caller_gender: String,
+    caller_age_group: String,
+    language: String,
+    outcome: String,
+    case_id: Option<String>,
+    summary: Option<Vec<u8>>,
+    caller_name: Option<Vec<u8>>,
+    caller_phone: Option<Vec<u8>>,
+    version: i32,
+    created_at: i64,
+    updated_at: i64,
+}
+
+/// The statistical, clear part of a call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallFacts {
+    pub id: String,
+    pub counselor_id: String,
+    pub channel: String,
+    pub direction: String,
+    pub started_at: i64,
+    pub ended_at: Option<i64>,
+    pub caller_role: String,
+    pub topics: Vec<String>,
+    pub region: String,
+    pub caller_gender: String,
+    pub caller_age_group: String,
+    pub language: String,
+    pub outcome: String,
+    pub case_id: Option<String>,
+    pub version: i32,
+    pub updated_at: i64,
+}
+
+/// A call with its personal fields opened, for an actor allowed to see them.
+#[derive(Debug, Clone)]
+pub struct CallView {
+    pub facts: CallFacts,
+    pub summary: Option<Sensitive<String>>,
+    pub caller_name: Option<Sensitive<String>>,
+    pub caller_phone: Option<Sensitive<String>>,
+}
+
+/// What the repeat-caller lookup may say: how often and when, never what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallerHistory {
+    pub calls: usize,
+    pub dates: Vec<i64>,
+    pub case_ids: Vec<String>,
+}
+
+fn facts(row: &CallRow) -> CallFacts {
+    let CallRow {
+        id,
+        counselor_id,
+        channel,
+        direction,
+        started_at,
+        ended_at,
+        caller_role,
+        topics,
+        region,
+        caller_gender,
+        caller_age_group,
+        language,
+        outcome,
+        case_id,
+        summary: _,
+        caller_name: _,
+        caller_phone: _,
+        version,
+        created_at: _,
+        updated_at,
+    } = row.clone();
+    CallFacts {
+        id,
+        counselor_id,
+        channel,
+        direction,
+        started_at,
+        ended_at,
+        caller_role,
+        topics: topics
+            .split(',')
+            .filter(|t| !t.is_empty())
+            .map(str::to_string)
+            .collect(),
+        region,
+        caller_gender,
+        caller_age_group,
+        language,
+        outcome,
+        case_id,
+        version,
+        updated_at,
+    }
+}
+
+fn ctx<'a>(field: &'a str, id: &'a str) -> FieldContext<'a> {
+    FieldContext {
+        table: TABLE,
+        field,
+        record_id: id,
+        owner_id: id,
+    }
+}
+
+impl Vault {
+    /// Logs a call. Personal fields are sealed under the call's own data key (created only
+    /// when there is one), the phone number is blind-indexed, and the audit event names the
+    /// fields stored.
+    pub fn create_call(
+        &self,
+        db: &Database,
+        actor: &Actor,
+        call: &ValidCall,
+    ) -> Result<String, AuthError> {
+        let rule = self.authorize(db, actor, Action::CallCreate, Relation::NoObject, None)?;
+        let id = crypto::random::hex_id::<16>().map_err(crypto::CryptoError::from)?;
+        let c = &call.input;
+        db.write(|conn| {
+            let (mut summary, mut name, mut phone) = (None, None, None);
+            let mut fields = vec![
+                "channel",
+                "direction",
+                "started_at",
+                "ended_at",
+                "caller_role",
+                "topics",
+                "region",
+                "caller_gender",
+                "caller_age_group",
+                "language",
+                "outcome",
+            ];
+            if call.has_personal_data() {
+                let dek = self.create_data_key(conn, "call", &id)?;
+                if let Some(s) = &c.summary {
+                    summary = Some(dek.seal(&ctx("summary", &id), s.expose().as_bytes())?);
+                    fields.push("summary");
+                }
+                if let Some(n) = &c.caller_name {
+                    name = Some(dek.seal(&ctx("caller_name", &id), n.expose().trim().as_bytes())?);
+                    fields.push("caller_name");
+                }
+                if let Some(p) = &call.phone {
+                    phone = Some(dek.seal(&ctx("caller_phone", &id), p.e164().as_bytes())?);
+                    self.set_blind_index(conn, &ctx("caller_phone", &id), Some(p.e164()))?;
+                    fields.push("caller_phone");
+                }
+            }
+            let now = now_micros();
+            diesel::insert_into(calls::table)
+                .values((
+                    calls::id.eq(&id),
+                    calls::counselor_id.eq(&actor.user_id),
+                    calls::channel.eq(&c.channel),
+                    calls::direction.eq(&c.direction),
+                    calls::started_at.eq(c.started_at),
+                    calls::ended_at.eq(c.ended_at),
+                    calls::caller_role.eq(&c.caller_role),
+                    calls::topics.eq(c.topics.join(",")),
+                    calls::region.eq(&c.region),
+                    calls::caller_gender.eq(&c.caller_gender),
+                    calls::caller_age_group.eq(&c.caller_age_group),
+                    calls::language.eq(&c.language),
+                    calls::outcome.eq(&c.outcome),
+                    calls::summary.eq(summary),
+                    calls::caller_name.eq(name),
+                    calls::caller_phone.eq(phone),
+                    calls::version.eq(1),
+                    calls::created_at.eq(now),
+                    calls::updated_at.eq(now),
+                ))
+                .execute(conn)?;
+            self.record(
+                conn,
+                &AuditEvent {
+                    record_type: Some("call".into()),
+                    record_id: Some(id.clone()),
+                    fields: fields.into_iter().map(String::from).collect(),
+                    rule: Some(rule.into()),
+                    ..actor.event("call.create")
+                },
+            )
+        })?;
+        Ok(id)
+    }
+
+    fn call_relation(actor: &Actor, row: &CallRow, settings: &CallSettings, now: i64) -> Relation {
+        let window = i64::try_from(settings.counselor_window.as_micros()).unwrap_or(i64::MAX);
+        if row.counselor_id == actor.user_id && row.created_at.saturating_add(window) > now {
+            Relation::OwnRecentCall
+        } else {
+            Relation::OtherCall
+        }
+    }
+
+    /// One call with its personal fields, if the policy allows. A call that does not exist and
+    /// one the actor may not see give the same `NotFound`; the denial is in the access log.
+    pub fn read_call(
+        &self,
+        db: &Database,
+        actor: &Actor,
+        settings: &CallSettings,
+        id: &str,
+    ) -> Result<CallView, AuthError> {
+        let row: Option<CallRow> = db.with_conn(|conn| {
+            Ok(calls::table
+                .find(id)
+                .select(CallRow::as_select())
+                .first(conn)
+                .optional()?)
+        })?;
+        let Some(row) = row else {
+            return Err(AuthError::NotFound);
+        };
+        let relation = Self::call_relation(actor, &row, settings, now_micros());
+        match self.authorize(db, actor, Action::CallRead, relation, Some(("call", id))) {
+            Ok(rule) => db
+                .write(|conn| {
+                    let view = self.open_call(conn, &row)?;
+                    let mut fields = vec!["facts".to_string()];
+                    for (name, present) in [
+                        ("summary", row.summary.is_some()),
+                        ("caller_name", row.caller_name.is_some()),
+                        ("caller_phone", row.caller_phone.is_some()),
+                    ] {
+                        if present {
+                            fields.push(name.into());
+                        }
+                    }
+                    self.record(
+                        conn,
+                        &AuditEvent {
+                            record_type: Some("call".into()),
+                            record_id: Some(id.to_string()),
+                            fields,
+                            rule: Some(rule.into()),
+                            ..actor.event("call.read")
+                        },
+                    )?;
+                    Ok(view)
+                })
+                .map_err(AuthError::from),
+            Err(AuthError::Forbidden(_)) => Err(AuthError::NotFound),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn open_call(&self, conn: &mut DbConnection, row: &CallRow) -> Result<CallView, DbError> {
+        let open = |dek: &crypto::envelope::DataKey,
+                    field: &str,
+                    sealed: &Option<Vec<u8>>|
+         -> Result<Option<Sensitive<String>>, DbError> {
+            sealed
+                .as_ref()
+                .map(|bytes| {
+                    let plain = dek.open(&ctx(field, &row.id), bytes)?;
+                    Ok(Sensitive::new(String::from_utf8_lossy(&plain).into_owned()))
+                })
+                .transpose()
+        };
+        if row.summary.is_none() && row.caller_name.is_none() && row.caller_phone.is_none() {
+            return Ok(CallView {
+                facts: facts(row),
+                summary: None,
+                caller_name: None,
+                caller_phone: None,
+            });
+        }
+        let dek = self.data_key(conn, &row.id)?;
+        Ok(CallView {
+            facts: facts(row),
+            summary: open(&dek, "summary", &row.summary)?,
+            caller_name: open(&dek, "caller_name", &row.caller_name)?,
+            caller_phone: open(&dek, "caller_phone", &row.caller_phone)?,
+        })
+    }
+
+    /// Calls, newest first, statistical fields only: a counselor sees the calls they logged
+    /// within the window, a supervisor all.
+    pub fn list_calls(
+        &self,
+        db: &Database,
+        actor: &Actor,
+        settings: &CallSettings,
+        before: Option<(i64, String)>,
+        limit: i64,
+    ) -> Result<Vec<CallFacts>, AuthError> {
+        let rule = self.authorize(db, actor, Action::CallList, Relation::NoObject, None)?;
+        let now = now_micros();
+        Ok(db.write(|conn| {
+            let mut q = calls::table.select(CallRow::as_select()).into_boxed();
+            if actor.role != domain::identity::Role::Supervisor {
+                let window =
+                    i64::try_from(settings.counselor_window.as_micros()).unwrap_or(i64::MAX);
+                q = q
+                    .filter(calls::counselor_id.eq(actor.user_id.clone()))
+                    .filter(calls::created_at.gt(now - window));
+            }
+            if let Some((started, id)) = before {
+                q = q.filter(
+                    calls::started_at
+                        .lt(started)
+                        .or(calls::started_at.eq(started).and(calls::id.lt(id))),
+                );
+            }
+            let rows: Vec<CallRow> = q
+                .order_by((calls::started_at.desc(), calls::id.desc()))
+                .limit(limit.clamp(1, 200))
+                .load(conn)?;
+            self.record(
+                conn,
+                &AuditEvent {
+                    record_type: Some("call".into()),
+                    rule: Some(rule.into()),
+                    ..actor.event("call.list")
+                },
+            )?;
+            Ok(rows.iter().map(facts).collect())
+        })?)
+    }
+
+    /// Whether this number called before: how many calls and when, and the cases they are
+    /// linked to. Candidates from the blind index are opened and compared, so collisions never
+    /// count. The number itself is in no log and no audit event.
+    pub fn lookup_caller(
+        &self,
+        db: &Database,
+        actor: &Actor,
+        phone: &PhoneNumber,
+    ) -> Result<CallerHistory, AuthError> {
+        let rule = self.authorize(db, actor, Action::CallLookup, Relation::NoObject, None)?;
+        Ok(db.write(|conn| {
+            let candidates =
+                self.blind_index_candidates(conn, TABLE, "caller_phone", phone.e164())?;
+            let mut matches: Vec<(i64, Option<String>)> = Vec::new();
+            for (owner, record) in candidates {
+                let row: Option<CallRow> = calls::table
+                    .find(&record)
+                    .select(CallRow::as_select())
+                    .first(conn)
+                    .optional()?;
+                let Some(row) = row else { continue };
+                let Some(sealed) = &row.caller_phone else {
+                    continue;
+                };
+                let dek = match self.data_key(conn, &owner) {
+                    Ok(dek) => dek,
+                    Err(DbError::Erased) => continue,
+                    Err(e) => return Err(e),
+                };
+                if dek.open(&ctx("caller_phone", &record), sealed)?.as_slice()
+                    == phone.e164().as_bytes()
+                {
+                    matches.push((row.started_at, row.case_id.clone()));
+                }
+            }
+            matches.sort();
+            self.record(
+                conn,
+                &AuditEvent {
+                    record_type: Some("call".into()),
+                    fields: vec!["caller_phone".into()],
+                    rule: Some(rule.into()),
+                    ..actor.event("call.lookup")
+                },
+            )?;
+            let mut case_ids: Vec<String> = matches.iter().filter_map(|(_, c)| c.clone()).collect();
+            case_ids.sort();
+            case_ids.dedup();
+            Ok(CallerHistory {
+                calls: matches.len(),
+                dates: matches.iter().map(|(d, _)| *d).collect(),
+                case_ids,
+            })
+        })?)
+    }
+}
