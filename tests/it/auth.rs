@@ -1188,6 +1188,12 @@ both!(
                 Only(&["counselor", "supervisor"]),
                 None,
             ),
+            (
+                "PATCH",
+                "/api/v1/calls/{id}",
+                PerRecord,
+                Some(json!({ "version": 1 })),
+            ),
             ("GET", "/api/v1/calls/{id}", PerRecord, None),
             (
                 "POST",

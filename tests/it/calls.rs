@@ -372,3 +372,127 @@ both!(
         assert!(staff.server.terminate().success());
     }
 );
+
+both!(calls_change_with_optimistic_concurrency, |db: TestDb| {
+    let staff = crate::auth::staff_for_tests(&db);
+    let s = &staff.server;
+    let counselor = &staff.tokens["counselor"];
+    let made = call(
+        s,
+        counselor,
+        "POST",
+        "/api/v1/calls",
+        Some(&anonymous_call()),
+    );
+    let id = made.json()["id"].as_str().unwrap().to_string();
+    let path = format!("/api/v1/calls/{id}");
+    let lookup = |phone: &str| {
+        call(
+            s,
+            counselor,
+            "POST",
+            "/api/v1/calls/lookup",
+            Some(&json!({ "phone": phone })),
+        )
+        .json()["calls"]
+            .clone()
+    };
+
+    // The caller gives a number after all: the anonymous call gains a sealed, findable phone.
+    let changed = call(
+        s,
+        counselor,
+        "PATCH",
+        &path,
+        Some(&json!({ "version": 1, "caller_phone": "+380 50 111 22 33", "outcome": "referral" })),
+    );
+    assert_eq!(changed.status, 200, "{}", changed.text());
+    assert_eq!(changed.json()["version"], 2);
+    assert_eq!(lookup("0501112233"), 1);
+    let now = call(s, counselor, "GET", &path, None).json();
+    assert_eq!(
+        (
+            now["outcome"].clone(),
+            now["caller_phone"].clone(),
+            now["version"].clone()
+        ),
+        (json!("referral"), json!("+380501112233"), json!(2))
+    );
+    assert_eq!(now["region"], "UA-46", "fields not sent stay as they were");
+
+    // A second counselor screen still holding version 1: refused, nothing overwritten.
+    let stale = call(
+        s,
+        counselor,
+        "PATCH",
+        &path,
+        Some(&json!({ "version": 1, "outcome": "no_action" })),
+    );
+    assert_eq!(stale.status, 409, "{}", stale.text());
+    assert_eq!(
+        call(s, counselor, "GET", &path, None).json()["outcome"],
+        "referral"
+    );
+
+    // Invalid changes name the field and change nothing; null removes a personal field.
+    let bad = call(
+        s,
+        counselor,
+        "PATCH",
+        &path,
+        Some(&json!({ "version": 2, "region": "nowhere" })),
+    );
+    assert_eq!(bad.status, 422);
+    assert!(bad.json()["fields"]["region"].is_string());
+    let removed = call(
+        s,
+        counselor,
+        "PATCH",
+        &path,
+        Some(&json!({ "version": 2, "caller_phone": null })),
+    );
+    assert_eq!(removed.status, 200, "{}", removed.text());
+    assert_eq!(
+        call(s, counselor, "GET", &path, None).json()["caller_phone"],
+        Value::Null
+    );
+    assert_eq!(
+        lookup("0501112233"),
+        0,
+        "the removed number is no longer findable"
+    );
+
+    // Who may change it follows who may read it: other roles get "not found".
+    for role in ["case_worker", "auditor", "admin", "partner"] {
+        assert_eq!(
+            call(
+                s,
+                &staff.tokens[role],
+                "PATCH",
+                &path,
+                Some(&json!({ "version": 3, "outcome": "no_action" }))
+            )
+            .status,
+            404,
+            "{role}"
+        );
+    }
+    assert_eq!(
+        call(
+            s,
+            &staff.tokens["supervisor"],
+            "PATCH",
+            &path,
+            Some(&json!({ "version": 3, "outcome": "no_action" }))
+        )
+        .status,
+        200
+    );
+    let events = query_strings(&db.open(), &format!("SELECT action || ' ' || outcome || ' ' || fields AS item FROM audit_events WHERE record_id = '{id}' AND action = 'call.update' ORDER BY id")).unwrap();
+    assert_eq!(events.len(), 4 + 3, "{events:?}"); // three allowed changes by the counselor and one by the supervisor; four denials (one 409 is not a policy decision)
+    assert!(
+        events.contains(&"call.update allowed caller_phone,outcome".to_string()),
+        "{events:?}"
+    );
+    assert!(staff.server.terminate().success());
+});

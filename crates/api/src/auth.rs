@@ -157,6 +157,7 @@ impl From<AuthError> for ApiError {
             AuthError::Conflict(message) => {
                 ApiError::new(StatusCode::CONFLICT, "conflict", message)
             }
+            AuthError::InvalidMany(fields) => ApiError::invalid_fields(fields),
             AuthError::Db(e) => ApiError::from(e),
         }
     }

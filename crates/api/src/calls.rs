@@ -252,3 +252,104 @@ pub(crate) async fn lookup(
         "case_ids": history.case_ids,
     })))
 }
+
+/// Absent stays absent (`None`); `null` becomes `Some(None)`: "remove this value".
+fn present<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
+/// Changes to a call: only the fields sent change; `null` removes a personal field. `version`
+/// is the one read: if the call changed since, the answer is 409 and nothing is written.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CallChanges {
+    version: i32,
+    #[serde(default)]
+    channel: Option<String>,
+    #[serde(default)]
+    direction: Option<String>,
+    #[serde(default)]
+    started_at: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    ended_at: Option<Option<String>>,
+    #[serde(default)]
+    caller_role: Option<String>,
+    #[serde(default)]
+    topics: Option<Vec<String>>,
+    #[serde(default)]
+    region: Option<String>,
+    #[serde(default)]
+    caller_gender: Option<String>,
+    #[serde(default)]
+    caller_age_group: Option<String>,
+    #[serde(default)]
+    language: Option<String>,
+    #[serde(default)]
+    outcome: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    summary: Option<Option<Sensitive<String>>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    caller_name: Option<Option<Sensitive<String>>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    caller_phone: Option<Option<Sensitive<String>>>,
+}
+
+#[utoipa::path(patch, path = "/api/v1/calls/{id}", tag = "calls", security(("bearer" = [])), request_body = CallChanges,
+    params(("id" = String, Path, description = "Call id")),
+    responses((status = 200, description = "Changed; the new version"), (status = 401, description = "Not signed in"),
+              (status = 404, description = "No such call, or not one the actor may change"),
+              (status = 409, description = "The call changed since it was read"), (status = 422, description = "Invalid fields, named")))]
+pub(crate) async fn update(
+    services: web::Data<Services>,
+    actor: Authenticated,
+    id: web::Path<String>,
+    body: web::Json<CallChanges>,
+) -> Result<HttpResponse, ApiError> {
+    let CallChanges {
+        version,
+        channel,
+        direction,
+        started_at,
+        ended_at,
+        caller_role,
+        topics,
+        region,
+        caller_gender,
+        caller_age_group,
+        language,
+        outcome,
+        summary,
+        caller_name,
+        caller_phone,
+    } = body.into_inner();
+    let patch = persistence::calls::CallPatch {
+        channel,
+        direction,
+        started_at: started_at.map(|t| micros("started_at", &t)).transpose()?,
+        ended_at: ended_at
+            .map(|e| e.map(|t| micros("ended_at", &t)).transpose())
+            .transpose()?,
+        caller_role,
+        topics,
+        region,
+        caller_gender,
+        caller_age_group,
+        language,
+        outcome,
+        summary,
+        caller_name,
+        caller_phone,
+    };
+    let vault = services.vault()?;
+    let s = services.clone();
+    let version =
+        web::block(move || vault.update_call(&s.db, &actor.0, &s.calls, &id, version, patch))
+            .await??;
+    Ok(HttpResponse::Ok().json(json!({ "version": version })))
+}

@@ -32,6 +32,7 @@ use utoipa::{Modify, OpenApi};
         crate::calls::create,
         crate::calls::list,
         crate::calls::read,
+        crate::calls::update,
         crate::calls::lookup,
     ),
     modifiers(&BearerAuth)

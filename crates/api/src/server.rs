@@ -148,7 +148,11 @@ fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(crate::calls::create)),
         )
         .service(resource("/api/v1/calls/lookup").route(web::post().to(crate::calls::lookup)))
-        .service(resource("/api/v1/calls/{id}").route(web::get().to(crate::calls::read)))
+        .service(
+            resource("/api/v1/calls/{id}")
+                .route(web::get().to(crate::calls::read))
+                .route(web::patch().to(crate::calls::update)),
+        )
         .service(resource("/api/v1/vocabularies").route(web::get().to(crate::vocabularies::list)))
         .service(resource("/api/v1/audit/anomalies").route(web::get().to(crate::admin::anomalies)));
     #[cfg(feature = "test-routes")]

@@ -30,6 +30,8 @@ pub enum Action {
     CallCreate,
     /// Read one call, personal fields included.
     CallRead,
+    /// Change a call.
+    CallUpdate,
     /// List calls (statistical fields only).
     CallList,
     /// Ask whether a phone number called before.
@@ -37,7 +39,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 12] = [
+    pub const ALL: [Action; 13] = [
         Action::UserCreate,
         Action::UserList,
         Action::UserDisable,
@@ -48,6 +50,7 @@ impl Action {
         Action::AuditVerify,
         Action::CallCreate,
         Action::CallRead,
+        Action::CallUpdate,
         Action::CallList,
         Action::CallLookup,
     ];
@@ -64,6 +67,7 @@ impl Action {
             Action::AuditVerify => "audit.verify",
             Action::CallCreate => "call.create",
             Action::CallRead => "call.read",
+            Action::CallUpdate => "call.update",
             Action::CallList => "call.list",
             Action::CallLookup => "call.lookup",
         }
@@ -146,6 +150,9 @@ pub const RULES: &[Rule] = &[
     rule("counselor_reads_own_recent_calls", Role::Counselor,  Action::CallRead,       Relation::OwnRecentCall),
     rule("supervisor_reads_own_calls",       Role::Supervisor, Action::CallRead,       Relation::OwnRecentCall),
     rule("supervisor_reads_all_calls",       Role::Supervisor, Action::CallRead,       Relation::OtherCall),
+    rule("counselor_updates_own_recent_calls", Role::Counselor, Action::CallUpdate,   Relation::OwnRecentCall),
+    rule("supervisor_updates_own_calls",     Role::Supervisor, Action::CallUpdate,     Relation::OwnRecentCall),
+    rule("supervisor_updates_all_calls",     Role::Supervisor, Action::CallUpdate,     Relation::OtherCall),
     rule("counselor_lists_own_recent_calls", Role::Counselor,  Action::CallList,       Relation::NoObject),
     rule("supervisor_lists_all_calls",       Role::Supervisor, Action::CallList,       Relation::NoObject),
     rule("counselor_looks_up_callers",       Role::Counselor,  Action::CallLookup,     Relation::NoObject),

@@ -237,15 +237,16 @@ impl Vault {
         }
     }
 
-    /// One call with its personal fields, if the policy allows. A call that does not exist and
-    /// one the actor may not see give the same `NotFound`; the denial is in the access log.
-    pub fn read_call(
+    /// The call and the rule that lets the actor do `action` to it. A call that does not
+    /// exist and one the actor may not touch give the same `NotFound` (the denial is logged).
+    fn call_for(
         &self,
         db: &Database,
         actor: &Actor,
         settings: &CallSettings,
+        action: Action,
         id: &str,
-    ) -> Result<CallView, AuthError> {
+    ) -> Result<(CallRow, &'static str), AuthError> {
         let row: Option<CallRow> = db.with_conn(|conn| {
             Ok(calls::table
                 .find(id)
@@ -257,36 +258,46 @@ impl Vault {
             return Err(AuthError::NotFound);
         };
         let relation = Self::call_relation(actor, &row, settings, now_micros());
-        match self.authorize(db, actor, Action::CallRead, relation, Some(("call", id))) {
-            Ok(rule) => db
-                .write(|conn| {
-                    let view = self.open_call(conn, &row)?;
-                    let mut fields = vec!["facts".to_string()];
-                    for (name, present) in [
-                        ("summary", row.summary.is_some()),
-                        ("caller_name", row.caller_name.is_some()),
-                        ("caller_phone", row.caller_phone.is_some()),
-                    ] {
-                        if present {
-                            fields.push(name.into());
-                        }
-                    }
-                    self.record(
-                        conn,
-                        &AuditEvent {
-                            record_type: Some("call".into()),
-                            record_id: Some(id.to_string()),
-                            fields,
-                            rule: Some(rule.into()),
-                            ..actor.event("call.read")
-                        },
-                    )?;
-                    Ok(view)
-                })
-                .map_err(AuthError::from),
+        match self.authorize(db, actor, action, relation, Some(("call", id))) {
+            Ok(rule) => Ok((row, rule)),
             Err(AuthError::Forbidden(_)) => Err(AuthError::NotFound),
             Err(e) => Err(e),
         }
+    }
+
+    /// One call with its personal fields, if the policy allows; else `NotFound`.
+    pub fn read_call(
+        &self,
+        db: &Database,
+        actor: &Actor,
+        settings: &CallSettings,
+        id: &str,
+    ) -> Result<CallView, AuthError> {
+        let (row, rule) = self.call_for(db, actor, settings, Action::CallRead, id)?;
+        Ok(db.write(|conn| {
+            let view = self.open_call(conn, &row)?;
+            let mut fields = vec!["facts".to_string()];
+            for (name, present) in [
+                ("summary", row.summary.is_some()),
+                ("caller_name", row.caller_name.is_some()),
+                ("caller_phone", row.caller_phone.is_some()),
+            ] {
+                if present {
+                    fields.push(name.into());
+                }
+            }
+            self.record(
+                conn,
+                &AuditEvent {
+                    record_type: Some("call".into()),
+                    record_id: Some(id.to_string()),
+                    fields,
+                    rule: Some(rule.into()),
+                    ..actor.event("call.read")
+                },
+            )?;
+            Ok(view)
+        })?)
     }
 
     fn open_call(&self, conn: &mut DbConnection, row: &CallRow) -> Result<CallView, DbError> {
@@ -417,5 +428,166 @@ impl Vault {
                 case_ids,
             })
         })?)
+    }
+}
+
+/// Changes to a call: `None` leaves a field as it is; for the personal fields `Some(None)`
+/// removes the value.
+#[derive(Debug, Clone, Default)]
+pub struct CallPatch {
+    pub channel: Option<String>,
+    pub direction: Option<String>,
+    pub started_at: Option<i64>,
+    pub ended_at: Option<Option<i64>>,
+    pub caller_role: Option<String>,
+    pub topics: Option<Vec<String>>,
+    pub region: Option<String>,
+    pub caller_gender: Option<String>,
+    pub caller_age_group: Option<String>,
+    pub language: Option<String>,
+    pub outcome: Option<String>,
+    pub summary: Option<Option<Sensitive<String>>>,
+    pub caller_name: Option<Option<Sensitive<String>>>,
+    pub caller_phone: Option<Option<Sensitive<String>>>,
+}
+
+impl Vault {
+    /// Applies a patch if the call is still at `version` (optimistic concurrency: a stale
+    /// update is a `Conflict` and changes nothing). The whole call is validated again.
+    pub fn update_call(
+        &self,
+        db: &Database,
+        actor: &Actor,
+        settings: &CallSettings,
+        id: &str,
+        version: i32,
+        patch: CallPatch,
+    ) -> Result<i32, AuthError> {
+        let (row, rule) = self.call_for(db, actor, settings, Action::CallUpdate, id)?;
+        let current = db.with_conn(|conn| self.open_call(conn, &row))?;
+        let f = current.facts;
+        let CallPatch {
+            channel,
+            direction,
+            started_at,
+            ended_at,
+            caller_role,
+            topics,
+            region,
+            caller_gender,
+            caller_age_group,
+            language,
+            outcome,
+            summary,
+            caller_name,
+            caller_phone,
+        } = patch;
+        let mut changed: Vec<&str> = Vec::new();
+        let mut take = |name: &'static str, new: Option<String>, old: String| match new {
+            Some(v) => {
+                changed.push(name);
+                v
+            }
+            None => old,
+        };
+        let input = domain::calls::CallInput {
+            channel: take("channel", channel, f.channel),
+            direction: take("direction", direction, f.direction),
+            caller_role: take("caller_role", caller_role, f.caller_role),
+            region: take("region", region, f.region),
+            caller_gender: take("caller_gender", caller_gender, f.caller_gender),
+            caller_age_group: take("caller_age_group", caller_age_group, f.caller_age_group),
+            language: take("language", language, f.language),
+            outcome: take("outcome", outcome, f.outcome),
+            started_at: started_at
+                .inspect(|_| changed.push("started_at"))
+                .unwrap_or(f.started_at),
+            ended_at: ended_at
+                .inspect(|_| changed.push("ended_at"))
+                .unwrap_or(f.ended_at),
+            topics: topics
+                .inspect(|_| changed.push("topics"))
+                .unwrap_or(f.topics),
+            summary: summary
+                .inspect(|_| changed.push("summary"))
+                .unwrap_or(current.summary),
+            caller_name: caller_name
+                .inspect(|_| changed.push("caller_name"))
+                .unwrap_or(current.caller_name),
+            caller_phone: caller_phone
+                .inspect(|_| changed.push("caller_phone"))
+                .unwrap_or(current.caller_phone),
+        };
+        let call = domain::calls::validate(input, now_micros(), &settings.default_country_code)
+            .map_err(AuthError::InvalidMany)?;
+        let c = &call.input;
+        db.write(|conn| {
+            let dek = if call.has_personal_data() {
+                Some(match self.data_key(conn, id) {
+                    Ok(dek) => dek,
+                    Err(DbError::NotFound) => self.create_data_key(conn, "call", id)?,
+                    Err(e) => return Err(e),
+                })
+            } else {
+                None
+            };
+            let seal = |field: &str, value: Option<&str>| -> Result<Option<Vec<u8>>, DbError> {
+                match (&dek, value) {
+                    (Some(dek), Some(v)) => Ok(Some(dek.seal(&ctx(field, id), v.as_bytes())?)),
+                    _ => Ok(None),
+                }
+            };
+            let summary = seal("summary", c.summary.as_ref().map(|s| s.expose().as_str()))?;
+            let name = seal(
+                "caller_name",
+                c.caller_name.as_ref().map(|s| s.expose().trim()),
+            )?;
+            let phone = seal("caller_phone", call.phone.as_ref().map(|p| p.e164()))?;
+            let updated = diesel::update(calls::table.find(id).filter(calls::version.eq(version)))
+                .set((
+                    calls::channel.eq(&c.channel),
+                    calls::direction.eq(&c.direction),
+                    calls::started_at.eq(c.started_at),
+                    calls::ended_at.eq(c.ended_at),
+                    calls::caller_role.eq(&c.caller_role),
+                    calls::topics.eq(c.topics.join(",")),
+                    calls::region.eq(&c.region),
+                    calls::caller_gender.eq(&c.caller_gender),
+                    calls::caller_age_group.eq(&c.caller_age_group),
+                    calls::language.eq(&c.language),
+                    calls::outcome.eq(&c.outcome),
+                    calls::summary.eq(summary),
+                    calls::caller_name.eq(name),
+                    calls::caller_phone.eq(phone),
+                    calls::version.eq(version + 1),
+                    calls::updated_at.eq(now_micros()),
+                ))
+                .execute(conn)?;
+            if updated == 0 {
+                return Ok(Err(AuthError::Conflict(
+                    "the call changed since it was read; read it again",
+                )));
+            }
+            self.set_blind_index(
+                conn,
+                &ctx("caller_phone", id),
+                call.phone.as_ref().map(|p| p.e164()),
+            )?;
+            self.record(
+                conn,
+                &AuditEvent {
+                    record_type: Some("call".into()),
+                    record_id: Some(id.to_string()),
+                    fields: {
+                        let mut f: Vec<String> = changed.iter().map(|f| f.to_string()).collect();
+                        f.sort();
+                        f
+                    },
+                    rule: Some(rule.into()),
+                    ..actor.event("call.update")
+                },
+            )?;
+            Ok(Ok(version + 1))
+        })?
     }
 }

@@ -265,12 +265,24 @@ fn prepare_sqlite_file(path: &Path) -> Result<(), DbError> {
                 .map_err(|e| io("cannot create the directory of", e))?;
         }
     }
-    OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| io("cannot open", e))?;
+    // Never open (and so close) a descriptor on an existing database file: on POSIX, closing
+    // any descriptor of a file drops every fcntl lock the process holds on it, including
+    // SQLite's own, and other processes may then checkpoint and reset the WAL under this
+    // process's readers (they read stale or inconsistent pages). Only a file that does not
+    // exist yet is created here, before any connection of ours has it open.
+    if !path.exists() {
+        match OpenOptions::new()
+            .create_new(true)
+            .write(true)
+            .mode(0o600)
+            .open(path)
+        {
+            // Created here, or a moment ago by another connection or process: either is fine.
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(io("cannot create", e)),
+        }
+    }
     let mode = fs::metadata(path)
         .map_err(|e| io("cannot read", e))?
         .permissions()

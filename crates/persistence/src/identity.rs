@@ -105,6 +105,9 @@ pub enum AuthError {
     /// The session is gone (logged out, expired, revoked, user disabled) or the token is bad.
     #[error("not authenticated")]
     Unauthenticated,
+    /// Several fields break rules: field name -> which rule (never the value).
+    #[error("invalid fields: {0:?}")]
+    InvalidMany(std::collections::BTreeMap<String, String>),
     /// Input that breaks a rule; `field` names it, `message` says which rule.
     #[error("{field}: {message}")]
     Invalid {
