@@ -434,6 +434,17 @@ both!(calls_change_with_optimistic_concurrency, |db: TestDb| {
         "referral"
     );
 
+    // A stale change that would add a number leaves no trace of it (not even in the index).
+    let stale_phone = call(
+        s,
+        counselor,
+        "PATCH",
+        &path,
+        Some(&json!({ "version": 1, "caller_phone": "+48 22 555 66 77" })),
+    );
+    assert_eq!(stale_phone.status, 409);
+    assert_eq!(lookup("+48225556677"), 0);
+
     // Invalid changes name the field and change nothing; null removes a personal field.
     let bad = call(
         s,

@@ -17,6 +17,7 @@ use crate::vault::FieldContext;
 use crate::{AuditEvent, Database, DbConnection, DbError, Vault};
 
 const TABLE: &str = "calls";
+const STALE: &str = "the call changed since it was read; read it again";
 
 #[derive(Debug, Clone)]
 pub struct CallSettings {
@@ -146,6 +147,94 @@ fn ctx<'a>(field: &'a str, id: &'a str) -> FieldContext<'a> {
     }
 }
 
+/// Every column a caller of the API decides, as stored: the same set for logging and changing
+/// a call.
+#[derive(Insertable, AsChangeset)]
+#[diesel(table_name = calls)]
+#[diesel(treat_none_as_null = true)]
+struct CallColumns<'a> {
+    channel: &'a str,
+    direction: &'a str,
+    started_at: i64,
+    ended_at: Option<i64>,
+    caller_role: &'a str,
+    topics: String,
+    region: &'a str,
+    caller_gender: &'a str,
+    caller_age_group: &'a str,
+    language: &'a str,
+    outcome: &'a str,
+    summary: Option<Vec<u8>>,
+    caller_name: Option<Vec<u8>>,
+    caller_phone: Option<Vec<u8>>,
+}
+
+impl Vault {
+    /// The stored form of a valid call: personal fields sealed under the call's data key
+    /// (created when the call first has one), the phone's blind index set or cleared. `fresh`:
+    /// the call is being created (no data key or index entry can exist yet).
+    fn call_columns<'a>(
+        &self,
+        conn: &mut DbConnection,
+        id: &str,
+        call: &'a ValidCall,
+        fresh: bool,
+    ) -> Result<CallColumns<'a>, DbError> {
+        let c = &call.input;
+        let (mut summary, mut caller_name, mut caller_phone) = (None, None, None);
+        if call.has_personal_data() {
+            let dek = match if fresh {
+                Err(DbError::NotFound)
+            } else {
+                self.data_key(conn, id)
+            } {
+                Ok(dek) => dek,
+                Err(DbError::NotFound) => self.create_data_key(conn, "call", id)?,
+                Err(e) => return Err(e),
+            };
+            let seal = |field: &str, value: &str| dek.seal(&ctx(field, id), value.as_bytes());
+            summary = c
+                .summary
+                .as_ref()
+                .map(|v| seal("summary", v.expose()))
+                .transpose()?;
+            caller_name = c
+                .caller_name
+                .as_ref()
+                .map(|v| seal("caller_name", v.expose().trim()))
+                .transpose()?;
+            caller_phone = call
+                .phone
+                .as_ref()
+                .map(|p| seal("caller_phone", p.e164()))
+                .transpose()?;
+        }
+        if !fresh || call.phone.is_some() {
+            self.set_blind_index(
+                conn,
+                &ctx("caller_phone", id),
+                call.phone.as_ref().map(PhoneNumber::e164),
+            )?;
+        }
+        Ok(CallColumns {
+            channel: &c.channel,
+            direction: &c.direction,
+            started_at: c.started_at,
+            ended_at: c.ended_at,
+            caller_role: &c.caller_role,
+            topics: c.topics.join(","),
+            region: &c.region,
+            caller_gender: &c.caller_gender,
+            caller_age_group: &c.caller_age_group,
+            language: &c.language,
+            outcome: &c.outcome,
+            summary,
+            caller_name,
+            caller_phone,
+        })
+    }
+}
+
 impl Vault {
     /// Logs a call. Personal fields are sealed under the call's own data key (created only
     /// when there is one), the phone number is blind-indexed, and the audit event names the
@@ -158,9 +247,7 @@ impl Vault {
     ) -> Result<String, AuthError> {
         let rule = self.authorize(db, actor, Action::CallCreate, Relation::NoObject, None)?;
         let id = crypto::random::hex_id::<16>().map_err(crypto::CryptoError::from)?;
-        let c = &call.input;
         db.write(|conn| {
-            let (mut summary, mut name, mut phone) = (None, None, None);
             let mut fields = vec![
                 "channel",
                 "direction",
@@ -174,41 +261,22 @@ impl Vault {
                 "language",
                 "outcome",
             ];
-            if call.has_personal_data() {
-                let dek = self.create_data_key(conn, "call", &id)?;
-                if let Some(s) = &c.summary {
-                    summary = Some(dek.seal(&ctx("summary", &id), s.expose().as_bytes())?);
-                    fields.push("summary");
-                }
-                if let Some(n) = &c.caller_name {
-                    name = Some(dek.seal(&ctx("caller_name", &id), n.expose().trim().as_bytes())?);
-                    fields.push("caller_name");
-                }
-                if let Some(p) = &call.phone {
-                    phone = Some(dek.seal(&ctx("caller_phone", &id), p.e164().as_bytes())?);
-                    self.set_blind_index(conn, &ctx("caller_phone", &id), Some(p.e164()))?;
-                    fields.push("caller_phone");
+            let columns = self.call_columns(conn, &id, call, true)?;
+            for (name, present) in [
+                ("summary", columns.summary.is_some()),
+                ("caller_name", columns.caller_name.is_some()),
+                ("caller_phone", columns.caller_phone.is_some()),
+            ] {
+                if present {
+                    fields.push(name);
                 }
             }
             let now = now_micros();
             diesel::insert_into(calls::table)
                 .values((
+                    columns,
                     calls::id.eq(&id),
                     calls::counselor_id.eq(&actor.user_id),
-                    calls::channel.eq(&c.channel),
-                    calls::direction.eq(&c.direction),
-                    calls::started_at.eq(c.started_at),
-                    calls::ended_at.eq(c.ended_at),
-                    calls::caller_role.eq(&c.caller_role),
-                    calls::topics.eq(c.topics.join(",")),
-                    calls::region.eq(&c.region),
-                    calls::caller_gender.eq(&c.caller_gender),
-                    calls::caller_age_group.eq(&c.caller_age_group),
-                    calls::language.eq(&c.language),
-                    calls::outcome.eq(&c.outcome),
-                    calls::summary.eq(summary),
-                    calls::caller_name.eq(name),
-                    calls::caller_phone.eq(phone),
                     calls::version.eq(1),
                     calls::created_at.eq(now),
                     calls::updated_at.eq(now),
@@ -520,59 +588,19 @@ impl Vault {
         };
         let call = domain::calls::validate(input, now_micros(), &settings.default_country_code)
             .map_err(AuthError::InvalidMany)?;
-        let c = &call.input;
         db.write(|conn| {
-            let dek = if call.has_personal_data() {
-                Some(match self.data_key(conn, id) {
-                    Ok(dek) => dek,
-                    Err(DbError::NotFound) => self.create_data_key(conn, "call", id)?,
-                    Err(e) => return Err(e),
-                })
-            } else {
-                None
-            };
-            let seal = |field: &str, value: Option<&str>| -> Result<Option<Vec<u8>>, DbError> {
-                match (&dek, value) {
-                    (Some(dek), Some(v)) => Ok(Some(dek.seal(&ctx(field, id), v.as_bytes())?)),
-                    _ => Ok(None),
-                }
-            };
-            let summary = seal("summary", c.summary.as_ref().map(|s| s.expose().as_str()))?;
-            let name = seal(
-                "caller_name",
-                c.caller_name.as_ref().map(|s| s.expose().trim()),
-            )?;
-            let phone = seal("caller_phone", call.phone.as_ref().map(|p| p.e164()))?;
+            let columns = self.call_columns(conn, id, &call, false)?;
             let updated = diesel::update(calls::table.find(id).filter(calls::version.eq(version)))
                 .set((
-                    calls::channel.eq(&c.channel),
-                    calls::direction.eq(&c.direction),
-                    calls::started_at.eq(c.started_at),
-                    calls::ended_at.eq(c.ended_at),
-                    calls::caller_role.eq(&c.caller_role),
-                    calls::topics.eq(c.topics.join(",")),
-                    calls::region.eq(&c.region),
-                    calls::caller_gender.eq(&c.caller_gender),
-                    calls::caller_age_group.eq(&c.caller_age_group),
-                    calls::language.eq(&c.language),
-                    calls::outcome.eq(&c.outcome),
-                    calls::summary.eq(summary),
-                    calls::caller_name.eq(name),
-                    calls::caller_phone.eq(phone),
+                    columns,
                     calls::version.eq(version + 1),
                     calls::updated_at.eq(now_micros()),
                 ))
                 .execute(conn)?;
             if updated == 0 {
-                return Ok(Err(AuthError::Conflict(
-                    "the call changed since it was read; read it again",
-                )));
+                // Rolls back whatever `call_columns` wrote (a data key, the blind index).
+                return Err(DbError::Refused(STALE.into()));
             }
-            self.set_blind_index(
-                conn,
-                &ctx("caller_phone", id),
-                call.phone.as_ref().map(|p| p.e164()),
-            )?;
             self.record(
                 conn,
                 &AuditEvent {
@@ -587,7 +615,11 @@ impl Vault {
                     ..actor.event("call.update")
                 },
             )?;
-            Ok(Ok(version + 1))
-        })?
+            Ok(version + 1)
+        })
+        .map_err(|e| match e {
+            DbError::Refused(m) if m == STALE => AuthError::Conflict(STALE),
+            other => AuthError::from(other),
+        })
     }
 }
