@@ -507,3 +507,52 @@ both!(calls_change_with_optimistic_concurrency, |db: TestDb| {
     );
     assert!(staff.server.terminate().success());
 });
+
+both!(guessed_call_ids_reveal_nothing, |db: TestDb| {
+    let staff = crate::auth::staff_for_tests(&db);
+    let s = &staff.server;
+    let real = call(
+        s,
+        &staff.tokens["counselor"],
+        "POST",
+        "/api/v1/calls",
+        Some(&anonymous_call()),
+    )
+    .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let strip = |r: &http::Response| {
+        let mut v = r.json();
+        v.as_object_mut().unwrap().remove("request_id");
+        (r.status, v)
+    };
+    // Random ids, ids of the wrong shape, and the real id for roles that may not see it: one
+    // answer for all of them.
+    let expected = strip(&call(
+        s,
+        &staff.tokens["case_worker"],
+        "GET",
+        &format!("/api/v1/calls/{real}"),
+        None,
+    ));
+    assert_eq!(expected.0, 404);
+    for i in 0..60 {
+        let guess = match i % 3 {
+            0 => crypto::random::hex_id::<16>().unwrap(),
+            1 => format!("{real}{i}"),
+            _ => format!("../calls/{i}"),
+        };
+        for role in ["counselor", "supervisor", "case_worker", "partner"] {
+            let res = call(
+                s,
+                &staff.tokens[role],
+                "GET",
+                &format!("/api/v1/calls/{guess}"),
+                None,
+            );
+            assert_eq!(strip(&res), expected, "{role} {guess}");
+        }
+    }
+    assert!(staff.server.terminate().success());
+});
