@@ -1325,6 +1325,28 @@ both!(idle_and_expired_sessions_end, |db: TestDb| {
         ),
     )
     .unwrap();
+    // A session used after ten quiet minutes is still valid, and its last-seen time moves on.
+    let ten_minutes = 600_000_000i64;
+    persistence::testing::execute(
+        &d,
+        &format!(
+            "UPDATE sessions SET last_seen_at = last_seen_at - {ten_minutes} WHERE id = '{}'",
+            sid(&fresh)
+        ),
+    )
+    .unwrap();
+    assert_eq!(me(&server, &fresh).status, 200);
+    let quiet: i64 = query_strings(
+        &d,
+        &format!(
+            "SELECT CAST(created_at - last_seen_at AS TEXT) AS item FROM sessions WHERE id = '{}'",
+            sid(&fresh)
+        ),
+    )
+    .unwrap()[0]
+        .parse()
+        .unwrap();
+    assert!(quiet <= 0, "last_seen_at was not refreshed");
     unauthenticated(&me(&server, &idle));
     unauthenticated(&me(&server, &old));
     unauthenticated(&refresh(&server, &old_refresh));

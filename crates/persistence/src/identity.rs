@@ -178,6 +178,9 @@ struct SessionCheck {
     totp_confirmed_at: Option<i64>,
 }
 
+/// Sessions' last-seen times are kept to this resolution (one write a minute per session).
+const LAST_SEEN_RESOLUTION_US: i64 = 60_000_000;
+
 /// A hash to verify against when the login is unknown, so that an unknown user costs the same
 /// time as a wrong password.
 static DUMMY_HASH: LazyLock<Option<String>> = LazyLock::new(|| {
@@ -536,7 +539,7 @@ impl Vault {
                 return Ok(Err(AuthError::Unauthenticated));
             }
             let actor = match self.check_session(conn, settings, &session_id, None, now)? {
-                Ok(actor) => actor,
+                Ok((actor, _)) => actor,
                 Err(e) => return Ok(Err(e)),
             };
             diesel::update(refresh_tokens::table.find(&hash))
@@ -593,23 +596,23 @@ impl Vault {
         user_id: &str,
     ) -> Result<Actor, AuthError> {
         let now = now_micros();
-        let found = db.with_conn(|conn| {
+        let (actor, last_seen) = db.with_conn(|conn| {
             self.check_session(conn, settings, session_id, Some(user_id), now)
         })??;
-        // Idle tracking: one write a minute per session, not one per request.
-        db.with_conn(|conn| {
-            diesel::update(
-                sessions::table
-                    .find(session_id)
-                    .filter(sessions::last_seen_at.lt(now - 60_000_000)),
-            )
-            .set(sessions::last_seen_at.eq(now))
-            .execute(conn)?;
-            Ok(())
-        })?;
-        Ok(found)
+        // Idle tracking: one write a minute per session; every other request only reads (on
+        // SQLite even an UPDATE that matches nothing would take the write lock).
+        if last_seen < now - LAST_SEEN_RESOLUTION_US {
+            db.write(|conn| {
+                diesel::update(sessions::table.find(session_id))
+                    .set(sessions::last_seen_at.eq(now))
+                    .execute(conn)?;
+                Ok(())
+            })?;
+        }
+        Ok(actor)
     }
 
+    /// The session and its user, if the session is valid now; with the session's last-seen time.
     fn check_session(
         &self,
         conn: &mut crate::DbConnection,
@@ -617,7 +620,7 @@ impl Vault {
         session_id: &str,
         user_id: Option<&str>,
         now: i64,
-    ) -> Result<Result<Actor, AuthError>, DbError> {
+    ) -> Result<Result<(Actor, i64), AuthError>, DbError> {
         let row: Option<SessionCheck> = sessions::table
             .inner_join(users::table)
             .filter(sessions::id.eq(session_id))
@@ -647,7 +650,7 @@ impl Vault {
         let Some(role) = Role::parse(&role).filter(|_| valid) else {
             return Ok(Err(AuthError::Unauthenticated));
         };
-        Ok(Ok(Actor {
+        let actor = Actor {
             user_id: uid,
             login,
             role,
@@ -657,7 +660,8 @@ impl Vault {
             mfa,
             needs_totp_enrolment: settings.totp_required.contains(&role)
                 && totp_confirmed_at.is_none(),
-        }))
+        };
+        Ok(Ok((actor, last_seen)))
     }
 
     /// Changes the actor's password after checking the current one; every session of the user,

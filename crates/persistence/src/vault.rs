@@ -7,8 +7,9 @@
 //! data key lives only inside one operation.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime};
 
 use crypto::blind_index::BlindIndexer;
 use crypto::envelope::DataKey;
@@ -70,7 +71,9 @@ pub fn load_key_ring(path: &Path, production: bool) -> Result<(KeyRing, KeySourc
 struct KeyStore {
     path: PathBuf,
     current: RwLock<(Arc<KeyRing>, Option<SystemTime>)>,
-    last_check: Mutex<Instant>,
+    /// When the file was last looked at (µs since the epoch): an atomic, since every seal and
+    /// open asks for the ring and a lock here would serialise them.
+    last_check: AtomicI64,
 }
 
 /// How often a running server looks at the key file's modification time, so that a rotation by
@@ -79,15 +82,14 @@ const KEY_FILE_CHECK: Duration = Duration::from_secs(1);
 
 impl KeyStore {
     fn ring(&self) -> Arc<KeyRing> {
-        let due = {
-            let mut last = self.last_check.lock().unwrap_or_else(|p| p.into_inner());
-            if last.elapsed() >= KEY_FILE_CHECK {
-                *last = Instant::now();
-                true
-            } else {
-                false
-            }
-        };
+        let now = now_micros();
+        let last = self.last_check.load(Ordering::Relaxed);
+        let due = now - last >= KEY_FILE_CHECK.as_micros() as i64
+            // One thread wins the right to look; the others go on with the ring they have.
+            && self
+                .last_check
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok();
         if due {
             let _ = self.reload_if_changed();
         }
@@ -170,7 +172,7 @@ impl Vault {
             keys: KeyStore {
                 path: settings.keys_file.clone(),
                 current: RwLock::new((Arc::new(ring), mtime)),
-                last_check: Mutex::new(Instant::now()),
+                last_check: AtomicI64::new(now_micros()),
             },
             indexer,
             audit: settings.audit.clone(),
