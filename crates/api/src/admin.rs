@@ -159,13 +159,8 @@ pub(crate) async fn change_role(
     id: web::Path<String>,
     body: web::Json<RoleChange>,
 ) -> Result<HttpResponse, ApiError> {
-    let role = Role::parse(&body.role).ok_or_else(|| {
-        ApiError::invalid_fields(
-            [("role".to_string(), "is not a role".to_string())]
-                .into_iter()
-                .collect(),
-        )
-    })?;
+    let role =
+        Role::parse(&body.role).ok_or_else(|| ApiError::invalid_field("role", "is not a role"))?;
     update(s, a, id.into_inner(), UserChange::Role(role)).await
 }
 

@@ -149,11 +149,7 @@ impl From<AuthError> for ApiError {
                 "your role may not do this",
             ),
             AuthError::NotFound => ApiError::not_found(),
-            AuthError::Invalid { field, message } => ApiError::invalid_fields(
-                [(field.to_string(), message.to_string())]
-                    .into_iter()
-                    .collect(),
-            ),
+            AuthError::Invalid { field, message } => ApiError::invalid_field(field, message),
             AuthError::Conflict(message) => {
                 ApiError::new(StatusCode::CONFLICT, "conflict", message)
             }

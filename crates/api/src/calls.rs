@@ -17,7 +17,7 @@ fn micros(field: &'static str, text: &str) -> Result<i64, ApiError> {
     DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&Utc).timestamp_micros())
         .map_err(|_| {
-            invalid(
+            ApiError::invalid_field(
                 field,
                 "must be an RFC 3339 time such as 2026-11-30T14:05:00Z",
             )
@@ -28,14 +28,6 @@ fn rfc3339(us: i64) -> String {
     DateTime::<Utc>::from_timestamp_micros(us)
         .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
         .unwrap_or_default()
-}
-
-fn invalid(field: &str, message: &str) -> ApiError {
-    ApiError::invalid_fields(
-        [(field.to_string(), message.to_string())]
-            .into_iter()
-            .collect(),
-    )
 }
 
 /// A call as logged. Times are RFC 3339; codes come from `GET /api/v1/vocabularies`.
@@ -238,7 +230,7 @@ pub(crate) async fn lookup(
 ) -> Result<HttpResponse, ApiError> {
     let phone = PhoneNumber::parse(body.phone.expose(), &services.calls.default_country_code)
         .ok_or_else(|| {
-            invalid(
+            ApiError::invalid_field(
                 "phone",
                 "is not a phone number (international, or national with a leading 0)",
             )

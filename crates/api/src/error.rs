@@ -109,6 +109,15 @@ impl ApiError {
         }
     }
 
+    /// 422 for one field.
+    pub fn invalid_field(field: &str, message: &str) -> Self {
+        Self::invalid_fields(
+            [(field.to_string(), message.to_string())]
+                .into_iter()
+                .collect(),
+        )
+    }
+
     pub fn status(&self) -> StatusCode {
         self.status
     }

@@ -550,42 +550,44 @@ impl Vault {
             caller_name,
             caller_phone,
         } = patch;
-        let mut changed: Vec<&str> = Vec::new();
-        let mut take = |name: &'static str, new: Option<String>, old: String| match new {
-            Some(v) => {
-                changed.push(name);
-                v
-            }
-            None => old,
-        };
+        let mut changed: Vec<&'static str> = Vec::new();
         let input = domain::calls::CallInput {
-            channel: take("channel", channel, f.channel),
-            direction: take("direction", direction, f.direction),
-            caller_role: take("caller_role", caller_role, f.caller_role),
-            region: take("region", region, f.region),
-            caller_gender: take("caller_gender", caller_gender, f.caller_gender),
-            caller_age_group: take("caller_age_group", caller_age_group, f.caller_age_group),
-            language: take("language", language, f.language),
-            outcome: take("outcome", outcome, f.outcome),
-            started_at: started_at
-                .inspect(|_| changed.push("started_at"))
-                .unwrap_or(f.started_at),
-            ended_at: ended_at
-                .inspect(|_| changed.push("ended_at"))
-                .unwrap_or(f.ended_at),
-            topics: topics
-                .inspect(|_| changed.push("topics"))
-                .unwrap_or(f.topics),
-            summary: summary
-                .inspect(|_| changed.push("summary"))
-                .unwrap_or(current.summary),
-            caller_name: caller_name
-                .inspect(|_| changed.push("caller_name"))
-                .unwrap_or(current.caller_name),
-            caller_phone: caller_phone
-                .inspect(|_| changed.push("caller_phone"))
-                .unwrap_or(current.caller_phone),
+            channel: changed_or(&mut changed, "channel", channel, f.channel),
+            direction: changed_or(&mut changed, "direction", direction, f.direction),
+            started_at: changed_or(&mut changed, "started_at", started_at, f.started_at),
+            ended_at: changed_or(&mut changed, "ended_at", ended_at, f.ended_at),
+            caller_role: changed_or(&mut changed, "caller_role", caller_role, f.caller_role),
+            topics: changed_or(&mut changed, "topics", topics, f.topics),
+            region: changed_or(&mut changed, "region", region, f.region),
+            caller_gender: changed_or(
+                &mut changed,
+                "caller_gender",
+                caller_gender,
+                f.caller_gender,
+            ),
+            caller_age_group: changed_or(
+                &mut changed,
+                "caller_age_group",
+                caller_age_group,
+                f.caller_age_group,
+            ),
+            language: changed_or(&mut changed, "language", language, f.language),
+            outcome: changed_or(&mut changed, "outcome", outcome, f.outcome),
+            summary: changed_or(&mut changed, "summary", summary, current.summary),
+            caller_name: changed_or(
+                &mut changed,
+                "caller_name",
+                caller_name,
+                current.caller_name,
+            ),
+            caller_phone: changed_or(
+                &mut changed,
+                "caller_phone",
+                caller_phone,
+                current.caller_phone,
+            ),
         };
+        changed.sort_unstable();
         let call = domain::calls::validate(input, now_micros(), &settings.default_country_code)
             .map_err(AuthError::InvalidMany)?;
         db.write(|conn| {
@@ -606,11 +608,7 @@ impl Vault {
                 &AuditEvent {
                     record_type: Some("call".into()),
                     record_id: Some(id.to_string()),
-                    fields: {
-                        let mut f: Vec<String> = changed.iter().map(|f| f.to_string()).collect();
-                        f.sort();
-                        f
-                    },
+                    fields: changed.iter().map(|f| f.to_string()).collect(),
                     rule: Some(rule.into()),
                     ..actor.event("call.update")
                 },
@@ -621,5 +619,21 @@ impl Vault {
             DbError::Refused(m) if m == STALE => AuthError::Conflict(STALE),
             other => AuthError::from(other),
         })
+    }
+}
+
+/// The new value if the patch has one (noting the field as changed), else the old one.
+fn changed_or<T>(
+    changed: &mut Vec<&'static str>,
+    field: &'static str,
+    new: Option<T>,
+    old: T,
+) -> T {
+    match new {
+        Some(value) => {
+            changed.push(field);
+            value
+        }
+        None => old,
     }
 }

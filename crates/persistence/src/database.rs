@@ -156,11 +156,6 @@ impl Database {
             std::thread::sleep(Duration::from_millis(5));
         }
     }
-
-    /// Whether the database answers a trivial query now.
-    pub fn ping(&self) -> Result<(), DbError> {
-        self.with_conn(|conn| diesel::r2d2::R2D2Connection::ping(conn).map_err(DbError::from_query))
-    }
 }
 
 /// `BEGIN IMMEDIATE` on SQLite, with diesel's own transaction bookkeeping, so nested
