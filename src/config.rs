@@ -29,6 +29,7 @@ pub struct Config {
     pub audit: AuditConfig,
     pub auth: AuthConfig,
     pub calls: CallsConfig,
+    pub cases: CasesConfig,
     pub log: LogConfig,
 }
 
@@ -37,6 +38,12 @@ pub struct Config {
 pub struct CallsConfig {
     pub counselor_window_hours: u64,
     pub default_country_code: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CasesConfig {
+    pub break_glass_minutes: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -80,6 +87,7 @@ pub struct ServerConfig {
     pub workers: usize,
     pub body_limit_bytes: usize,
     pub shutdown_timeout_secs: u64,
+    pub public_url: String,
 }
 
 #[derive(Clone, Deserialize, Serialize)]
@@ -282,6 +290,21 @@ impl Config {
                 "must be a country calling code such as 380",
             ));
         }
+        if !(1..=24 * 60).contains(&self.cases.break_glass_minutes) {
+            return Err(bad(
+                "cases.break_glass_minutes",
+                "must be between 1 and 1440 (a day)",
+            ));
+        }
+        let url = &self.server.public_url;
+        if !(url.starts_with("http://") || url.starts_with("https://"))
+            || url.contains(char::is_whitespace)
+        {
+            return Err(bad(
+                "server.public_url",
+                "must be an http:// or https:// address",
+            ));
+        }
         if self.log.level.trim().is_empty() {
             return Err(bad("log.level", "must not be empty"));
         }
@@ -348,6 +371,13 @@ impl Config {
         persistence::calls::CallSettings {
             counselor_window: Duration::from_secs(self.calls.counselor_window_hours * 3600),
             default_country_code: self.calls.default_country_code.clone(),
+        }
+    }
+
+    pub fn case_settings(&self) -> persistence::cases::CaseSettings {
+        persistence::cases::CaseSettings {
+            break_glass_ttl: Duration::from_secs(self.cases.break_glass_minutes * 60),
+            public_url: self.server.public_url.clone(),
         }
     }
 

@@ -266,6 +266,7 @@ fn serve(config: &Config, production: bool) -> Result<(), String> {
         auth: config.auth_settings(),
         tokens: config.token_settings(),
         calls: config.call_settings(),
+        cases: config.case_settings(),
         login_permits: tokio::sync::Semaphore::new(config.auth.max_concurrent_logins),
     };
     let settings = config.server_settings().map_err(|e| e.to_string())?;

@@ -15,7 +15,7 @@ use crate::support::http::{self, get, post_json, request};
 use crate::support::server::{command, Server};
 use crate::support::TestDb;
 
-const PASSWORD: &str = "correct horse battery staple";
+pub(crate) const PASSWORD: &str = "correct horse battery staple";
 
 /// Environment shared by the CLI and the server of one test: keys and checkpoints in its dir.
 fn env(db: &TestDb) -> Vec<(String, String)> {
@@ -31,7 +31,7 @@ fn env(db: &TestDb) -> Vec<(String, String)> {
     ]
 }
 
-fn cli(db: &TestDb, args: &[&str], stdin: &str) -> (bool, String) {
+pub(crate) fn cli(db: &TestDb, args: &[&str], stdin: &str) -> (bool, String) {
     let mut cmd = command(&db.url, db.dir.path());
     cmd.args(args)
         .stdin(Stdio::piped())
@@ -58,7 +58,7 @@ fn cli(db: &TestDb, args: &[&str], stdin: &str) -> (bool, String) {
     )
 }
 
-fn add_user(db: &TestDb, login: &str, role: &str) {
+pub(crate) fn add_user(db: &TestDb, login: &str, role: &str) {
     let (ok, out) = cli(
         db,
         &[
@@ -89,7 +89,7 @@ fn start_with(db: &TestDb, extra: &[(&str, &str)]) -> Server {
 /// Slowing down repeated failures is tested on its own; these tests fail on purpose often.
 const NO_THROTTLE: (&str, &str) = ("HOTLINE__AUTH__THROTTLE_AFTER_FAILURES", "1000");
 
-fn login(server: &Server, login: &str, password: &str) -> http::Response {
+pub(crate) fn login(server: &Server, login: &str, password: &str) -> http::Response {
     post_json(
         server.addr,
         "/api/v1/auth/login",
@@ -99,7 +99,7 @@ fn login(server: &Server, login: &str, password: &str) -> http::Response {
     )
 }
 
-fn tokens(res: &http::Response) -> (String, String) {
+pub(crate) fn tokens(res: &http::Response) -> (String, String) {
     assert_eq!(res.status, 200, "{}", res.text());
     let body = res.json();
     assert_eq!(body["token_type"], "Bearer");
@@ -110,7 +110,7 @@ fn tokens(res: &http::Response) -> (String, String) {
     )
 }
 
-fn me(server: &Server, token: &str) -> http::Response {
+pub(crate) fn me(server: &Server, token: &str) -> http::Response {
     request(
         server.addr,
         "GET",
@@ -128,7 +128,7 @@ fn refresh(server: &Server, token: &str) -> http::Response {
     )
 }
 
-fn unauthenticated(res: &http::Response) {
+pub(crate) fn unauthenticated(res: &http::Response) {
     assert_eq!(res.status, 401, "{}", res.text());
     assert_eq!(res.json()["error"], "unauthenticated");
     assert_eq!(res.header("www-authenticate"), Some("Bearer"));
@@ -595,7 +595,9 @@ fn away_from_a_step_boundary() {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
     let into_step = now.as_millis() % 30_000;
     if into_step > 25_000 {
-        std::thread::sleep(std::time::Duration::from_millis(30_000 - into_step as u64 + 50));
+        std::thread::sleep(std::time::Duration::from_millis(
+            30_000 - into_step as u64 + 50,
+        ));
     }
 }
 
@@ -814,10 +816,10 @@ both!(
 pub struct Staff {
     pub server: Server,
     pub tokens: std::collections::BTreeMap<&'static str, String>,
-    ids: std::collections::BTreeMap<&'static str, String>,
+    pub ids: std::collections::BTreeMap<&'static str, String>,
 }
 
-const ROLES: [&str; 6] = [
+pub(crate) const ROLES: [&str; 6] = [
     "counselor",
     "case_worker",
     "supervisor",
@@ -828,10 +830,15 @@ const ROLES: [&str; 6] = [
 
 /// One signed-in user of every role, for other test modules.
 pub fn staff_for_tests(db: &TestDb) -> Staff {
-    staff(db)
+    staff_with(db, &[])
 }
 
 fn staff(db: &TestDb) -> Staff {
+    staff_with(db, &[])
+}
+
+/// Like [`staff_for_tests`], with more settings for the server.
+pub fn staff_with(db: &TestDb, extra: &[(&str, &str)]) -> Staff {
     for role in ROLES {
         let login = format!("{}-user", role.replace('_', "-"));
         let mut args = vec![
@@ -849,10 +856,9 @@ fn staff(db: &TestDb) -> Staff {
         let (ok, out) = cli(db, &args, &format!("{PASSWORD}\n"));
         assert!(ok, "{out}");
     }
-    let server = start_with(
-        db,
-        &[NO_THROTTLE, ("HOTLINE__AUTH__TOTP_REQUIRED_ROLES", "")],
-    );
+    let mut env = vec![NO_THROTTLE, ("HOTLINE__AUTH__TOTP_REQUIRED_ROLES", "")];
+    env.extend_from_slice(extra);
+    let server = start_with(db, &env);
     let mut by_role = std::collections::BTreeMap::new();
     let mut ids = std::collections::BTreeMap::new();
     for role in ROLES {
@@ -877,7 +883,7 @@ fn staff(db: &TestDb) -> Staff {
     }
 }
 
-fn call(
+pub(crate) fn call(
     server: &Server,
     token: &str,
     method: &str,
@@ -1212,6 +1218,101 @@ both!(
                 Only(&["counselor", "case_worker", "supervisor"]),
                 Some(json!({ "phone": "+380441234567" })),
             ),
+            (
+                "POST",
+                "/api/v1/calls/{id}/case",
+                PerRecord,
+                Some(json!({})),
+            ),
+            (
+                "PUT",
+                "/api/v1/calls/{id}/case",
+                PerRecord,
+                Some(json!({ "case_id": "no-such-case" })),
+            ),
+            (
+                "POST",
+                "/api/v1/cases",
+                Only(&["counselor", "case_worker", "supervisor"]),
+                Some(json!({})),
+            ),
+            (
+                "GET",
+                "/api/v1/cases",
+                Only(&["case_worker", "supervisor"]),
+                None,
+            ),
+            (
+                "POST",
+                "/api/v1/cases/search",
+                Only(&["case_worker", "supervisor"]),
+                Some(json!({ "name": "nobody at all" })),
+            ),
+            ("GET", "/api/v1/cases/{id}", PerRecord, None),
+            (
+                "PATCH",
+                "/api/v1/cases/{id}",
+                PerRecord,
+                Some(json!({ "version": 1, "risk_level": "low" })),
+            ),
+            (
+                "POST",
+                "/api/v1/cases/{id}/assignment",
+                PerRecord,
+                Some(json!({ "version": 1, "assigned_to": null })),
+            ),
+            (
+                "POST",
+                "/api/v1/cases/{id}/notes",
+                PerRecord,
+                Some(json!({ "body": "a note" })),
+            ),
+            (
+                "PUT",
+                "/api/v1/cases/{id}/notes/{note_id}",
+                PerRecord,
+                Some(json!({ "revision": 1, "body": "a note" })),
+            ),
+            ("GET", "/api/v1/cases/{id}/notes/{note_id}", PerRecord, None),
+            (
+                "POST",
+                "/api/v1/cases/{id}/plan",
+                PerRecord,
+                Some(json!({ "domain": "health", "goal": "a goal" })),
+            ),
+            (
+                "PATCH",
+                "/api/v1/cases/{id}/plan/{item_id}",
+                PerRecord,
+                Some(json!({ "version": 1, "status": "achieved" })),
+            ),
+            (
+                "POST",
+                "/api/v1/cases/{id}/consents",
+                PerRecord,
+                Some(json!({ "purpose": "data_processing" })),
+            ),
+            (
+                "POST",
+                "/api/v1/cases/{id}/consents/{consent_id}/withdraw",
+                PerRecord,
+                None,
+            ),
+            (
+                "POST",
+                "/api/v1/cases/{id}/break-glass",
+                PerRecord,
+                Some(
+                    json!({ "reason": "other", "justification": "a long enough reason", "password": "x" }),
+                ),
+            ),
+            ("GET", "/api/v1/break-glass", Only(&["supervisor"]), None),
+            (
+                "POST",
+                "/api/v1/break-glass/{id}/review",
+                Only(&["supervisor"]),
+                None,
+            ),
         ];
 
         // Every documented route has a row: a new route without one fails here.
@@ -1234,7 +1335,12 @@ both!(
         );
 
         for (method, template, access, body) in &matrix {
-            let path = template.replace("{id}", &victim).replace("{type}", "user");
+            let path = template
+                .replace("{id}", &victim)
+                .replace("{note_id}", &victim)
+                .replace("{item_id}", &victim)
+                .replace("{consent_id}", &victim)
+                .replace("{type}", "user");
             let anonymous = request(
                 s.addr,
                 method,

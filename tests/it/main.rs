@@ -5,6 +5,7 @@ mod support;
 
 mod auth;
 mod calls;
+mod cases;
 mod cli;
 mod database;
 mod http_surface;

@@ -873,7 +873,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 /// All canaries start with `prefix`: its encodings are searched first (one pass each), the
 /// canaries themselves only where a prefix shows up. Base64 is cut to whole 3-byte groups, so
 /// that the prefix encodes the same way at the start of every canary.
-fn assert_no_canary(what: &str, haystack: &[u8], prefix: &str, canaries: &[String]) {
+pub(crate) fn assert_no_canary(what: &str, haystack: &[u8], prefix: &str, canaries: &[String]) {
     assert!(canaries.iter().all(|c| c.starts_with(prefix)));
     let mut forms = encodings(prefix);
     forms[3] = encodings(&prefix[..prefix.len() / 3 * 3])[3].clone();

@@ -13,7 +13,7 @@ use serde_json::json;
 use crate::auth::Authenticated;
 use crate::{ApiError, Services};
 
-fn micros(field: &'static str, text: &str) -> Result<i64, ApiError> {
+pub(crate) fn micros(field: &'static str, text: &str) -> Result<i64, ApiError> {
     DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&Utc).timestamp_micros())
         .map_err(|_| {
@@ -24,7 +24,7 @@ fn micros(field: &'static str, text: &str) -> Result<i64, ApiError> {
         })
 }
 
-fn rfc3339(us: i64) -> String {
+pub(crate) fn rfc3339(us: i64) -> String {
     DateTime::<Utc>::from_timestamp_micros(us)
         .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
         .unwrap_or_default()
@@ -246,7 +246,7 @@ pub(crate) async fn lookup(
 }
 
 /// Absent stays absent (`None`); `null` becomes `Some(None)`: "remove this value".
-fn present<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(
+pub(crate) fn present<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(
     d: D,
 ) -> Result<Option<T>, D::Error> {
     T::deserialize(d).map(Some)

@@ -9,6 +9,7 @@
 mod admin;
 pub mod auth;
 mod calls;
+mod cases;
 mod error;
 mod health;
 mod middleware;

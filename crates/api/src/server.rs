@@ -19,6 +19,7 @@ pub struct Services {
     pub auth: persistence::identity::AuthSettings,
     pub tokens: crate::auth::TokenSettings,
     pub calls: persistence::calls::CallSettings,
+    pub cases: persistence::cases::CaseSettings,
     pub login_permits: tokio::sync::Semaphore,
 }
 
@@ -148,6 +149,55 @@ fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(crate::calls::create)),
         )
         .service(resource("/api/v1/calls/lookup").route(web::post().to(crate::calls::lookup)))
+        .service(
+            resource("/api/v1/calls/{id}/case")
+                .route(web::post().to(crate::cases::open_from_call))
+                .route(web::put().to(crate::cases::link_call)),
+        )
+        .service(
+            resource("/api/v1/cases")
+                .route(web::get().to(crate::cases::list))
+                .route(web::post().to(crate::cases::create)),
+        )
+        .service(resource("/api/v1/cases/search").route(web::post().to(crate::cases::search)))
+        .service(
+            resource("/api/v1/cases/{id}")
+                .route(web::get().to(crate::cases::read))
+                .route(web::patch().to(crate::cases::update)),
+        )
+        .service(
+            resource("/api/v1/cases/{id}/assignment").route(web::post().to(crate::cases::assign)),
+        )
+        .service(resource("/api/v1/cases/{id}/notes").route(web::post().to(crate::cases::add_note)))
+        .service(
+            resource("/api/v1/cases/{id}/notes/{note_id}")
+                .route(web::get().to(crate::cases::note_history))
+                .route(web::put().to(crate::cases::edit_note)),
+        )
+        .service(
+            resource("/api/v1/cases/{id}/plan").route(web::post().to(crate::cases::add_plan_item)),
+        )
+        .service(
+            resource("/api/v1/cases/{id}/plan/{item_id}")
+                .route(web::patch().to(crate::cases::update_plan_item)),
+        )
+        .service(
+            resource("/api/v1/cases/{id}/consents")
+                .route(web::post().to(crate::cases::add_consent)),
+        )
+        .service(
+            resource("/api/v1/cases/{id}/consents/{consent_id}/withdraw")
+                .route(web::post().to(crate::cases::withdraw_consent)),
+        )
+        .service(
+            resource("/api/v1/cases/{id}/break-glass")
+                .route(web::post().to(crate::cases::break_glass)),
+        )
+        .service(resource("/api/v1/break-glass").route(web::get().to(crate::cases::list_grants)))
+        .service(
+            resource("/api/v1/break-glass/{id}/review")
+                .route(web::post().to(crate::cases::review_grant)),
+        )
         .service(
             resource("/api/v1/calls/{id}")
                 .route(web::get().to(crate::calls::read))

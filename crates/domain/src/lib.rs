@@ -7,6 +7,8 @@
 #![forbid(unsafe_code)]
 
 pub mod calls;
+pub mod cases;
+mod countries;
 pub mod identity;
 pub mod normalize;
 pub mod policy;

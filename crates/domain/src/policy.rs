@@ -36,10 +36,28 @@ pub enum Action {
     CallList,
     /// Ask whether a phone number called before.
     CallLookup,
+    /// Open a case from a call, or link a call to a case (statistical fields only are read).
+    CallLinkCase,
+    /// Open a case.
+    CaseCreate,
+    /// Read a case file, personal content included.
+    CaseRead,
+    /// Change a case: its facts, profile, status, notes, plan and consents.
+    CaseUpdate,
+    /// Assign or reassign a case to a case worker.
+    CaseAssign,
+    /// List cases (no personal content).
+    CaseList,
+    /// Find cases by a victim's name or phone.
+    CaseSearch,
+    /// Break the glass: read a case one has no other right to, for a short time, flagged.
+    CaseBreakGlass,
+    /// List and review break-glass uses.
+    BreakGlassReview,
 }
 
 impl Action {
-    pub const ALL: [Action; 13] = [
+    pub const ALL: [Action; 22] = [
         Action::UserCreate,
         Action::UserList,
         Action::UserDisable,
@@ -53,6 +71,15 @@ impl Action {
         Action::CallUpdate,
         Action::CallList,
         Action::CallLookup,
+        Action::CallLinkCase,
+        Action::CaseCreate,
+        Action::CaseRead,
+        Action::CaseUpdate,
+        Action::CaseAssign,
+        Action::CaseList,
+        Action::CaseSearch,
+        Action::CaseBreakGlass,
+        Action::BreakGlassReview,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -70,6 +97,15 @@ impl Action {
             Action::CallUpdate => "call.update",
             Action::CallList => "call.list",
             Action::CallLookup => "call.lookup",
+            Action::CallLinkCase => "call.link_case",
+            Action::CaseCreate => "case.create",
+            Action::CaseRead => "case.read",
+            Action::CaseUpdate => "case.update",
+            Action::CaseAssign => "case.assign",
+            Action::CaseList => "case.list",
+            Action::CaseSearch => "case.search",
+            Action::CaseBreakGlass => "case.break_glass",
+            Action::BreakGlassReview => "break_glass.review",
         }
     }
 }
@@ -89,15 +125,24 @@ pub enum Relation {
     OwnRecentCall,
     /// A call logged by someone else, or by the actor longer ago than the window.
     OtherCall,
+    /// A case assigned to the actor.
+    AssignedCase,
+    /// A case the actor holds a live break-glass grant for (and no other relation to).
+    BreakGlassCase,
+    /// Any other case (supervisors see all cases of the organisation).
+    OtherCase,
 }
 
 impl Relation {
-    pub const ALL: [Relation; 5] = [
+    pub const ALL: [Relation; 8] = [
         Relation::NoObject,
         Relation::OwnAccount,
         Relation::OtherAccount,
         Relation::OwnRecentCall,
         Relation::OtherCall,
+        Relation::AssignedCase,
+        Relation::BreakGlassCase,
+        Relation::OtherCase,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -107,6 +152,9 @@ impl Relation {
             Relation::OtherAccount => "another account",
             Relation::OwnRecentCall => "a call one logged, within the window",
             Relation::OtherCall => "any other call",
+            Relation::AssignedCase => "a case assigned to one",
+            Relation::BreakGlassCase => "a case one broke the glass for, within the grant",
+            Relation::OtherCase => "any other case",
         }
     }
 }
@@ -158,6 +206,31 @@ pub const RULES: &[Rule] = &[
     rule("counselor_looks_up_callers",       Role::Counselor,  Action::CallLookup,     Relation::NoObject),
     rule("case_worker_looks_up_callers",     Role::CaseWorker, Action::CallLookup,     Relation::NoObject),
     rule("supervisor_looks_up_callers",      Role::Supervisor, Action::CallLookup,     Relation::NoObject),
+    rule("counselor_escalates_own_calls",    Role::Counselor,  Action::CallLinkCase,   Relation::OwnRecentCall),
+    rule("case_worker_opens_from_own_calls", Role::CaseWorker, Action::CallLinkCase,   Relation::OwnRecentCall),
+    rule("case_worker_opens_from_calls",     Role::CaseWorker, Action::CallLinkCase,   Relation::OtherCall),
+    rule("supervisor_opens_from_own_calls",  Role::Supervisor, Action::CallLinkCase,   Relation::OwnRecentCall),
+    rule("supervisor_opens_from_calls",      Role::Supervisor, Action::CallLinkCase,   Relation::OtherCall),
+    rule("counselor_opens_cases",            Role::Counselor,  Action::CaseCreate,     Relation::NoObject),
+    rule("case_worker_opens_cases",          Role::CaseWorker, Action::CaseCreate,     Relation::NoObject),
+    rule("supervisor_opens_cases",           Role::Supervisor, Action::CaseCreate,     Relation::NoObject),
+    rule("case_worker_reads_assigned_cases", Role::CaseWorker, Action::CaseRead,       Relation::AssignedCase),
+    rule("counselor_reads_under_break_glass", Role::Counselor, Action::CaseRead,       Relation::BreakGlassCase),
+    rule("case_worker_reads_under_break_glass", Role::CaseWorker, Action::CaseRead,    Relation::BreakGlassCase),
+    rule("supervisor_reads_assigned_cases",  Role::Supervisor, Action::CaseRead,       Relation::AssignedCase),
+    rule("supervisor_reads_all_cases",       Role::Supervisor, Action::CaseRead,       Relation::OtherCase),
+    rule("case_worker_updates_assigned_cases", Role::CaseWorker, Action::CaseUpdate,   Relation::AssignedCase),
+    rule("supervisor_updates_assigned_cases", Role::Supervisor, Action::CaseUpdate,    Relation::AssignedCase),
+    rule("supervisor_updates_all_cases",     Role::Supervisor, Action::CaseUpdate,     Relation::OtherCase),
+    rule("supervisor_assigns_assigned_cases", Role::Supervisor, Action::CaseAssign,    Relation::AssignedCase),
+    rule("supervisor_assigns_cases",         Role::Supervisor, Action::CaseAssign,     Relation::OtherCase),
+    rule("case_worker_lists_assigned_cases", Role::CaseWorker, Action::CaseList,       Relation::NoObject),
+    rule("supervisor_lists_all_cases",       Role::Supervisor, Action::CaseList,       Relation::NoObject),
+    rule("case_worker_searches_cases",       Role::CaseWorker, Action::CaseSearch,     Relation::NoObject),
+    rule("supervisor_searches_cases",        Role::Supervisor, Action::CaseSearch,     Relation::NoObject),
+    rule("counselor_breaks_the_glass",       Role::Counselor,  Action::CaseBreakGlass, Relation::OtherCase),
+    rule("case_worker_breaks_the_glass",     Role::CaseWorker, Action::CaseBreakGlass, Relation::OtherCase),
+    rule("supervisor_reviews_break_glass",   Role::Supervisor, Action::BreakGlassReview, Relation::NoObject),
 ];
 
 /// The answer of [`authorize`].
@@ -260,6 +333,24 @@ mod tests {
             authorize(Role::Counselor, Action::UserList, Relation::NoObject),
             Decision::Deny("no_rule_allows")
         );
+        // Auditors and admins never receive case or call content; a break-glass grant only
+        // ever lets one read.
+        for role in [Role::Auditor, Role::Admin, Role::Partner] {
+            for action in [Action::CaseRead, Action::CaseUpdate, Action::CallRead] {
+                for relation in Relation::ALL {
+                    assert!(
+                        !authorize(role, action, relation).is_allowed(),
+                        "{role} {action:?}"
+                    );
+                }
+            }
+        }
+        for rule in RULES
+            .iter()
+            .filter(|r| r.relation == Relation::BreakGlassCase)
+        {
+            assert_eq!(rule.action, Action::CaseRead, "{}", rule.name);
+        }
     }
 
     #[test]

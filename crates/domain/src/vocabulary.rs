@@ -210,8 +210,267 @@ pub const REGION: Vocabulary = Vocabulary {
     ],
 };
 
+/// HTCDS case status.
+pub const CASE_STATUS: Vocabulary = Vocabulary {
+    name: "case_status",
+    terms: &[
+        t("Active", "Активна", "Active"),
+        t("FollowUp", "Подальший супровід", "Follow-up"),
+        t("Closed", "Закрита", "Closed"),
+        t(
+            "ClosedReferred",
+            "Закрита, передана іншій службі",
+            "Closed, referred",
+        ),
+    ],
+};
+
+pub const RISK_LEVEL: Vocabulary = Vocabulary {
+    name: "risk_level",
+    terms: &[
+        t("low", "Низький", "Low"),
+        t("medium", "Середній", "Medium"),
+        t("high", "Високий", "High"),
+        t("critical", "Критичний", "Critical"),
+    ],
+};
+
+/// HTCDS types of exploitation, plus domestic violence for the hotline's other cases.
+pub const EXPLOITATION_TYPE: Vocabulary = Vocabulary {
+    name: "exploitation_type",
+    terms: &[
+        t("sexual", "Сексуальна експлуатація", "Sexual exploitation"),
+        t("forced_labour", "Примусова праця", "Forced labour"),
+        t("forced_marriage", "Примусовий шлюб", "Forced marriage"),
+        t("begging", "Примус до жебракування", "Forced begging"),
+        t(
+            "forced_criminal_activity",
+            "Примус до злочинної діяльності",
+            "Forced criminal activity",
+        ),
+        t(
+            "domestic_servitude",
+            "Домашнє рабство",
+            "Domestic servitude",
+        ),
+        t("organ_removal", "Вилучення органів", "Organ removal"),
+        t(
+            "forced_military",
+            "Примусова участь у збройних конфліктах",
+            "Forced military service",
+        ),
+        t(
+            "domestic_violence",
+            "Домашнє насильство",
+            "Domestic violence",
+        ),
+        t("other", "Інше", "Other"),
+    ],
+};
+
+/// HTCDS means of control.
+pub const CONTROL_METHOD: Vocabulary = Vocabulary {
+    name: "control_method",
+    terms: &[
+        t("debt_bondage", "Боргова кабала", "Debt bondage"),
+        t(
+            "withheld_documents",
+            "Вилучення документів",
+            "Withheld documents",
+        ),
+        t(
+            "withheld_earnings",
+            "Невиплата заробітку",
+            "Withheld earnings",
+        ),
+        t(
+            "restricted_movement",
+            "Обмеження свободи пересування",
+            "Restricted movement",
+        ),
+        t("isolation", "Ізоляція", "Isolation"),
+        t("threats", "Погрози", "Threats"),
+        t("threats_to_family", "Погрози родині", "Threats to family"),
+        t("physical_abuse", "Фізичне насильство", "Physical abuse"),
+        t("sexual_abuse", "Сексуальне насильство", "Sexual abuse"),
+        t(
+            "psychological_abuse",
+            "Психологічне насильство",
+            "Psychological abuse",
+        ),
+        t(
+            "substances",
+            "Примус до вживання алкоголю чи наркотиків",
+            "Forced use of alcohol or drugs",
+        ),
+        t(
+            "excessive_hours",
+            "Надмірний робочий час",
+            "Excessive working hours",
+        ),
+        t("false_promises", "Неправдиві обіцянки", "False promises"),
+        t("other", "Інше", "Other"),
+    ],
+};
+
+/// HTCDS recruitment: who or what recruited the person.
+pub const RECRUITMENT: Vocabulary = Vocabulary {
+    name: "recruitment",
+    terms: &[
+        t("job_offer", "Пропозиція роботи", "Job offer"),
+        t(
+            "recruitment_agency",
+            "Кадрове агентство",
+            "Recruitment agency",
+        ),
+        t(
+            "online",
+            "Інтернет, соціальні мережі",
+            "Online, social media",
+        ),
+        t("intimate_partner", "Інтимний партнер", "Intimate partner"),
+        t("family", "Родина", "Family"),
+        t("friend", "Друг або знайомий", "Friend or acquaintance"),
+        t("abduction", "Викрадення", "Abduction"),
+        t("other", "Інше", "Other"),
+        t("unknown", "Невідомо", "Unknown"),
+    ],
+};
+
+/// Identification with the state's national referral mechanism.
+pub const NRM_STATUS: Vocabulary = Vocabulary {
+    name: "nrm_status",
+    terms: &[
+        t("not_referred", "Не звертались", "Not referred"),
+        t("pending", "На розгляді", "Pending"),
+        t(
+            "identified",
+            "Встановлено статус постраждалої особи",
+            "Identified as a victim",
+        ),
+        t("not_identified", "У статусі відмовлено", "Not identified"),
+        t("not_applicable", "Не застосовується", "Not applicable"),
+    ],
+};
+
+pub const PLAN_DOMAIN: Vocabulary = Vocabulary {
+    name: "plan_domain",
+    terms: &[
+        t("housing", "Житло", "Housing"),
+        t("health", "Здоров'я", "Health"),
+        t("legal", "Правова допомога", "Legal"),
+        t("employment", "Працевлаштування", "Employment"),
+        t("education", "Освіта", "Education"),
+        t("family", "Родина", "Family"),
+    ],
+};
+
+pub const PLAN_STATUS: Vocabulary = Vocabulary {
+    name: "plan_status",
+    terms: &[
+        t("planned", "Заплановано", "Planned"),
+        t("in_progress", "Виконується", "In progress"),
+        t("achieved", "Досягнуто", "Achieved"),
+        t("cancelled", "Скасовано", "Cancelled"),
+    ],
+};
+
+pub const CONSENT_PURPOSE: Vocabulary = Vocabulary {
+    name: "consent_purpose",
+    terms: &[
+        t(
+            "data_processing",
+            "Обробка персональних даних",
+            "Data processing",
+        ),
+        t(
+            "referral_sharing",
+            "Передача даних для переадресації",
+            "Sharing for referrals",
+        ),
+        t(
+            "research_use",
+            "Використання для досліджень",
+            "Research use",
+        ),
+    ],
+};
+
+pub const DOCUMENT_TYPE: Vocabulary = Vocabulary {
+    name: "document_type",
+    terms: &[
+        t("passport", "Паспорт", "Passport"),
+        t("national_id", "Посвідчення особи", "National ID card"),
+        t(
+            "birth_certificate",
+            "Свідоцтво про народження",
+            "Birth certificate",
+        ),
+        t(
+            "residence_permit",
+            "Посвідка на проживання",
+            "Residence permit",
+        ),
+        t("visa", "Віза", "Visa"),
+        t("other", "Інше", "Other"),
+    ],
+};
+
+pub const DOCUMENT_STATUS: Vocabulary = Vocabulary {
+    name: "document_status",
+    terms: &[
+        t("held", "На руках", "Held by the person"),
+        t("withheld", "Утримується іншими", "Withheld by others"),
+        t("lost", "Втрачено", "Lost"),
+        t("expired", "Прострочено", "Expired"),
+        t("applied_for", "Оформлюється", "Applied for"),
+        t("none", "Немає", "None"),
+    ],
+};
+
+/// Why someone opened a case that is not theirs (break-glass).
+pub const BREAK_GLASS_REASON: Vocabulary = Vocabulary {
+    name: "break_glass_reason",
+    terms: &[
+        t(
+            "imminent_danger",
+            "Безпосередня загроза життю чи здоров'ю",
+            "Imminent danger",
+        ),
+        t(
+            "caller_on_line",
+            "Постраждала особа на лінії",
+            "The person is on the line",
+        ),
+        t(
+            "assigned_unavailable",
+            "Відповідальний фахівець недоступний",
+            "Assigned case worker unavailable",
+        ),
+        t("other", "Інше", "Other"),
+    ],
+};
+
+/// Services of the provider directory, and what a referral-sharing consent covers.
+pub const SERVICE_TYPE: Vocabulary = Vocabulary {
+    name: "service_type",
+    terms: &[
+        t("shelter", "Притулок", "Shelter"),
+        t("medical", "Медична допомога", "Medical"),
+        t("psychological", "Психологічна допомога", "Psychological"),
+        t("legal", "Правова допомога", "Legal"),
+        t("employment", "Працевлаштування", "Employment"),
+        t("education", "Освіта", "Education"),
+        t("financial", "Фінансова допомога", "Financial"),
+        t("repatriation", "Репатріація", "Repatriation"),
+        t("other", "Інше", "Other"),
+    ],
+};
+
+pub use crate::countries::COUNTRY;
+
 /// Every picklist, in the order `GET /api/v1/vocabularies` returns them.
-pub const ALL: [Vocabulary; 9] = [
+pub const ALL: [Vocabulary; 23] = [
     CHANNEL,
     DIRECTION,
     CALLER_ROLE,
@@ -221,6 +480,20 @@ pub const ALL: [Vocabulary; 9] = [
     OUTCOME,
     LANGUAGE,
     REGION,
+    CASE_STATUS,
+    RISK_LEVEL,
+    EXPLOITATION_TYPE,
+    CONTROL_METHOD,
+    RECRUITMENT,
+    NRM_STATUS,
+    PLAN_DOMAIN,
+    PLAN_STATUS,
+    CONSENT_PURPOSE,
+    DOCUMENT_TYPE,
+    DOCUMENT_STATUS,
+    BREAK_GLASS_REASON,
+    SERVICE_TYPE,
+    COUNTRY,
 ];
 
 #[cfg(test)]
@@ -240,6 +513,8 @@ mod tests {
                 .all(|t| !t.uk.is_empty() && !t.en.is_empty() && !t.code.is_empty()));
         }
         assert_eq!(REGION.terms.len(), 29);
+        assert_eq!(COUNTRY.terms.len(), 250);
+        assert!(COUNTRY.contains("UA") && COUNTRY.contains("XX"));
         assert!(TOPIC.contains("domestic_violence") && !TOPIC.contains("Domestic violence"));
     }
 }

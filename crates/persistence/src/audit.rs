@@ -991,6 +991,7 @@ impl Vault {
         let break_glass: Vec<i64> = audit_events::table
             .filter(audit_events::occurred_at.ge(since))
             .filter(audit_events::action.eq("case.break_glass"))
+            .filter(audit_events::outcome.eq("allowed"))
             .select(audit_events::id)
             .order_by(audit_events::id)
             .load(conn)?;

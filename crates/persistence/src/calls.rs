@@ -333,6 +333,18 @@ impl Vault {
         }
     }
 
+    /// The statistical fields of a call the actor may open a case from or link to a case.
+    pub(crate) fn call_for_linking(
+        &self,
+        db: &Database,
+        actor: &Actor,
+        settings: &CallSettings,
+        id: &str,
+    ) -> Result<(CallFacts, &'static str), AuthError> {
+        let (row, rule) = self.call_for(db, actor, settings, Action::CallLinkCase, id)?;
+        Ok((facts(&row), rule))
+    }
+
     /// One call with its personal fields, if the policy allows; else `NotFound`.
     pub fn read_call(
         &self,

@@ -1372,3 +1372,69 @@ mod tests {
         );
     }
 }
+
+/// What a sensitive step (break-glass) asks for again: the password, or a one-time code of the
+/// user's authenticator (or a recovery code).
+#[derive(Debug, Default)]
+pub struct Reauth {
+    pub password: Option<domain::Sensitive<String>>,
+    pub totp: Option<domain::Sensitive<String>>,
+}
+
+impl Vault {
+    /// Re-authenticates the signed-in user for a sensitive step. Throttled like sign-in (per
+    /// login name), so it is no way around the sign-in throttle; a failure is audited and counts
+    /// towards the throttle. A one-time code is used up like at sign-in.
+    pub fn reauthenticate(
+        &self,
+        db: &Database,
+        settings: &AuthSettings,
+        actor: &Actor,
+        reauth: &Reauth,
+    ) -> Result<(), AuthError> {
+        let keys = self.throttle_keys(&actor.login, None)?;
+        if let Some(wait) = self.throttled(db, settings, &keys)? {
+            return Err(AuthError::Throttled(wait));
+        }
+        let (hash, secret, confirmed): (String, Option<Vec<u8>>, Option<i64>) =
+            db.with_conn(|conn| {
+                Ok(users::table
+                    .find(&actor.user_id)
+                    .select((
+                        users::password_hash,
+                        users::totp_secret,
+                        users::totp_confirmed_at,
+                    ))
+                    .first(conn)?)
+            })?;
+        let by_code = match (&reauth.totp, &secret, confirmed) {
+            (Some(code), Some(sealed), Some(_)) => {
+                self.second_factor(db, &actor.user_id, sealed, code.expose())?
+            }
+            _ => false,
+        };
+        let ok = by_code
+            || match &reauth.password {
+                Some(p) => crypto::password::verify(p.expose(), &hash)?,
+                None => false,
+            };
+        if !ok {
+            db.write(|conn| {
+                self.note_failure(conn, &keys)?;
+                self.record(
+                    conn,
+                    &AuditEvent {
+                        outcome: Outcome::Denied,
+                        rule: Some("reauthentication_failed".into()),
+                        ..actor.event("auth.reauthenticate")
+                    },
+                )
+            })?;
+            return Err(AuthError::Invalid {
+                field: "password",
+                message: "re-authentication failed: the password or code is not correct",
+            });
+        }
+        Ok(())
+    }
+}

@@ -8,6 +8,7 @@
 
 pub mod audit;
 pub mod calls;
+pub mod cases;
 mod clock;
 mod connection;
 mod database;

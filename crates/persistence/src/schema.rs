@@ -164,3 +164,126 @@ diesel::table! {
         updated_at -> BigInt,
     }
 }
+
+diesel::table! {
+    case_counters (year) {
+        year -> Integer,
+        last_number -> BigInt,
+    }
+}
+
+diesel::table! {
+    cases (id) {
+        id -> Text,
+        reference -> Text,
+        status -> Text,
+        assigned_to -> Nullable<Text>,
+        opened_by -> Text,
+        risk_level -> Text,
+        opened_at -> BigInt,
+        closed_at -> Nullable<BigInt>,
+        gender -> Text,
+        age_band -> Text,
+        nationality -> Text,
+        exploitation_types -> Text,
+        control_methods -> Text,
+        recruitment -> Text,
+        recruitment_countries -> Text,
+        transit_countries -> Text,
+        exploitation_countries -> Text,
+        exploitation_from -> Nullable<Text>,
+        exploitation_to -> Nullable<Text>,
+        nrm_status -> Text,
+        profile -> Nullable<Binary>,
+        exploitation_details -> Nullable<Binary>,
+        needs_assessment -> Nullable<Binary>,
+        version -> Integer,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    case_notes (id) {
+        id -> Text,
+        case_id -> Text,
+        author_id -> Text,
+        revision -> Integer,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    case_note_revisions (note_id, revision) {
+        note_id -> Text,
+        revision -> Integer,
+        author_id -> Text,
+        body -> Binary,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    case_plan_items (id) {
+        id -> Text,
+        case_id -> Text,
+        domain -> Text,
+        status -> Text,
+        due_on -> Nullable<Text>,
+        completed_at -> Nullable<BigInt>,
+        goal -> Binary,
+        progress -> Nullable<Binary>,
+        version -> Integer,
+        created_by -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    case_consents (id) {
+        id -> Text,
+        case_id -> Text,
+        purpose -> Text,
+        service_types -> Text,
+        organisations -> Text,
+        scope -> Nullable<Binary>,
+        given_at -> BigInt,
+        expires_at -> Nullable<BigInt>,
+        recorded_by -> Text,
+        withdrawn_at -> Nullable<BigInt>,
+        withdrawn_by -> Nullable<Text>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    break_glass_grants (id) {
+        id -> Text,
+        case_id -> Text,
+        user_id -> Text,
+        reason -> Text,
+        justification -> Binary,
+        granted_at -> BigInt,
+        expires_at -> BigInt,
+        reviewed_by -> Nullable<Text>,
+        reviewed_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    mail_outbox (id) {
+        id -> Text,
+        recipient_user_id -> Nullable<Text>,
+        recipient_address -> Nullable<Text>,
+        subject -> Text,
+        body -> Text,
+        created_at -> BigInt,
+        sent_at -> Nullable<BigInt>,
+        attempts -> Integer,
+        last_error -> Nullable<Text>,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(case_notes, case_note_revisions);
+diesel::allow_tables_to_appear_in_same_query!(break_glass_grants, cases, users);

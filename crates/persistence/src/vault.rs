@@ -244,6 +244,17 @@ impl Vault {
         ctx: &FieldContext<'_>,
         normalized: Option<&str>,
     ) -> Result<(), DbError> {
+        self.set_blind_index_values(conn, ctx, normalized.as_slice())
+    }
+
+    /// Records the blind index values of one field of one row that holds several (a person's
+    /// names, phone numbers), replacing the previous ones. Values must already be normalised.
+    pub fn set_blind_index_values<S: AsRef<str>>(
+        &self,
+        conn: &mut DbConnection,
+        ctx: &FieldContext<'_>,
+        normalized: &[S],
+    ) -> Result<(), DbError> {
         diesel::delete(
             blind_indexes::table
                 .filter(blind_indexes::table_name.eq(ctx.table))
@@ -251,12 +262,19 @@ impl Vault {
                 .filter(blind_indexes::record_id.eq(ctx.record_id)),
         )
         .execute(conn)?;
-        if let Some(value) = normalized {
+        let mut values = normalized
+            .iter()
+            .map(|v| self.indexer.compute(ctx.table, ctx.field, v.as_ref()))
+            .collect::<Result<Vec<i64>, _>>()?;
+        // Two values may share a truncated index value; one row covers both.
+        values.sort_unstable();
+        values.dedup();
+        for value in values {
             diesel::insert_into(blind_indexes::table)
                 .values((
                     blind_indexes::table_name.eq(ctx.table),
                     blind_indexes::field.eq(ctx.field),
-                    blind_indexes::value.eq(self.indexer.compute(ctx.table, ctx.field, value)?),
+                    blind_indexes::value.eq(value),
                     blind_indexes::record_id.eq(ctx.record_id),
                     blind_indexes::owner_id.eq(ctx.owner_id),
                 ))

@@ -1,0 +1,829 @@
+//! Case files over HTTP: open (alone or from a call), read, change, assign, list, search; notes,
+//! plan items and consents; break-glass and its review.
+
+use actix_web::{web, HttpResponse};
+use domain::cases::{ConsentFacts, VictimProfile};
+use domain::normalize::PhoneNumber;
+use domain::Sensitive;
+use persistence::cases::{
+    CaseChanges, CaseFile, CaseFilter, CaseSummary, ConsentView, GrantView, NoteView, PlanChanges,
+    PlanItemView,
+};
+use persistence::identity::Reauth;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::auth::Authenticated;
+use crate::calls::{micros, present, rfc3339};
+use crate::{ApiError, Services};
+
+/// The fields of a case as a client sends them, to open one (every field optional; what is
+/// not sent keeps its default or what the call carried over) or to change one (only the fields
+/// sent change; `null` removes an optional value). Codes come from `GET /api/v1/vocabularies`.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "risk_level": "high", "gender": "female", "age_band": "21-23", "nationality": "UA",
+    "exploitation_types": ["forced_labour"], "control_methods": ["withheld_documents", "debt_bondage"],
+    "recruitment": "online", "recruitment_countries": ["UA"], "exploitation_countries": ["PL"],
+    "exploitation_from": "2026-03", "exploitation_to": "2026-09", "nrm_status": "pending",
+    "profile": {"given_name": "Olena", "family_name": "Example", "languages": ["uk"],
+        "contact": {"safe_contact": "Text only, never after 18:00; never leave voicemail", "phones": ["+380501234567"]},
+        "documents": [{"kind": "passport", "status": "withheld"}]},
+    "exploitation_details": "Free text, sealed.", "needs_assessment": "Free text, sealed."
+}))]
+pub(crate) struct CaseBody {
+    /// Required to change a case: the version read (a stale one gets 409).
+    #[serde(default)]
+    version: Option<i32>,
+    /// Only to change a case, along the allowed transitions (else 409).
+    #[serde(default)]
+    status: Option<String>,
+    /// Only when opening: a supervisor may name the case worker.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    assigned_to: Option<Option<String>>,
+    #[serde(default)]
+    risk_level: Option<String>,
+    #[serde(default)]
+    gender: Option<String>,
+    #[serde(default)]
+    age_band: Option<String>,
+    #[serde(default)]
+    nationality: Option<String>,
+    #[serde(default)]
+    exploitation_types: Option<Vec<String>>,
+    #[serde(default)]
+    control_methods: Option<Vec<String>>,
+    #[serde(default)]
+    recruitment: Option<String>,
+    #[serde(default)]
+    recruitment_countries: Option<Vec<String>>,
+    #[serde(default)]
+    transit_countries: Option<Vec<String>>,
+    #[serde(default)]
+    exploitation_countries: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    exploitation_from: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    exploitation_to: Option<Option<String>>,
+    #[serde(default)]
+    nrm_status: Option<String>,
+    /// The victim profile, replaced as a whole; sealed at rest.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Object>)]
+    profile: Option<Option<Sensitive<VictimProfile>>>,
+    /// Sealed at rest.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    exploitation_details: Option<Option<Sensitive<String>>>,
+    /// Sealed at rest.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    needs_assessment: Option<Option<Sensitive<String>>>,
+}
+
+impl CaseBody {
+    fn split(self) -> (Option<i32>, Option<Option<String>>, CaseChanges) {
+        let CaseBody {
+            version,
+            status,
+            assigned_to,
+            risk_level,
+            gender,
+            age_band,
+            nationality,
+            exploitation_types,
+            control_methods,
+            recruitment,
+            recruitment_countries,
+            transit_countries,
+            exploitation_countries,
+            exploitation_from,
+            exploitation_to,
+            nrm_status,
+            profile,
+            exploitation_details,
+            needs_assessment,
+        } = self;
+        (
+            version,
+            assigned_to,
+            CaseChanges {
+                risk_level,
+                gender,
+                age_band,
+                nationality,
+                exploitation_types,
+                control_methods,
+                recruitment,
+                recruitment_countries,
+                transit_countries,
+                exploitation_countries,
+                exploitation_from,
+                exploitation_to,
+                nrm_status,
+                status,
+                profile,
+                exploitation_details,
+                needs_assessment,
+            },
+        )
+    }
+
+    /// For opening a case: no version.
+    fn for_opening(self) -> Result<(Option<String>, CaseChanges), ApiError> {
+        let (version, assigned_to, changes) = self.split();
+        if version.is_some() {
+            return Err(ApiError::invalid_field(
+                "version",
+                "a new case has no version yet",
+            ));
+        }
+        Ok((assigned_to.flatten(), changes))
+    }
+}
+
+fn summary_json(s: CaseSummary) -> Value {
+    let CaseSummary {
+        id,
+        reference,
+        status,
+        assigned_to,
+        risk_level,
+        opened_at,
+        closed_at,
+        version,
+        updated_at,
+    } = s;
+    json!({
+        "id": id, "reference": reference, "status": status, "assigned_to": assigned_to,
+        "risk_level": risk_level, "opened_at": rfc3339(opened_at),
+        "closed_at": closed_at.map(rfc3339), "version": version, "updated_at": rfc3339(updated_at),
+    })
+}
+
+fn note_json(n: NoteView) -> Value {
+    json!({
+        "id": n.id, "author_id": n.author_id, "revision": n.revision,
+        "created_at": rfc3339(n.created_at), "updated_at": rfc3339(n.updated_at),
+        "body": n.body.expose(),
+    })
+}
+
+fn plan_json(p: PlanItemView) -> Value {
+    json!({
+        "id": p.id, "domain": p.facts.domain, "status": p.facts.status, "due_on": p.facts.due_on,
+        "completed_at": p.completed_at.map(rfc3339), "goal": p.goal.expose(),
+        "progress": p.progress.iter().map(|e| json!({
+            "at": rfc3339(e.at), "author_id": e.author_id, "text": e.text,
+        })).collect::<Vec<_>>(),
+        "version": p.version, "created_by": p.created_by, "updated_at": rfc3339(p.updated_at),
+    })
+}
+
+fn consent_json(c: ConsentView) -> Value {
+    json!({
+        "id": c.id, "purpose": c.facts.purpose, "service_types": c.facts.service_types,
+        "organisations": c.facts.organisations, "scope": c.scope.as_ref().map(|s| s.expose()),
+        "given_at": rfc3339(c.facts.given_at), "expires_at": c.facts.expires_at.map(rfc3339),
+        "recorded_by": c.recorded_by, "withdrawn_at": c.withdrawn_at.map(rfc3339),
+        "withdrawn_by": c.withdrawn_by, "live": c.live,
+    })
+}
+
+fn case_json(file: CaseFile) -> Value {
+    let CaseFile {
+        summary,
+        opened_by,
+        facts: f,
+        profile,
+        exploitation_details,
+        needs_assessment,
+        notes,
+        plan,
+        consents,
+        calls,
+        break_glass_until,
+    } = file;
+    let mut body = summary_json(summary);
+    let extra = json!({
+        "opened_by": opened_by, "gender": f.gender, "age_band": f.age_band,
+        "nationality": f.nationality, "exploitation_types": f.exploitation_types,
+        "control_methods": f.control_methods, "recruitment": f.recruitment,
+        "recruitment_countries": f.recruitment_countries,
+        "transit_countries": f.transit_countries,
+        "exploitation_countries": f.exploitation_countries,
+        "exploitation_from": f.exploitation_from, "exploitation_to": f.exploitation_to,
+        "nrm_status": f.nrm_status,
+        // The contact block always carries `safe_contact` next to the phones, e-mail and address.
+        "profile": profile.as_ref().map(|p| serde_json::to_value(p.expose()).unwrap_or(Value::Null)),
+        "exploitation_details": exploitation_details.as_ref().map(|v| v.expose()),
+        "needs_assessment": needs_assessment.as_ref().map(|v| v.expose()),
+        "notes": notes.into_iter().map(note_json).collect::<Vec<_>>(),
+        "plan": plan.into_iter().map(plan_json).collect::<Vec<_>>(),
+        "consents": consents.into_iter().map(consent_json).collect::<Vec<_>>(),
+        "calls": calls.into_iter().map(|c| json!({
+            "id": c.id, "started_at": rfc3339(c.started_at), "channel": c.channel, "outcome": c.outcome,
+        })).collect::<Vec<_>>(),
+        "break_glass_until": break_glass_until.map(rfc3339),
+    });
+    if let (Value::Object(b), Value::Object(e)) = (&mut body, extra) {
+        b.extend(e);
+    }
+    body
+}
+
+#[utoipa::path(post, path = "/api/v1/cases", tag = "cases", security(("bearer" = [])), request_body = CaseBody,
+    responses((status = 201, description = "Opened; its id and public reference", example = json!({"id": "5f0c…", "reference": "2026-000123"})),
+              (status = 401, description = "Not signed in"), (status = 403, description = "The policy denies it"),
+              (status = 422, description = "Invalid fields, named")))]
+pub(crate) async fn create(
+    services: web::Data<Services>,
+    actor: Authenticated,
+    body: web::Json<CaseBody>,
+) -> Result<HttpResponse, ApiError> {
+    let (assigned_to, changes) = body.into_inner().for_opening()?;
+    let vault = services.vault()?;
+    let s = services.clone();
+    let (id, reference) = web::block(move || {
+        vault.create_case(&s.db, &actor.0, &s.calls, None, assigned_to, changes)
+    })
+    .await??;
+    Ok(HttpResponse::Created().json(json!({ "id": id, "reference": reference })))
+}
+
+#[utoipa::path(post, path = "/api/v1/calls/{id}/case", tag = "cases", security(("bearer" = [])), request_body = CaseBody,
+    params(("id" = String, Path, description = "Call id")),
+    responses((status = 201, description = "Opened from the call (its statistical fields carried over, the call linked); the case's id and reference"),
+              (status = 401, description = "Not signed in"), (status = 404, description = "No such call, or not one the actor may use"),
+              (status = 409, description = "The call is already linked to a case"), (status = 422, description = "Invalid fields, named")))]
+pub(crate) async fn open_from_call(
+    services: web::Data<Services>,
+    actor: Authenticated,
+    call_id: web::Path<String>,
+    body: web::Json<CaseBody>,
+) -> Result<HttpResponse, ApiError> {
+    let (assigned_to, changes) = body.into_inner().for_opening()?;
+    let vault = services.vault()?;
+    let s = services.clone();
+    let (id, reference) = web::block(move || {
+        vault.create_case(
+            &s.db,
+            &actor.0,
+            &s.calls,
+            Some(&call_id),
+            assigned_to,
+            changes,
+        )
+    })
+    .await??;
+    Ok(HttpResponse::Created().json(json!({ "id": id, "reference": reference })))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LinkBody {
+    case_id: String,
+}
+
+#[utoipa::path(put, path = "/api/v1/calls/{id}/case", tag = "cases", security(("bearer" = [])), request_body = LinkBody,
+    params(("id" = String, Path, description = "Call id")),
+    responses((status = 204, description = "The call is linked to the case"), (status = 401, description = "Not signed in"),
+              (status = 404, description = "No such call or case, or not one the actor may change"),
+              (status = 409, description = "The call changed meanwhile")))]
+pub(crate) async fn link_call(
+    services: web::Data<Services>,
+    actor: Authenticated,
+    call_id: web::Path<String>,
+    body: web::Json<LinkBody>,
+) -> Result<HttpResponse, ApiError> {
+    let vault = services.vault()?;
+    let s = services.clone();
+    web::block(move || vault.link_call(&s.db, &actor.0, &s.calls, &call_id, &body.case_id))
+        .await??;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[utoipa::path(get, path = "/api/v1/cases/{id}", tag = "cases", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Case id")),
+    responses((status = 200, description = "The case file: facts, profile (its contact block always with the safe-contact instructions), narratives, notes, plan, consents, linked calls"),
+              (status = 401, description = "Not signed in"), (status = 404, description = "No such case, or not one the actor may see")))]
+pub(crate) async fn read(
+    services: web::Data<Services>,
+    actor: Authenticated,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let vault = services.vault()?;
+    let s = services.clone();
+    let file = web::block(move || vault.read_case(&s.db, &actor.0, &id)).await??;
+    Ok(HttpResponse::Ok().json(case_json(file)))
+}
+
+#[utoipa::path(patch, path = "/api/v1/cases/{id}", tag = "cases", security(("bearer" = [])), request_body = CaseBody,
+    params(("id" = String, Path, description = "Case id")),
+    responses((status = 200, description = "Changed; the new version", example = json!({"version": 4})),
+              (status = 401, description = "Not signed in"), (status = 403, description = "Read-only under break-glass"),
+              (status = 404, description = "No such case, or not one the actor may change"),
+              (status = 409, description = "The case changed since it was read, or the status cannot move that way"),
+              (status = 422, description = "Invalid fields, named")))]
+pub(crate) async fn update(
+    services: web::Data<Services>,
+    actor: Authenticated,
+    id: web::Path<String>,
+    body: web::Json<CaseBody>,
+) -> Result<HttpResponse, ApiError> {
+    let (version, assigned_to, changes) = body.into_inner().split();
+    if assigned_to.is_some() {
+        return Err(ApiError::invalid_field(
+            "assigned_to",
+            "assign with POST /api/v1/cases/{id}/assignment",
+        ));
+    }
+    let version = version.ok_or_else(|| ApiError::invalid_field("version", "is required"))?;
+    let vault = services.vault()?;
+    let s = services.clone();
+    let version =
+        web::block(move || vault.update_case(&s.db, &actor.0, &s.calls, &id, version, changes))
+            .await??;
+    Ok(HttpResponse::Ok().json(json!({ "version": version })))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AssignBody {
+    version: i32,
+    /// A case worker's (or supervisor's) user id; `null` returns the case to the queue.
+    assigned_to: Option<String>,
+}
+
+#[utoipa::path(post, path = "/api/v1/cases/{id}/assignment", tag = "cases", security(("bearer" = [])), request_body = AssignBody,
+    params(("id" = String, Path, description = "Case id")),
+    responses((status = 200, description = "Assigned; the new version"), (status = 401, description = "Not signed in"),
+              (status = 404, description = "No such case, or the actor may not assign"),
+              (status = 409, description = "The case changed since it was read"), (status = 422, description = "Not someone a case can go to")))]
+pub(crate) async fn assign(
+    services: web::Data<Services>,
+    actor: Authenticated,
+    id: web::Path<String>,
+    body: web::Json<AssignBody>,
+) -> Result<HttpResponse, ApiError> {
+    let AssignBody {
+        version,
+        assigned_to,
+    } = body.into_inner();
+    let vault = services.vault()?;
+    let s = services.clone();
+    let version =
+        web::block(move || vault.assign_case(&s.db, &actor.0, &id, version, assigned_to)).await??;
+    Ok(HttpResponse::Ok().json(json!({ "version": version })))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ListQuery {
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
+    limit: Option<i64>,
+    status: Option<String>,
+    risk_level: Option<String>,
+    /// Supervisors: a user id, or `none` for the unassigned queue.
+    assigned_to: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/cases", tag = "cases", security(("bearer" = [])), params(ListQuery),
+    responses((status = 200, description = "Cases, newest first, without personal content (a case worker's own; all for a supervisor), and the next cursor"),
+              (status = 401, description = "Not signed in"), (status = 403, description = "The policy denies it")))]
+pub(crate) async fn list(
+    services: web::Data<Services>,
+    actor: Authenticated,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let ListQuery {
+        cursor,
+        limit,
+        status,
+        risk_level,
+        assigned_to,
+    } = query.into_inner();
+    let bad_cursor = || ApiError::bad_request("the cursor is not one this server gave");
+    let before = cursor
+        .map(|c| {
+            let (at, id) = c.split_once('.').ok_or_else(bad_cursor)?;
+            Ok::<_, ApiError>((at.parse::<i64>().map_err(|_| bad_cursor())?, id.to_string()))
+        })
+        .transpose()?;
+    let limit = limit.unwrap_or(50).clamp(1, 200);
+    let filter = CaseFilter {
+        status,
+        risk_level,
+        assigned_to,
+        before,
+        limit,
+    };
+    let vault = services.vault()?;
+    let s = services.clone();
+    let cases = web::block(move || vault.list_cases(&s.db, &actor.0, &filter)).await??;
+    let next = (cases.len() as i64 == limit)
+        .then(|| cases.last().map(|c| format!("{}.{}", c.opened_at, c.id)))
+        .flatten();
+    Ok(HttpResponse::Ok().json(json!({
+        "cases": cases.into_iter().map(summary_json).collect::<Vec<_>>(),
+        "next_cursor": next,
+    })))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SearchBody {
+    /// The victim's full name or another name they are known by (exact, after normalisation).
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    name: Option<Sensitive<String>>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    phone: Option<Sensitive<String>>,
+}
+
+#[utoipa::path(post, path = "/api/v1/cases/search", tag = "cases", security(("bearer" = [])), request_body = SearchBody,
+    responses((status = 200, description = "Matching cases the actor may read"), (status = 401, description = "Not signed in"),
+              (status = 403, description = "The policy denies it"), (status = 422, description = "Nothing to search for, or not a phone number")))]
+pub(crate) async fn search(
+    services: web::Data<Services>,
+    actor: Authenticated,
+    body: web::Json<SearchBody>,
+) -> Result<HttpResponse, ApiError> {
+    let SearchBody { name, phone } = body.into_inner();
+    let name = name.filter(|n| !n.expose().trim().is_empty());
+    let phone = phone
+        .filter(|p| !p.expose().trim().is_empty())
+        .map(|p| {
+            PhoneNumber::parse(p.expose(), &services.calls.default_country_code).ok_or_else(|| {
+                ApiError::invalid_field(
+                    "phone",
+                    "is not a phone number (international, or national with a leading 0)",
+                )
+            })
+        })
+        .transpose()?;
+    if name.is_none() && phone.is_none() {
+        return Err(ApiError::invalid_field("name", "send a name or a phone"));
+    }
+    let vault = services.vault()?;
+    let s = services.clone();
+    let hits =
+        web::block(move || vault.search_cases(&s.db, &actor.0, name.as_ref(), phone.as_ref()))
+            .await??;
+    Ok(HttpResponse::Ok().json(json!({
+        "cases": hits.into_iter().map(|h| {
+            let mut v = summary_json(h.summary);
+            v["name"] = json!(h.name.expose());
+            v
+        }).collect::<Vec<_>>(),
+    })))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NoteBody {
+    /// Required to edit: the revision read.
+    #[serde(default)]
+    revision: Option<i32>,
+    #[schema(value_type = String)]
+    body: Sensitive<String>,
+}
+
+#[utoipa::path(post, path = "/api/v1/cases/{id}/notes", tag = "cases", security(("bearer" = [])), request_body = NoteBody,
+    params(("id" = String, Path, description = "Case id")),
+    responses((status = 201, description = "Added; the note's id"), (status = 401, description = "Not signed in"),
+              (status = 404, description = "No such case, or not one the actor may change"), (status = 422, description = "Empty or too long")))]
+pub(crate) async fn add_note(
+    services: web::Data<Services>,
+    actor: Authenticated,
+    id: web::Path<String>,
+    body: web::Json<NoteBody>,
+) -> Result<HttpResponse, ApiError> {
+    let NoteBody { revision, body } = body.into_inner();
+    if revision.is_some() {
+        return Err(ApiError::invalid_field("revision", "a new note has none"));
+    }
+    let vault = services.vault()?;
+    let s = services.clone();
+    let note = web::block(move || vault.add_note(&s.db, &actor.0, &id, body)).await??;
+    Ok(HttpResponse::Created().json(json!({ "id": note, "revision": 1 })))
+}
+
+#[utoipa::path(put, path = "/api/v1/cases/{id}/notes/{note_id}", tag = "cases", security(("bearer" = [])), request_body = NoteBody,
+    params(("id" = String, Path, description = "Case id"), ("note_id" = String, Path, description = "Note id")),
+    responses((status = 200, description = "Edited (the earlier text is kept as a revision); the new revision"),
+              (status = 401, description = "Not signed in"), (status = 403, description = "Only the author edits a note"),
+              (status = 404, description = "No such note or case"), (status = 409, description = "The note changed since it was read")))]
+pub(crate) async fn edit_note(
+    services: web::Data<Services>,
+    actor: Authenticated,
+    path: web::Path<(String, String)>,
+    body: web::Json<NoteBody>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, note) = path.into_inner();
+    let NoteBody { revision, body } = body.into_inner();
+    let revision = revision.ok_or_else(|| ApiError::invalid_field("revision", "is required"))?;
+    let vault = services.vault()?;
+    let s = services.clone();
+    let revision =
+        web::block(move || vault.edit_note(&s.db, &actor.0, &id, &note, revision, body)).await??;
+    Ok(HttpResponse::Ok().json(json!({ "revision": revision })))
+}
+
+#[utoipa::path(get, path = "/api/v1/cases/{id}/notes/{note_id}", tag = "cases", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Case id"), ("note_id" = String, Path, description = "Note id")),
+    responses((status = 200, description = "Every revision of the note, oldest first"), (status = 401, description = "Not signed in"),
+              (status = 404, description = "No such note or case, or not one the actor may see")))]
+pub(crate) async fn note_history(
+    services: web::Data<Services>,
+    actor: Authenticated,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, note) = path.into_inner();
+    let vault = services.vault()?;
+    let s = services.clone();
+    let revisions = web::block(move || vault.note_history(&s.db, &actor.0, &id, &note)).await??;
+    Ok(HttpResponse::Ok().json(json!({
+        "revisions": revisions.into_iter().map(|r| json!({
+            "revision": r.revision, "author_id": r.author_id,
+            "created_at": rfc3339(r.created_at), "body": r.body.expose(),
+        })).collect::<Vec<_>>(),
+    })))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"domain": "housing", "goal": "Move to a rented flat", "due_on": "2027-03-01"}))]
+pub(crate) struct PlanBody {
+    /// Required to change an item: the version read.
+    #[serde(default)]
+    version: Option<i32>,
+    #[serde(default)]
+    domain: Option<String>,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    due_on: Option<Option<String>>,
+    /// Sealed at rest.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    goal: Option<Sensitive<String>>,
+    /// Added to the item's progress notes (sealed).
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    progress_note: Option<Sensitive<String>>,
+}
+
+impl PlanBody {
+    fn split(self) -> (Option<i32>, PlanChanges) {
+        let PlanBody {
+            version,
+            domain,
+            status,
+            due_on,
+            goal,
+            progress_note,
+        } = self;
+        (
+            version,
+            PlanChanges {
+                domain,
+                status,
+                due_on,
+                goal,
+                progress_note,
+            },
+        )
+    }
+}
+
+#[utoipa::path(post, path = "/api/v1/cases/{id}/plan", tag = "cases", security(("bearer" = [])), request_body = PlanBody,
+    params(("id" = String, Path, description = "Case id")),
+    responses((status = 201, description = "Added; the item's id"), (status = 401, description = "Not signed in"),
+              (status = 404, description = "No such case, or not one the actor may change"), (status = 422, description = "Invalid fields, named")))]
+pub(crate) async fn add_plan_item(
+    services: web::Data<Services>,
+    actor: Authenticated,
+    id: web::Path<String>,
+    body: web::Json<PlanBody>,
+) -> Result<HttpResponse, ApiError> {
+    let (version, changes) = body.into_inner().split();
+    if version.is_some() {
+        return Err(ApiError::invalid_field("version", "a new item has none"));
+    }
+    let vault = services.vault()?;
+    let s = services.clone();
+    let item = web::block(move || vault.add_plan_item(&s.db, &actor.0, &id, changes)).await??;
+    Ok(HttpResponse::Created().json(json!({ "id": item, "version": 1 })))
+}
+
+#[utoipa::path(patch, path = "/api/v1/cases/{id}/plan/{item_id}", tag = "cases", security(("bearer" = [])), request_body = PlanBody,
+    params(("id" = String, Path, description = "Case id"), ("item_id" = String, Path, description = "Plan item id")),
+    responses((status = 200, description = "Changed; the new version"), (status = 401, description = "Not signed in"),
+              (status = 404, description = "No such item or case"), (status = 409, description = "The item changed since it was read"),
+              (status = 422, description = "Invalid fields, named")))]
+pub(crate) async fn update_plan_item(
+    services: web::Data<Services>,
+    actor: Authenticated,
+    path: web::Path<(String, String)>,
+    body: web::Json<PlanBody>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, item) = path.into_inner();
+    let (version, changes) = body.into_inner().split();
+    let version = version.ok_or_else(|| ApiError::invalid_field("version", "is required"))?;
+    let vault = services.vault()?;
+    let s = services.clone();
+    let version =
+        web::block(move || vault.update_plan_item(&s.db, &actor.0, &id, &item, version, changes))
+            .await??;
+    Ok(HttpResponse::Ok().json(json!({ "version": version })))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"purpose": "referral_sharing", "service_types": ["shelter", "legal"],
+    "scope": "Agreed on the phone to share her first name and needs with a shelter", "expires_at": "2027-06-01T00:00:00Z"}))]
+pub(crate) struct ConsentBody {
+    purpose: String,
+    #[serde(default)]
+    service_types: Vec<String>,
+    #[serde(default)]
+    organisations: Vec<String>,
+    /// What the person agreed to, in their words (sealed).
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    scope: Option<Sensitive<String>>,
+    /// When it was given (RFC 3339); now if absent.
+    #[serde(default)]
+    given_at: Option<String>,
+    #[serde(default)]
+    expires_at: Option<String>,
+}
+
+#[utoipa::path(post, path = "/api/v1/cases/{id}/consents", tag = "cases", security(("bearer" = [])), request_body = ConsentBody,
+    params(("id" = String, Path, description = "Case id")),
+    responses((status = 201, description = "Recorded; the consent's id"), (status = 401, description = "Not signed in"),
+              (status = 404, description = "No such case, or not one the actor may change"), (status = 422, description = "Invalid fields, named")))]
+pub(crate) async fn add_consent(
+    services: web::Data<Services>,
+    actor: Authenticated,
+    id: web::Path<String>,
+    body: web::Json<ConsentBody>,
+) -> Result<HttpResponse, ApiError> {
+    let ConsentBody {
+        purpose,
+        service_types,
+        organisations,
+        scope,
+        given_at,
+        expires_at,
+    } = body.into_inner();
+    let facts = ConsentFacts {
+        purpose,
+        service_types,
+        organisations,
+        given_at: match given_at {
+            Some(t) => micros("given_at", &t)?,
+            None => persistence::now_micros(),
+        },
+        expires_at: expires_at.map(|t| micros("expires_at", &t)).transpose()?,
+    };
+    let vault = services.vault()?;
+    let s = services.clone();
+    let consent =
+        web::block(move || vault.add_consent(&s.db, &actor.0, &id, facts, scope)).await??;
+    Ok(HttpResponse::Created().json(json!({ "id": consent })))
+}
+
+#[utoipa::path(post, path = "/api/v1/cases/{id}/consents/{consent_id}/withdraw", tag = "cases", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Case id"), ("consent_id" = String, Path, description = "Consent id")),
+    responses((status = 204, description = "Withdrawn, with immediate effect"), (status = 401, description = "Not signed in"),
+              (status = 404, description = "No such consent or case"), (status = 409, description = "Already withdrawn")))]
+pub(crate) async fn withdraw_consent(
+    services: web::Data<Services>,
+    actor: Authenticated,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, consent) = path.into_inner();
+    let vault = services.vault()?;
+    let s = services.clone();
+    web::block(move || vault.withdraw_consent(&s.db, &actor.0, &id, &consent)).await??;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"reason": "caller_on_line", "justification": "She is on the line in danger; the assigned case worker is off duty", "password": "…"}))]
+pub(crate) struct BreakGlassBody {
+    /// A code of the break_glass_reason vocabulary.
+    reason: String,
+    /// Why, in words (sealed; supervisors read it when they review).
+    #[schema(value_type = String)]
+    justification: Sensitive<String>,
+    /// Re-authentication: the password...
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    password: Option<Sensitive<String>>,
+    /// ...or a one-time code.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    totp: Option<Sensitive<String>>,
+}
+
+#[utoipa::path(post, path = "/api/v1/cases/{id}/break-glass", tag = "cases", security(("bearer" = [])), request_body = BreakGlassBody,
+    params(("id" = String, Path, description = "Case id")),
+    responses((status = 201, description = "A read-only grant to the case until `expires_at`; flagged, and every supervisor is alerted"),
+              (status = 401, description = "Not signed in"), (status = 404, description = "No such case, or the actor's role may not break the glass"),
+              (status = 409, description = "The actor can already open the case"),
+              (status = 422, description = "Invalid fields, or re-authentication failed"), (status = 429, description = "Too many failed attempts")))]
+pub(crate) async fn break_glass(
+    services: web::Data<Services>,
+    actor: Authenticated,
+    id: web::Path<String>,
+    body: web::Json<BreakGlassBody>,
+) -> Result<HttpResponse, ApiError> {
+    let BreakGlassBody {
+        reason,
+        justification,
+        password,
+        totp,
+    } = body.into_inner();
+    let reauth = Reauth { password, totp };
+    let vault = services.vault()?;
+    let s = services.clone();
+    let _permit = services.hashing_permit().await?;
+    let (grant, expires_at) = web::block(move || {
+        vault.break_glass(
+            &s.db,
+            &actor.0,
+            &s.cases,
+            &s.auth,
+            &id,
+            &reason,
+            justification,
+            &reauth,
+        )
+    })
+    .await??;
+    Ok(HttpResponse::Created()
+        .json(json!({ "grant_id": grant, "expires_at": rfc3339(expires_at) })))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct GrantQuery {
+    /// `false`: the uses still to review.
+    reviewed: Option<bool>,
+}
+
+fn grant_json(g: GrantView) -> Value {
+    json!({
+        "id": g.id, "case_id": g.case_id, "case_reference": g.case_reference,
+        "user_id": g.user_id, "login": g.login, "reason": g.reason,
+        "justification": g.justification.as_ref().map(|j| j.expose()),
+        "granted_at": rfc3339(g.granted_at), "expires_at": rfc3339(g.expires_at),
+        "reviewed_by": g.reviewed_by, "reviewed_at": g.reviewed_at.map(rfc3339),
+    })
+}
+
+#[utoipa::path(get, path = "/api/v1/break-glass", tag = "cases", security(("bearer" = [])), params(GrantQuery),
+    responses((status = 200, description = "Break-glass uses, newest first, with their justifications"),
+              (status = 401, description = "Not signed in"), (status = 403, description = "Supervisors only")))]
+pub(crate) async fn list_grants(
+    services: web::Data<Services>,
+    actor: Authenticated,
+    query: web::Query<GrantQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let reviewed = query.reviewed;
+    let vault = services.vault()?;
+    let s = services.clone();
+    let grants = web::block(move || vault.list_break_glass(&s.db, &actor.0, reviewed)).await??;
+    Ok(HttpResponse::Ok().json(json!({
+        "grants": grants.into_iter().map(grant_json).collect::<Vec<_>>(),
+    })))
+}
+
+#[utoipa::path(post, path = "/api/v1/break-glass/{id}/review", tag = "cases", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Grant id")),
+    responses((status = 204, description = "Reviewed"), (status = 401, description = "Not signed in"),
+              (status = 403, description = "Supervisors only"), (status = 404, description = "No such grant"),
+              (status = 409, description = "Already reviewed")))]
+pub(crate) async fn review_grant(
+    services: web::Data<Services>,
+    actor: Authenticated,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let vault = services.vault()?;
+    let s = services.clone();
+    web::block(move || vault.review_break_glass(&s.db, &actor.0, &id)).await??;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,9 @@
+DROP TABLE mail_outbox;
+DROP TABLE break_glass_grants;
+DROP TABLE case_consents;
+DROP TABLE case_plan_items;
+DROP TABLE case_note_revisions;
+DROP TABLE case_notes;
+DROP INDEX calls_by_case;
+DROP TABLE cases;
+DROP TABLE case_counters;
