@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 mod config;
+mod demo;
 mod logging;
 
 use std::io::Write;
@@ -61,6 +62,19 @@ enum Command {
     Policy,
     /// Print the OpenAPI document of the HTTP API (docs/openapi.json).
     Openapi,
+    /// Fill an empty database with clearly fake but realistic data to try the system: staff of
+    /// every role (their passwords are printed), calls, and cases with notes, plans and consents.
+    DemoData {
+        /// Calls to log.
+        #[arg(long, default_value_t = 400)]
+        calls: usize,
+        /// Cases to open (from calls of potential victims).
+        #[arg(long, default_value_t = 40)]
+        cases: usize,
+        /// Seed of the generator, for the same data again.
+        #[arg(long)]
+        seed: Option<u64>,
+    },
     /// Manage staff accounts.
     User {
         #[command(subcommand)]
@@ -176,6 +190,25 @@ fn main() -> ExitCode {
         Command::Policy => {
             print!("{}", domain::policy::matrix_markdown());
             Ok(())
+        }
+        Command::DemoData { calls, cases, seed } => {
+            if production {
+                Err(
+                    "demo data is for trying the system; refused with HOTLINE_ENV=production"
+                        .into(),
+                )
+            } else {
+                with_vault(&config, production, |db, vault| {
+                    let out = demo::fill(db, vault, &config.call_settings(), calls, cases, seed)?;
+                    println!("demo data: {} calls, {} cases", out.calls, out.cases);
+                    println!("sign in with any of these (invented) accounts:");
+                    for (login, role, password) in &out.users {
+                        println!("  {login:<22} {:<12} {password}", role.as_str());
+                    }
+                    println!("supervisors, auditors and admins set up a second factor (TOTP) at their first sign-in");
+                    Ok(())
+                })
+            }
         }
         Command::User { action } => {
             with_vault(&config, production, |db, vault| user(db, vault, action))

@@ -79,7 +79,7 @@ fn start(db: &TestDb) -> Server {
     start_with(db, &[])
 }
 
-fn start_with(db: &TestDb, extra: &[(&str, &str)]) -> Server {
+pub(crate) fn start_with(db: &TestDb, extra: &[(&str, &str)]) -> Server {
     let env = env(db);
     let mut pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     pairs.extend_from_slice(extra);

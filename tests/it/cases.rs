@@ -1181,3 +1181,69 @@ both!(canaries_reach_no_file_dump_log_or_outbox, |db: TestDb| {
     let outbox = strings(&db, "SELECT subject || body AS item FROM mail_outbox").join("\n");
     check("the outbox", outbox.as_bytes());
 });
+
+both!(demo_data_fills_an_empty_database_once, |db: TestDb| {
+    let (done, out) = crate::auth::cli(
+        &db,
+        &[
+            "demo-data",
+            "--calls",
+            "120",
+            "--cases",
+            "12",
+            "--seed",
+            "42",
+        ],
+        "",
+    );
+    assert!(done, "{out}");
+    assert!(out.contains("demo data: 120 calls, 12 cases"), "{out}");
+    assert_eq!(
+        count(&db, "SELECT CAST(COUNT(*) AS TEXT) AS item FROM calls"),
+        120
+    );
+    assert_eq!(
+        count(&db, "SELECT CAST(COUNT(*) AS TEXT) AS item FROM cases"),
+        12
+    );
+    assert!(
+        count(
+            &db,
+            "SELECT CAST(COUNT(*) AS TEXT) AS item FROM case_plan_items"
+        ) >= 12
+    );
+    assert!(
+        count(
+            &db,
+            "SELECT CAST(COUNT(*) AS TEXT) AS item FROM case_consents"
+        ) >= 12
+    );
+    // Refused the second time: demo data only goes into an empty database.
+    let (again, out2) = crate::auth::cli(&db, &["demo-data"], "");
+    assert!(!again && out2.contains("already has users"), "{out2}");
+    // A newcomer signs in with a printed account and finds their cases.
+    let line = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("demo-case-worker-1"))
+        .expect("a case worker account");
+    let password = line.split_whitespace().last().unwrap();
+    let server = crate::auth::start_with(&db, &[]);
+    let token = tokens(&login(&server, "demo-case-worker-1", password)).0;
+    let mine = call(&server, &token, "GET", "/api/v1/cases", None).json();
+    let list = mine["cases"].as_array().unwrap();
+    assert_eq!(list.len(), 4, "{mine}");
+    let id = list[0]["id"].as_str().unwrap();
+    let file = call(&server, &token, "GET", &format!("/api/v1/cases/{id}"), None).json();
+    assert!(
+        file["profile"]["contact"]["safe_contact"].is_string(),
+        "{file}"
+    );
+    assert!(file["profile"]["contact"]["phones"][0]
+        .as_str()
+        .unwrap()
+        .starts_with("+38099001"));
+    assert!(!file["plan"].as_array().unwrap().is_empty());
+    assert!(server.terminate().success());
+    let (verified, out3) = crate::auth::cli(&db, &["audit", "verify"], "");
+    assert!(verified, "{out3}");
+});

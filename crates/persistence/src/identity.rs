@@ -820,6 +820,11 @@ pub struct UserSummary {
 }
 
 impl Vault {
+    /// How many staff accounts exist (any status).
+    pub fn user_count(&self, db: &Database) -> Result<i64, DbError> {
+        db.with_conn(|conn| Ok(users::table.count().get_result(conn)?))
+    }
+
     /// Asks the policy; a denial is recorded in the access log (in its own transaction, since
     /// no work follows) and returned as `Forbidden`.
     pub fn authorize(

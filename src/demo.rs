@@ -1,0 +1,456 @@
+//! `hotline demo-data`: fills an empty database with clearly fake but realistic data, through
+//! the same vault functions the API uses (so everything is sealed, indexed and audited as in
+//! real use), so a newcomer can sign in and try the system at once.
+//!
+//! The people are invented: names come from short lists, every phone number is in the
+//! +380 99 000 xxxx block and every e-mail address is at example.org, and every free text says
+//! it is demo data.
+
+use std::time::Duration;
+
+use domain::calls::CallInput;
+use domain::cases::{Contact, Document, VictimProfile};
+use domain::identity::{Login, Role};
+use domain::Sensitive;
+use persistence::calls::CallSettings;
+use persistence::cases::{CaseChanges, PlanChanges};
+use persistence::identity::Actor;
+use persistence::{AuditEvent, Database, Vault};
+
+/// A small, fast generator for demo distributions (SplitMix64). Not for anything secret.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// 0..n
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+
+    fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+
+    /// Picks by weight: `(item, weight)`.
+    fn weighted<'a, T>(&mut self, items: &'a [(T, u32)]) -> &'a T {
+        let total: u32 = items.iter().map(|(_, w)| w).sum();
+        let mut n = (self.next() % u64::from(total.max(1))) as u32;
+        for (item, w) in items {
+            if n < *w {
+                return item;
+            }
+            n -= w;
+        }
+        &items[0].0
+    }
+}
+
+const GIVEN_F: &[&str] = &[
+    "Olena",
+    "Iryna",
+    "Nataliia",
+    "Oksana",
+    "Tetiana",
+    "Yuliia",
+    "Mariia",
+    "Kateryna",
+    "Svitlana",
+    "Anastasiia",
+    "Viktoriia",
+    "Halyna",
+];
+const GIVEN_M: &[&str] = &[
+    "Andrii",
+    "Oleksandr",
+    "Serhii",
+    "Mykola",
+    "Taras",
+    "Dmytro",
+    "Ivan",
+    "Petro",
+    "Vasyl",
+];
+const FAMILY: &[&str] = &[
+    "Kovalenko",
+    "Bondarenko",
+    "Tkachenko",
+    "Shevchuk",
+    "Kravchuk",
+    "Melnyk",
+    "Boiko",
+    "Savchenko",
+    "Rudenko",
+    "Lysenko",
+    "Moroz",
+    "Marchenko",
+    "Polishchuk",
+    "Hnatiuk",
+];
+const TOPICS: &[(&str, u32)] = &[
+    ("safe_migration", 30),
+    ("domestic_violence", 25),
+    ("trafficking_labour", 18),
+    ("trafficking_sexual", 8),
+    ("trafficking_begging", 2),
+    ("trafficking_forced_marriage", 2),
+    ("trafficking_other", 3),
+    ("gender_discrimination", 5),
+    ("other", 7),
+];
+const CHANNELS: &[(&str, u32)] = &[
+    ("phone", 70),
+    ("chat", 15),
+    ("social", 8),
+    ("email", 5),
+    ("walk_in", 2),
+];
+const OUTCOMES: &[(&str, u32)] = &[("information", 60), ("referral", 25), ("no_action", 15)];
+const ROLES: &[(&str, u32)] = &[
+    ("potential_victim", 55),
+    ("relative", 25),
+    ("professional", 10),
+    ("public", 5),
+    ("other", 5),
+];
+const AGES: &[(&str, u32)] = &[
+    ("9-17", 5),
+    ("18-20", 8),
+    ("21-23", 12),
+    ("24-26", 14),
+    ("27-29", 14),
+    ("30-38", 25),
+    ("39-47", 14),
+    ("48+", 6),
+    ("unknown", 2),
+];
+const REGIONS: &[&str] = &[
+    "UA-46", "UA-30", "UA-32", "UA-51", "UA-63", "UA-12", "UA-21", "UA-77", "UA-05", "UA-26",
+    "UA-61", "UA-56", "abroad",
+];
+const DESTINATIONS: &[(&str, u32)] = &[
+    ("PL", 30),
+    ("DE", 15),
+    ("CZ", 10),
+    ("IT", 8),
+    ("RU", 8),
+    ("TR", 6),
+    ("AE", 5),
+    ("GB", 4),
+    ("IL", 4),
+    ("UA", 10),
+];
+
+/// What was created: the users and their passwords, to print.
+pub struct DemoOutcome {
+    pub users: Vec<(String, Role, String)>,
+    pub calls: usize,
+    pub cases: usize,
+}
+
+fn actor(id: &str, login: &str, role: Role) -> Actor {
+    Actor {
+        user_id: id.to_string(),
+        login: login.to_string(),
+        role,
+        organisation_id: None,
+        session_id: "demo-data".into(),
+        session_ref: "demo-data".into(),
+        mfa: false,
+        needs_totp_enrolment: false,
+    }
+}
+
+/// Fills an empty database. Refuses one that already has users.
+pub fn fill(
+    db: &Database,
+    vault: &Vault,
+    calls_settings: &CallSettings,
+    calls: usize,
+    cases: usize,
+    seed: Option<u64>,
+) -> Result<DemoOutcome, String> {
+    let err = |e: persistence::identity::AuthError| e.to_string();
+    if vault.user_count(db).map_err(|e| e.to_string())? > 0 {
+        return Err(
+            "the database already has users; demo data goes only into an empty database".into(),
+        );
+    }
+    let seed = match seed {
+        Some(s) => s,
+        None => u64::from_le_bytes(crypto::random::bytes::<8>().map_err(|e| e.to_string())?),
+    };
+    let mut rng = Rng(seed);
+    let by = AuditEvent::system("demo-data");
+    let mut users = Vec::new();
+    let mut staff: Vec<(Role, Actor)> = Vec::new();
+    for (role, n, org) in [
+        (Role::Counselor, 3, None),
+        (Role::CaseWorker, 3, None),
+        (Role::Supervisor, 2, None),
+        (Role::Auditor, 1, None),
+        (Role::Admin, 1, None),
+        (Role::Partner, 2, Some("demo-shelter")),
+    ] {
+        for i in 1..=n {
+            let login = format!("demo-{}-{i}", role.as_str().replace('_', "-"));
+            let password = format!(
+                "demo-{}",
+                crypto::random::hex_id::<8>().map_err(|e| e.to_string())?
+            );
+            let parsed = Login::parse(&login).map_err(|m| format!("{login}: {m}"))?;
+            let id = vault
+                .create_user(
+                    db,
+                    &parsed,
+                    role,
+                    org,
+                    &Sensitive::new(password.clone()),
+                    by.clone(),
+                )
+                .map_err(err)?;
+            staff.push((role, actor(&id, &login, role)));
+            users.push((login, role, password));
+        }
+    }
+    let of = |role: Role| -> Vec<&Actor> {
+        staff
+            .iter()
+            .filter(|(r, _)| *r == role)
+            .map(|(_, a)| a)
+            .collect()
+    };
+    let counselors = of(Role::Counselor);
+    let workers = of(Role::CaseWorker);
+    let supervisors = of(Role::Supervisor);
+
+    // Calls over the last year; about a third give a phone, a few call again.
+    let now = persistence::now_micros();
+    let year = Duration::from_secs(365 * 24 * 3600).as_micros() as i64;
+    let mut phones: Vec<String> = Vec::new();
+    let mut victim_calls: Vec<String> = Vec::new();
+    for i in 0..calls {
+        let started = now - (rng.next() % year as u64) as i64 - 3_600_000_000;
+        let length = (60 + rng.below(40 * 60)) as i64 * 1_000_000;
+        let mut topics = vec![rng.weighted(TOPICS).to_string()];
+        if rng.chance(15) {
+            topics.push(rng.weighted(TOPICS).to_string());
+        }
+        let caller_role = rng.weighted(ROLES).to_string();
+        let phone = if rng.chance(35) {
+            let p = if !phones.is_empty() && rng.chance(20) {
+                rng.pick(&phones).clone()
+            } else {
+                format!("+38099000{:04}", i % 10_000)
+            };
+            phones.push(p.clone());
+            Some(Sensitive::new(p))
+        } else {
+            None
+        };
+        let named = phone.is_some() && rng.chance(50);
+        let input = CallInput {
+            channel: rng.weighted(CHANNELS).to_string(),
+            direction: if rng.chance(90) {
+                "inbound"
+            } else {
+                "outbound"
+            }
+            .into(),
+            started_at: started,
+            ended_at: Some(started + length),
+            caller_role: caller_role.clone(),
+            topics,
+            region: rng.pick(REGIONS).to_string(),
+            caller_gender: if rng.chance(78) { "female" } else { "male" }.into(),
+            caller_age_group: rng.weighted(AGES).to_string(),
+            language: if rng.chance(85) { "uk" } else { "ru" }.into(),
+            outcome: rng.weighted(OUTCOMES).to_string(),
+            summary: rng
+                .chance(60)
+                .then(|| Sensitive::new("Demo data: an invented conversation.".to_string())),
+            caller_name: named.then(|| Sensitive::new(rng.pick(GIVEN_F).to_string())),
+            caller_phone: phone,
+        };
+        let call = domain::calls::validate(input, now, &calls_settings.default_country_code)
+            .map_err(|e| format!("a generated call is invalid: {e:?}"))?;
+        let by = rng.pick(&counselors);
+        let id = vault.create_call(db, by, &call).map_err(err)?;
+        if caller_role == "potential_victim" {
+            victim_calls.push(id);
+        }
+    }
+
+    // Cases opened from calls of potential victims, with profiles, notes, plans and consents.
+    let mut opened = 0;
+    for (i, call_id) in victim_calls.iter().take(cases).enumerate() {
+        let worker = workers[i % workers.len()];
+        let female = rng.chance(75);
+        let given = if female {
+            rng.pick(GIVEN_F)
+        } else {
+            rng.pick(GIVEN_M)
+        };
+        let family = rng.pick(FAMILY);
+        let destination = rng.weighted(DESTINATIONS).to_string();
+        let profile = VictimProfile {
+            given_name: Some(given.to_string()),
+            family_name: Some(family.to_string()),
+            other_names: Vec::new(),
+            birth_date: Some(format!(
+                "{}-{:02}-{:02}",
+                1960 + rng.below(45),
+                1 + rng.below(12),
+                1 + rng.below(28)
+            )),
+            languages: vec!["uk".into()],
+            contact: Contact {
+                safe_contact: Some(
+                    (*rng.pick(&[
+                        "Text only; never call after 18:00.",
+                        "Call on weekdays 10:00-12:00; never leave voicemail.",
+                        "Only through her sister; do not mention the hotline.",
+                        "Any time.",
+                    ]))
+                    .to_string(),
+                ),
+                phones: vec![format!("+38099001{:04}", i)],
+                email: rng.chance(30).then(|| format!("demo.{}@example.org", i)),
+                address: rng
+                    .chance(50)
+                    .then(|| format!("Demo street {}, Lviv", 1 + rng.below(90))),
+            },
+            documents: vec![Document {
+                kind: "passport".into(),
+                number: None,
+                status: (*rng.pick(&["held", "withheld", "lost"])).to_string(),
+            }],
+        };
+        let changes = CaseChanges {
+            risk_level: Some((*rng.pick(&["low", "medium", "medium", "high", "critical"])).into()),
+            gender: Some(if female { "female" } else { "male" }.into()),
+            nationality: Some("UA".into()),
+            recruitment: Some(
+                (*rng.pick(&["job_offer", "online", "friend", "recruitment_agency"])).into(),
+            ),
+            recruitment_countries: Some(vec!["UA".into()]),
+            exploitation_countries: Some(vec![destination]),
+            control_methods: Some(vec![(*rng.pick(&[
+                "withheld_documents",
+                "debt_bondage",
+                "threats",
+                "isolation",
+            ]))
+            .into()]),
+            nrm_status: Some((*rng.pick(&["not_referred", "pending", "identified"])).into()),
+            profile: Some(Some(Sensitive::new(profile))),
+            exploitation_details: Some(Some(Sensitive::new(
+                "Demo data: an invented account of recruitment and exploitation.".into(),
+            ))),
+            needs_assessment: Some(Some(Sensitive::new(
+                "Demo data: shelter, legal advice, psychological support.".into(),
+            ))),
+            ..Default::default()
+        };
+        let (case_id, _) = vault
+            .create_case(db, worker, calls_settings, Some(call_id), None, changes)
+            .map_err(err)?;
+        for n in 0..1 + rng.below(3) {
+            vault
+                .add_note(
+                    db,
+                    worker,
+                    &case_id,
+                    Sensitive::new(format!("Demo data: note {} on the case.", n + 1)),
+                )
+                .map_err(err)?;
+        }
+        for domain in ["housing", "health", "legal", "employment"]
+            .iter()
+            .take(1 + rng.below(4))
+        {
+            vault
+                .add_plan_item(
+                    db,
+                    worker,
+                    &case_id,
+                    PlanChanges {
+                        domain: Some(domain.to_string()),
+                        status: Some(
+                            (*rng.pick(&["planned", "in_progress", "achieved"])).to_string(),
+                        ),
+                        goal: Some(Sensitive::new(format!("Demo data: a {domain} goal."))),
+                        ..Default::default()
+                    },
+                )
+                .map_err(err)?;
+        }
+        let consent = |purpose: &str, services: Vec<String>| domain::cases::ConsentFacts {
+            purpose: purpose.into(),
+            service_types: services,
+            organisations: Vec::new(),
+            given_at: now - 3_600_000_000,
+            expires_at: None,
+        };
+        vault
+            .add_consent(
+                db,
+                worker,
+                &case_id,
+                consent("data_processing", vec![]),
+                None,
+            )
+            .map_err(err)?;
+        if rng.chance(60) {
+            let id = vault
+                .add_consent(
+                    db,
+                    worker,
+                    &case_id,
+                    consent("referral_sharing", vec!["shelter".into(), "legal".into()]),
+                    Some(Sensitive::new(
+                        "Demo data: first name and needs only.".into(),
+                    )),
+                )
+                .map_err(err)?;
+            if rng.chance(10) {
+                vault
+                    .withdraw_consent(db, worker, &case_id, &id)
+                    .map_err(err)?;
+            }
+        }
+        if rng.chance(35) {
+            let status = *rng.pick(&["FollowUp", "Closed", "ClosedReferred"]);
+            let sup = rng.pick(&supervisors);
+            vault
+                .update_case(
+                    db,
+                    sup,
+                    calls_settings,
+                    &case_id,
+                    1,
+                    CaseChanges {
+                        status: Some(status.into()),
+                        ..Default::default()
+                    },
+                )
+                .map_err(err)?;
+        }
+        opened += 1;
+    }
+    Ok(DemoOutcome {
+        users,
+        calls,
+        cases: opened,
+    })
+}
