@@ -201,6 +201,54 @@ both!(a_counselors_calls, |db: TestDb| {
         2,
         "not the supervisor's call"
     );
+    // Filters: period, topic, outcome, region (combined with AND).
+    let mut october = anonymous_call();
+    october["topics"] = json!(["domestic_violence"]);
+    october["region"] = json!("UA-30");
+    october["outcome"] = json!("referral");
+    october["started_at"] = json!("2026-10-01T10:00:00Z");
+    october["ended_at"] = json!(null);
+    let oct_id = call(s, sup_token, "POST", "/api/v1/calls", Some(&october)).json()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ids_for = |query: &str| -> Vec<String> {
+        let res = call(s, sup_token, "GET", &format!("/api/v1/calls?{query}"), None);
+        assert_eq!(res.status, 200, "{query}: {}", res.text());
+        res.json()["calls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(ids_for(""), {
+        let mut v = ids_for("from=2026-11-01T00:00:00Z");
+        v.push(oct_id.clone());
+        v
+    });
+    for query in [
+        "topic=domestic_violence",
+        "region=UA-30",
+        "outcome=referral",
+        "to=2026-11-01T00:00:00Z",
+        "from=2026-09-30T00:00:00Z&to=2026-10-02T00:00:00Z&topic=domestic_violence&region=UA-30",
+    ] {
+        assert_eq!(ids_for(query), vec![oct_id.clone()], "{query}");
+    }
+    assert_eq!(ids_for("topic=trafficking_labour").len(), 3);
+    assert!(ids_for("topic=other").is_empty(), "no substring matches");
+    assert!(ids_for("topic=domestic_violence&region=UA-46").is_empty());
+    for (query, field) in [
+        ("topic=nonsense", "topic"),
+        ("region=Lviv", "region"),
+        ("outcome=x", "outcome"),
+        ("from=yesterday", "from"),
+    ] {
+        let res = call(s, sup_token, "GET", &format!("/api/v1/calls?{query}"), None);
+        assert_eq!(res.status, 422, "{query}");
+        assert!(res.json()["fields"][field].is_string(), "{}", res.text());
+    }
 
     // The same number, written differently, calls again: recognised.
     let mut again = anonymous_call();

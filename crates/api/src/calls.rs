@@ -74,6 +74,16 @@ pub(crate) struct ListQuery {
     /// The `next_cursor` of the previous page.
     cursor: Option<String>,
     limit: Option<i64>,
+    /// Calls that started at or after this time (RFC 3339).
+    from: Option<String>,
+    /// Calls that started before this time (RFC 3339).
+    to: Option<String>,
+    /// A topic code.
+    topic: Option<String>,
+    /// An outcome code.
+    outcome: Option<String>,
+    /// A region code.
+    region: Option<String>,
 }
 
 fn facts_json(f: CallFacts) -> serde_json::Value {
@@ -191,7 +201,36 @@ pub(crate) async fn list(
     actor: Authenticated,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let ListQuery { cursor, limit } = query.into_inner();
+    let ListQuery {
+        cursor,
+        limit,
+        from,
+        to,
+        topic,
+        outcome,
+        region,
+    } = query.into_inner();
+    let mut errors = std::collections::BTreeMap::new();
+    for (field, value, vocabulary) in [
+        ("topic", &topic, domain::vocabulary::TOPIC),
+        ("outcome", &outcome, domain::vocabulary::OUTCOME),
+        ("region", &region, domain::vocabulary::REGION),
+    ] {
+        if value.as_deref().is_some_and(|v| !vocabulary.contains(v)) {
+            errors.insert(
+                field.to_string(),
+                format!(
+                    "must be one of the codes of the {} vocabulary",
+                    vocabulary.name
+                ),
+            );
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::invalid_fields(errors));
+    }
+    let from = from.map(|t| micros("from", &t)).transpose()?;
+    let to = to.map(|t| micros("to", &t)).transpose()?;
     let before = match cursor {
         None => None,
         Some(c) => {
@@ -208,8 +247,16 @@ pub(crate) async fn list(
     let limit = limit.unwrap_or(50).clamp(1, 200);
     let vault = services.vault()?;
     let s = services.clone();
-    let calls =
-        web::block(move || vault.list_calls(&s.db, &actor.0, &s.calls, before, limit)).await??;
+    let filter = persistence::calls::CallFilter {
+        from,
+        to,
+        topic,
+        outcome,
+        region,
+        before,
+        limit,
+    };
+    let calls = web::block(move || vault.list_calls(&s.db, &actor.0, &s.calls, &filter)).await??;
     let next = (calls.len() as i64 == limit)
         .then(|| calls.last().map(|c| format!("{}.{}", c.started_at, c.id)))
         .flatten();

@@ -411,14 +411,13 @@ impl Vault {
     }
 
     /// Calls, newest first, statistical fields only: a counselor sees the calls they logged
-    /// within the window, a supervisor all.
+    /// within the window, a supervisor all; filtered by period, topic, outcome and region.
     pub fn list_calls(
         &self,
         db: &Database,
         actor: &Actor,
         settings: &CallSettings,
-        before: Option<(i64, String)>,
-        limit: i64,
+        filter: &CallFilter,
     ) -> Result<Vec<CallFacts>, AuthError> {
         let rule = self.authorize(db, actor, Action::CallList, Relation::NoObject, None)?;
         let now = now_micros();
@@ -431,7 +430,29 @@ impl Vault {
                     .filter(calls::counselor_id.eq(actor.user_id.clone()))
                     .filter(calls::created_at.gt(now - window));
             }
-            if let Some((started, id)) = before {
+            if let Some(from) = filter.from {
+                q = q.filter(calls::started_at.ge(from));
+            }
+            if let Some(to) = filter.to {
+                q = q.filter(calls::started_at.lt(to));
+            }
+            if let Some(outcome) = &filter.outcome {
+                q = q.filter(calls::outcome.eq(outcome.clone()));
+            }
+            if let Some(region) = &filter.region {
+                q = q.filter(calls::region.eq(region.clone()));
+            }
+            if let Some(t) = &filter.topic {
+                // Topics are stored as sorted, comma-separated codes.
+                q = q.filter(
+                    calls::topics
+                        .eq(t.clone())
+                        .or(calls::topics.like(format!("{t},%")))
+                        .or(calls::topics.like(format!("%,{t}")))
+                        .or(calls::topics.like(format!("%,{t},%"))),
+                );
+            }
+            if let Some((started, id)) = filter.before.clone() {
                 q = q.filter(
                     calls::started_at
                         .lt(started)
@@ -440,7 +461,7 @@ impl Vault {
             }
             let rows: Vec<CallRow> = q
                 .order_by((calls::started_at.desc(), calls::id.desc()))
-                .limit(limit.clamp(1, 200))
+                .limit(filter.limit.clamp(1, 200))
                 .load(conn)?;
             self.record(
                 conn,
@@ -509,6 +530,22 @@ impl Vault {
             })
         })?)
     }
+}
+
+/// Filters of the call list, all optional and combined with AND.
+#[derive(Debug, Clone, Default)]
+pub struct CallFilter {
+    /// Calls that started at or after this time (µs).
+    pub from: Option<i64>,
+    /// Calls that started before this time (µs).
+    pub to: Option<i64>,
+    /// A topic code the call has (among others).
+    pub topic: Option<String>,
+    pub outcome: Option<String>,
+    pub region: Option<String>,
+    /// `(started_at, id)` of the last call of the previous page.
+    pub before: Option<(i64, String)>,
+    pub limit: i64,
 }
 
 /// Changes to a call: `None` leaves a field as it is; for the personal fields `Some(None)`
