@@ -14,6 +14,7 @@ use crate::{ApiError, Services};
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"login": "ivan", "role": "case_worker", "password": "a long passphrase of his own"}))]
 pub(crate) struct NewUser {
     login: String,
     role: String,
@@ -25,6 +26,7 @@ pub(crate) struct NewUser {
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"role": "supervisor"}))]
 pub(crate) struct RoleChange {
     role: String,
 }

@@ -216,6 +216,7 @@ impl FromRequest for SignedIn {
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"login": "olena", "password": "correct horse battery staple", "totp": "123456"}))]
 pub(crate) struct LoginRequest {
     #[schema(value_type = String)]
     login: Sensitive<String>,
@@ -229,6 +230,7 @@ pub(crate) struct LoginRequest {
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"code": "123456"}))]
 pub(crate) struct TotpConfirmRequest {
     #[schema(value_type = String)]
     code: Sensitive<String>,
@@ -236,6 +238,7 @@ pub(crate) struct TotpConfirmRequest {
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"refresh_token": "the refresh_token of the last answer"}))]
 pub(crate) struct RefreshRequest {
     #[schema(value_type = String)]
     refresh_token: Sensitive<String>,
@@ -243,6 +246,7 @@ pub(crate) struct RefreshRequest {
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"current_password": "the old passphrase", "new_password": "a new long passphrase"}))]
 pub(crate) struct PasswordRequest {
     #[schema(value_type = String)]
     current_password: Sensitive<String>,

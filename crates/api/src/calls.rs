@@ -33,6 +33,10 @@ pub(crate) fn rfc3339(us: i64) -> String {
 /// A call as logged. Times are RFC 3339; codes come from `GET /api/v1/vocabularies`.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"channel": "phone", "direction": "inbound", "started_at": "2026-11-30T09:30:00Z",
+    "ended_at": "2026-11-30T09:50:00Z", "caller_role": "potential_victim", "topics": ["trafficking_labour"],
+    "region": "UA-46", "caller_gender": "female", "caller_age_group": "24-26", "language": "uk",
+    "outcome": "referral", "caller_phone": "050 765 43 21", "summary": "Passport taken by the employer"}))]
 pub(crate) struct NewCall {
     channel: String,
     direction: String,
@@ -62,6 +66,7 @@ pub(crate) struct NewCall {
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"phone": "+380507654321"}))]
 pub(crate) struct LookupRequest {
     #[schema(value_type = String)]
     phone: Sensitive<String>,
@@ -303,6 +308,7 @@ pub(crate) fn present<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(
 /// is the one read: if the call changed since, the answer is 409 and nothing is written.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"version": 1, "outcome": "case_opened", "caller_name": null}))]
 pub(crate) struct CallChanges {
     version: i32,
     #[serde(default)]

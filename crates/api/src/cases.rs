@@ -285,6 +285,7 @@ pub(crate) async fn open_from_call(
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"case_id": "e2b9013090ec87ea1a80a96a36b93149"}))]
 pub(crate) struct LinkBody {
     case_id: String,
 }
@@ -353,6 +354,7 @@ pub(crate) async fn update(
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"version": 3, "assigned_to": "5d0c8a0e1f6b4c2a9e7d3b1f0a2c4e6d"}))]
 pub(crate) struct AssignBody {
     version: i32,
     /// A case worker's (or supervisor's) user id; `null` returns the case to the queue.
@@ -438,6 +440,7 @@ pub(crate) async fn list(
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "Olena Example"}))]
 pub(crate) struct SearchBody {
     /// The victim's full name or another name they are known by (exact, after normalisation).
     #[serde(default)]
@@ -488,6 +491,7 @@ pub(crate) async fn search(
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"body": "First meeting at the shelter"}))]
 pub(crate) struct NoteBody {
     /// Required to edit: the revision read.
     #[serde(default)]

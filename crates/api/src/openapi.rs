@@ -84,6 +84,36 @@ pub fn openapi_json() -> String {
 #[cfg(test)]
 mod tests {
     #[test]
+    fn every_request_body_has_an_example_of_its_own_fields() {
+        let doc: serde_json::Value = serde_json::from_str(&super::openapi_json()).unwrap();
+        let mut bodies = 0;
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let Some(body) = op.get("requestBody") else {
+                    continue;
+                };
+                let reference = body["content"]["application/json"]["schema"]["$ref"]
+                    .as_str()
+                    .unwrap();
+                let name = reference.rsplit('/').next().unwrap();
+                let schema = &doc["components"]["schemas"][name];
+                let example = schema["example"]
+                    .as_object()
+                    .unwrap_or_else(|| panic!("{method} {path}: {name} has no example"));
+                let properties = schema["properties"].as_object().unwrap();
+                for key in example.keys() {
+                    assert!(
+                        properties.contains_key(key),
+                        "{name}: example field {key} is not a field"
+                    );
+                }
+                bodies += 1;
+            }
+        }
+        assert!(bodies >= 20, "{bodies}");
+    }
+
+    #[test]
     fn docs_openapi_json_is_current() {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/openapi.json");
         let checked_in = std::fs::read_to_string(path).unwrap_or_default();
