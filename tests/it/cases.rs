@@ -96,10 +96,13 @@ both!(a_counselors_and_a_case_workers_day, |db: TestDb| {
         .to_string();
     second["started_at"] = json!("2026-11-30T10:30:00Z");
     second["ended_at"] = json!("2026-11-30T10:35:00Z");
-    ok(
+    let third_call = ok(
         &call(s, counselor, "POST", "/api/v1/calls", Some(second)),
         201,
-    );
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let repeat = ok(
         &call(
             s,
@@ -181,6 +184,29 @@ both!(a_counselors_and_a_case_workers_day, |db: TestDb| {
         "lists carry no content"
     );
 
+    // Her 10:30 call belongs to the same case: the case worker links it.
+    let link = |token: &str, case: &str| {
+        call(
+            s,
+            token,
+            "PUT",
+            &format!("/api/v1/calls/{third_call}/case"),
+            Some(json!({ "case_id": case })),
+        )
+    };
+    assert_eq!(
+        link(counselor, &case_id).status,
+        404,
+        "not a case the counselor may change"
+    );
+    assert_eq!(link(case_worker, "no-such-case").status, 404);
+    assert_eq!(link(case_worker, &case_id).status, 204);
+    assert_eq!(
+        link(case_worker, &case_id).status,
+        204,
+        "linking again changes nothing"
+    );
+
     // What the call carried over.
     let file = ok(&get_case(&staff, case_worker, &case_id), 200);
     assert_eq!(file["gender"], "female");
@@ -190,6 +216,7 @@ both!(a_counselors_and_a_case_workers_day, |db: TestDb| {
     assert_eq!(file["status"], "Active");
     assert_eq!(file["calls"][0]["id"], json!(call_id));
     assert_eq!(file["calls"][0]["outcome"], "case_opened");
+    assert_eq!(file["calls"][1]["id"], json!(third_call));
     assert_eq!(file["profile"], Value::Null);
 
     // The profile, with safe-contact instructions travelling with the phone.
@@ -419,7 +446,17 @@ both!(a_counselors_and_a_case_workers_day, |db: TestDb| {
             .collect();
         assert_eq!(allowed.len(), 1, "{action}: {all:?}");
     }
-    assert_eq!(audit_events(&db, "case.update", &case_id).len(), 5);
+    let updates = audit_events(&db, "case.update", &case_id);
+    assert_eq!(
+        updates.iter().filter(|e| e.starts_with("allowed")).count(),
+        5,
+        "{updates:?}"
+    );
+    assert_eq!(
+        updates.iter().filter(|e| e.starts_with("denied")).count(),
+        1,
+        "the counselor's attempt to link a call: {updates:?}"
+    );
     let search = strings(
         &db,
         "SELECT COALESCE(fields, '') AS item FROM audit_events WHERE action = 'case.search' ORDER BY id",

@@ -603,7 +603,7 @@ impl Vault {
         changes: CaseChanges,
     ) -> Result<(String, String), AuthError> {
         let mut facts = CaseFacts::default();
-        let mut call_version = None;
+        let mut linking = false;
         let mut call_rule = None;
         if let Some(call_id) = from_call {
             let (call, rule) = self.call_for_linking(db, actor, calls_settings, call_id)?;
@@ -615,7 +615,7 @@ impl Vault {
                 facts.age_band = call.caller_age_group.clone();
             }
             facts.exploitation_types = domain::cases::exploitation_types_of_topics(&call.topics);
-            call_version = Some(call.version);
+            linking = true;
             call_rule = Some(rule);
         }
         let rule = self.authorize(db, actor, Action::CaseCreate, Relation::NoObject, None)?;
@@ -675,20 +675,16 @@ impl Vault {
                     cases::updated_at.eq(now),
                 ))
                 .execute(conn)?;
-            if let (Some(call_id), Some(version)) = (from_call, call_version) {
-                let linked = diesel::update(
-                    calls::table
-                        .find(call_id)
-                        .filter(calls::version.eq(version))
-                        .filter(calls::case_id.is_null()),
-                )
-                .set((
-                    calls::case_id.eq(Some(&id)),
-                    calls::outcome.eq("case_opened"),
-                    calls::version.eq(version + 1),
-                    calls::updated_at.eq(now),
-                ))
-                .execute(conn)?;
+            if let (Some(call_id), true) = (from_call, linking) {
+                let linked =
+                    diesel::update(calls::table.find(call_id).filter(calls::case_id.is_null()))
+                        .set((
+                            calls::case_id.eq(Some(&id)),
+                            calls::outcome.eq("case_opened"),
+                            calls::version.eq(calls::version + 1),
+                            calls::updated_at.eq(now),
+                        ))
+                        .execute(conn)?;
                 if linked == 0 {
                     return Err(refuse(ALREADY_LINKED));
                 }
@@ -737,20 +733,13 @@ impl Vault {
             return Ok(());
         }
         db.write(|conn| {
-            let linked = diesel::update(
-                calls::table
-                    .find(call_id)
-                    .filter(calls::version.eq(call.version)),
-            )
-            .set((
-                calls::case_id.eq(Some(case_id)),
-                calls::version.eq(call.version + 1),
-                calls::updated_at.eq(now_micros()),
-            ))
-            .execute(conn)?;
-            if linked == 0 {
-                return Err(refuse(STALE_ITEM));
-            }
+            diesel::update(calls::table.find(call_id))
+                .set((
+                    calls::case_id.eq(Some(case_id)),
+                    calls::version.eq(calls::version + 1),
+                    calls::updated_at.eq(now_micros()),
+                ))
+                .execute(conn)?;
             self.record(
                 conn,
                 &AuditEvent {
