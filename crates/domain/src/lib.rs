@@ -10,8 +10,10 @@ pub mod calls;
 pub mod cases;
 mod countries;
 pub mod identity;
+pub mod mail;
 pub mod normalize;
 pub mod policy;
+pub mod referrals;
 pub mod sensitive;
 pub mod vocabulary;
 

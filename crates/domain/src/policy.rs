@@ -54,10 +54,26 @@ pub enum Action {
     CaseBreakGlass,
     /// List and review break-glass uses.
     BreakGlassReview,
+    /// Search the service provider directory.
+    DirectoryRead,
+    /// Maintain the directory (organisations, services, CSV import).
+    DirectoryManage,
+    /// Draft a referral from a case (with a live consent that covers the provider).
+    ReferralCreate,
+    /// Draft or send a referral without a consent that covers it, with a written justification.
+    ReferralOverride,
+    /// Read a referral and its packet.
+    ReferralRead,
+    /// Send, cancel or reschedule the follow-up of a referral.
+    ReferralUpdate,
+    /// Accept, decline, start or complete a referral (the provider's side).
+    ReferralRespond,
+    /// List referrals (a case's, one's due follow-ups, a partner's incoming).
+    ReferralList,
 }
 
 impl Action {
-    pub const ALL: [Action; 22] = [
+    pub const ALL: [Action; 30] = [
         Action::UserCreate,
         Action::UserList,
         Action::UserDisable,
@@ -80,6 +96,14 @@ impl Action {
         Action::CaseSearch,
         Action::CaseBreakGlass,
         Action::BreakGlassReview,
+        Action::DirectoryRead,
+        Action::DirectoryManage,
+        Action::ReferralCreate,
+        Action::ReferralOverride,
+        Action::ReferralRead,
+        Action::ReferralUpdate,
+        Action::ReferralRespond,
+        Action::ReferralList,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -106,6 +130,14 @@ impl Action {
             Action::CaseSearch => "case.search",
             Action::CaseBreakGlass => "case.break_glass",
             Action::BreakGlassReview => "break_glass.review",
+            Action::DirectoryRead => "directory.read",
+            Action::DirectoryManage => "directory.manage",
+            Action::ReferralCreate => "referral.create",
+            Action::ReferralOverride => "referral.override",
+            Action::ReferralRead => "referral.read",
+            Action::ReferralUpdate => "referral.update",
+            Action::ReferralRespond => "referral.respond",
+            Action::ReferralList => "referral.list",
         }
     }
 }
@@ -131,10 +163,12 @@ pub enum Relation {
     BreakGlassCase,
     /// Any other case (supervisors see all cases of the organisation).
     OtherCase,
+    /// A live referral (sent, accepted or in progress) addressed to the actor's organisation.
+    PartnerReferral,
 }
 
 impl Relation {
-    pub const ALL: [Relation; 8] = [
+    pub const ALL: [Relation; 9] = [
         Relation::NoObject,
         Relation::OwnAccount,
         Relation::OtherAccount,
@@ -143,6 +177,7 @@ impl Relation {
         Relation::AssignedCase,
         Relation::BreakGlassCase,
         Relation::OtherCase,
+        Relation::PartnerReferral,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -155,6 +190,7 @@ impl Relation {
             Relation::AssignedCase => "a case assigned to one",
             Relation::BreakGlassCase => "a case one broke the glass for, within the grant",
             Relation::OtherCase => "any other case",
+            Relation::PartnerReferral => "a live referral to one's organisation",
         }
     }
 }
@@ -231,6 +267,29 @@ pub const RULES: &[Rule] = &[
     rule("counselor_breaks_the_glass",       Role::Counselor,  Action::CaseBreakGlass, Relation::OtherCase),
     rule("case_worker_breaks_the_glass",     Role::CaseWorker, Action::CaseBreakGlass, Relation::OtherCase),
     rule("supervisor_reviews_break_glass",   Role::Supervisor, Action::BreakGlassReview, Relation::NoObject),
+    rule("counselor_searches_directory",     Role::Counselor,  Action::DirectoryRead,  Relation::NoObject),
+    rule("case_worker_searches_directory",   Role::CaseWorker, Action::DirectoryRead,  Relation::NoObject),
+    rule("supervisor_searches_directory",    Role::Supervisor, Action::DirectoryRead,  Relation::NoObject),
+    rule("auditor_searches_directory",       Role::Auditor,    Action::DirectoryRead,  Relation::NoObject),
+    rule("admin_searches_directory",         Role::Admin,      Action::DirectoryRead,  Relation::NoObject),
+    rule("partner_searches_directory",       Role::Partner,    Action::DirectoryRead,  Relation::NoObject),
+    rule("admin_maintains_directory",        Role::Admin,      Action::DirectoryManage, Relation::NoObject),
+    rule("case_worker_refers_assigned_cases", Role::CaseWorker, Action::ReferralCreate, Relation::AssignedCase),
+    rule("supervisor_refers_assigned_cases", Role::Supervisor, Action::ReferralCreate, Relation::AssignedCase),
+    rule("supervisor_refers_cases",          Role::Supervisor, Action::ReferralCreate, Relation::OtherCase),
+    rule("supervisor_overrides_consent_assigned", Role::Supervisor, Action::ReferralOverride, Relation::AssignedCase),
+    rule("supervisor_overrides_consent",     Role::Supervisor, Action::ReferralOverride, Relation::OtherCase),
+    rule("case_worker_reads_referrals_of_assigned_cases", Role::CaseWorker, Action::ReferralRead, Relation::AssignedCase),
+    rule("supervisor_reads_referrals_of_assigned_cases", Role::Supervisor, Action::ReferralRead, Relation::AssignedCase),
+    rule("supervisor_reads_referrals",       Role::Supervisor, Action::ReferralRead,   Relation::OtherCase),
+    rule("partner_reads_live_referrals",     Role::Partner,    Action::ReferralRead,   Relation::PartnerReferral),
+    rule("case_worker_updates_referrals_of_assigned_cases", Role::CaseWorker, Action::ReferralUpdate, Relation::AssignedCase),
+    rule("supervisor_updates_referrals_of_assigned_cases", Role::Supervisor, Action::ReferralUpdate, Relation::AssignedCase),
+    rule("supervisor_updates_referrals",     Role::Supervisor, Action::ReferralUpdate, Relation::OtherCase),
+    rule("partner_answers_live_referrals",   Role::Partner,    Action::ReferralRespond, Relation::PartnerReferral),
+    rule("case_worker_lists_referrals",      Role::CaseWorker, Action::ReferralList,   Relation::NoObject),
+    rule("supervisor_lists_referrals",       Role::Supervisor, Action::ReferralList,   Relation::NoObject),
+    rule("partner_lists_incoming_referrals", Role::Partner,    Action::ReferralList,   Relation::NoObject),
 ];
 
 /// The answer of [`authorize`].

@@ -93,6 +93,8 @@ diesel::table! {
         totp_confirmed_at -> Nullable<BigInt>,
         created_at -> BigInt,
         updated_at -> BigInt,
+        email -> Nullable<Text>,
+        language -> Text,
     }
 }
 
@@ -282,8 +284,80 @@ diesel::table! {
         sent_at -> Nullable<BigInt>,
         attempts -> Integer,
         last_error -> Nullable<Text>,
+        kind -> Text,
+        next_attempt_at -> Nullable<BigInt>,
+        failed_at -> Nullable<BigInt>,
     }
 }
 
 diesel::allow_tables_to_appear_in_same_query!(case_notes, case_note_revisions);
 diesel::allow_tables_to_appear_in_same_query!(break_glass_grants, cases, users);
+
+diesel::table! {
+    organisations (id) {
+        id -> Text,
+        name -> Text,
+        notification_email -> Nullable<Text>,
+        language -> Text,
+        languages -> Text,
+        regions -> Text,
+        intake_criteria -> Text,
+        active -> Bool,
+        version -> Integer,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    services (id) {
+        id -> Text,
+        organisation_id -> Text,
+        service_type -> Text,
+        description -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    referrals (id) {
+        id -> Text,
+        case_id -> Text,
+        organisation_id -> Text,
+        service_id -> Text,
+        service_type -> Text,
+        status -> Text,
+        consent_id -> Nullable<Text>,
+        override_by -> Nullable<Text>,
+        override_justification -> Nullable<Binary>,
+        packet -> Nullable<Binary>,
+        packet_fields -> Text,
+        created_by -> Text,
+        follow_up_on -> Nullable<Text>,
+        follow_up_notified_on -> Nullable<Text>,
+        sent_at -> Nullable<BigInt>,
+        answer_due_at -> Nullable<BigInt>,
+        answered_at -> Nullable<BigInt>,
+        partner_note -> Nullable<Binary>,
+        first_opened_at -> Nullable<BigInt>,
+        last_opened_at -> Nullable<BigInt>,
+        ended_at -> Nullable<BigInt>,
+        version -> Integer,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    referral_ledger (id) {
+        id -> Text,
+        referral_id -> Text,
+        case_id -> Text,
+        organisation_id -> Text,
+        fields -> Text,
+        shared_at -> BigInt,
+        notice_sent_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(referrals, organisations, services);
