@@ -18,7 +18,7 @@ use toml::{Table, Value};
 const DEFAULTS: &str = include_str!("../config/default.toml");
 
 /// Keys whose values are secrets: `config check` masks them.
-const SECRET_KEYS: &[&str] = &["database.url"];
+const SECRET_KEYS: &[&str] = &["database.url", "mail.password"];
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -30,6 +30,8 @@ pub struct Config {
     pub auth: AuthConfig,
     pub calls: CallsConfig,
     pub cases: CasesConfig,
+    pub referrals: ReferralsConfig,
+    pub mail: MailConfig,
     pub log: LogConfig,
 }
 
@@ -38,6 +40,29 @@ pub struct Config {
 pub struct CallsConfig {
     pub counselor_window_hours: u64,
     pub default_country_code: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReferralsConfig {
+    pub answer_within_days: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailConfig {
+    pub enabled: bool,
+    pub smtp_host: String,
+    pub smtp_port: u16,
+    pub tls: String,
+    pub username: String,
+    pub password: String,
+    pub from: String,
+    pub poll_interval_ms: u64,
+    pub max_attempts: u32,
+    pub retry_base_secs: u64,
+    pub retry_max_secs: u64,
+    pub timeout_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -371,6 +396,13 @@ impl Config {
         persistence::calls::CallSettings {
             counselor_window: Duration::from_secs(self.calls.counselor_window_hours * 3600),
             default_country_code: self.calls.default_country_code.clone(),
+        }
+    }
+
+    pub fn referral_settings(&self) -> persistence::referrals::ReferralSettings {
+        persistence::referrals::ReferralSettings {
+            answer_within: Duration::from_secs(self.referrals.answer_within_days * 24 * 3600),
+            public_url: self.server.public_url.clone(),
         }
     }
 

@@ -13,8 +13,9 @@ use domain::cases::{Contact, Document, VictimProfile};
 use domain::identity::{Login, Role};
 use domain::Sensitive;
 use persistence::calls::CallSettings;
-use persistence::cases::{CaseChanges, PlanChanges};
+use persistence::cases::{CaseChanges, CaseSettings, PlanChanges};
 use persistence::identity::Actor;
+use persistence::referrals::{NewReferral, PartnerAnswer, ReferralSettings};
 use persistence::{AuditEvent, Database, Vault};
 
 /// A small, fast generator for demo distributions (SplitMix64). Not for anything secret.
@@ -156,6 +157,14 @@ pub struct DemoOutcome {
     pub users: Vec<(String, Role, String)>,
     pub calls: usize,
     pub cases: usize,
+    pub referrals: usize,
+}
+
+/// The settings the vault functions need.
+pub struct DemoSettings {
+    pub calls: CallSettings,
+    pub cases: CaseSettings,
+    pub referrals: ReferralSettings,
 }
 
 fn actor(id: &str, login: &str, role: Role) -> Actor {
@@ -175,11 +184,13 @@ fn actor(id: &str, login: &str, role: Role) -> Actor {
 pub fn fill(
     db: &Database,
     vault: &Vault,
-    calls_settings: &CallSettings,
+    settings: &DemoSettings,
     calls: usize,
     cases: usize,
     seed: Option<u64>,
 ) -> Result<DemoOutcome, String> {
+    let calls_settings = &settings.calls;
+    let case_settings = &settings.cases;
     let err = |e: persistence::identity::AuthError| e.to_string();
     if vault.user_count(db).map_err(|e| e.to_string())? > 0 {
         return Err(
@@ -200,9 +211,15 @@ pub fn fill(
         (Role::Supervisor, 2, None),
         (Role::Auditor, 1, None),
         (Role::Admin, 1, None),
-        (Role::Partner, 2, Some("demo-shelter")),
+        (Role::Partner, 1, Some("demo-shelter")),
+        (Role::Partner, 1, Some("demo-legal")),
     ] {
         for i in 1..=n {
+            let i = if role == Role::Partner && org == Some("demo-legal") {
+                2
+            } else {
+                i
+            };
             let login = format!("demo-{}-{i}", role.as_str().replace('_', "-"));
             let password = format!(
                 "demo-{}",
@@ -219,7 +236,9 @@ pub fn fill(
                     by.clone(),
                 )
                 .map_err(err)?;
-            staff.push((role, actor(&id, &login, role)));
+            let mut a = actor(&id, &login, role);
+            a.organisation_id = org.map(String::from);
+            staff.push((role, a));
             users.push((login, role, password));
         }
     }
@@ -293,6 +312,7 @@ pub fn fill(
 
     // Cases opened from calls of potential victims, with profiles, notes, plans and consents.
     let mut opened = 0;
+    let mut case_ids: Vec<(String, &Actor)> = Vec::new();
     for (i, call_id) in victim_calls.iter().take(cases).enumerate() {
         let worker = workers[i % workers.len()];
         let female = rng.chance(75);
@@ -425,7 +445,7 @@ pub fn fill(
                 .map_err(err)?;
             if rng.chance(10) {
                 vault
-                    .withdraw_consent(db, worker, &case_id, &id)
+                    .withdraw_consent(db, worker, case_settings, &case_id, &id)
                     .map_err(err)?;
             }
         }
@@ -446,11 +466,221 @@ pub fn fill(
                 )
                 .map_err(err)?;
         }
+        case_ids.push((case_id, worker));
         opened += 1;
     }
+    let referrals = demo_referrals(db, vault, settings, &staff, &case_ids)?;
     Ok(DemoOutcome {
         users,
         calls,
         cases: opened,
+        referrals,
     })
+}
+
+/// Three providers and one referral in every status, on the first cases.
+fn demo_referrals(
+    db: &Database,
+    vault: &Vault,
+    settings: &DemoSettings,
+    staff: &[(Role, Actor)],
+    cases: &[(String, &Actor)],
+) -> Result<usize, String> {
+    use domain::referrals::OrganisationInput;
+    let err = |e: persistence::identity::AuthError| e.to_string();
+    let admin = &staff
+        .iter()
+        .find(|(r, _)| *r == Role::Admin)
+        .ok_or("no admin")?
+        .1;
+    let partner = |org: &str| {
+        staff
+            .iter()
+            .find(|(r, a)| *r == Role::Partner && a.organisation_id.as_deref() == Some(org))
+            .map(|(_, a)| a)
+    };
+    let org = |id: &str, name: &str, regions: &[&str], offered: &[(&str, &str)]| {
+        let mut o = OrganisationInput {
+            id: id.into(),
+            name: name.into(),
+            notification_email: Some(format!("intake@{id}.example.org")),
+            language: "uk".into(),
+            languages: vec!["uk".into(), "en".into()],
+            regions: regions.iter().map(|r| r.to_string()).collect(),
+            intake_criteria: "Demo data: adults referred by the hotline.".into(),
+            active: true,
+            services: offered
+                .iter()
+                .map(|(t, d)| (t.to_string(), d.to_string()))
+                .collect(),
+        };
+        let problems = o.validate();
+        if problems.is_empty() {
+            Ok(o)
+        } else {
+            Err(format!("demo organisation {id}: {problems:?}"))
+        }
+    };
+    let orgs = vec![
+        org(
+            "demo-shelter",
+            "Demo shelter (Lviv)",
+            &["UA-46", "UA-26"],
+            &[
+                ("shelter", "Demo: 20 beds"),
+                ("psychological", "Demo: counselling"),
+            ],
+        )?,
+        org(
+            "demo-legal",
+            "Demo legal aid",
+            &["UA-30", "UA-46"],
+            &[("legal", "Demo: lawyers")],
+        )?,
+        org(
+            "demo-clinic",
+            "Demo clinic",
+            &["UA-46"],
+            &[("medical", "Demo: check-ups")],
+        )?,
+    ];
+    vault.save_organisations(db, admin, &orgs).map_err(err)?;
+    let directory = vault
+        .search_directory(db, admin, &Default::default())
+        .map_err(err)?;
+    let service = |org: &str, kind: &str| -> Result<String, String> {
+        directory
+            .iter()
+            .find(|o| o.id == org)
+            .and_then(|o| o.services.iter().find(|s| s.service_type == kind))
+            .map(|s| s.id.clone())
+            .ok_or_else(|| format!("no {kind} service at {org}"))
+    };
+    let shelter = service("demo-shelter", "shelter")?;
+    let legal = service("demo-legal", "legal")?;
+    let shelter_partner = partner("demo-shelter").ok_or("no shelter partner")?;
+    let legal_partner = partner("demo-legal").ok_or("no legal partner")?;
+    let now = persistence::now_micros();
+    let statuses = [
+        "draft",
+        "sent",
+        "accepted",
+        "declined",
+        "in_progress",
+        "completed",
+        "cancelled",
+        "revoked",
+        "expired",
+    ];
+    let mut made = 0;
+    for ((case_id, worker), status) in cases.iter().zip(statuses) {
+        let consent = vault
+            .add_consent(
+                db,
+                worker,
+                case_id,
+                domain::cases::ConsentFacts {
+                    purpose: "referral_sharing".into(),
+                    service_types: vec!["shelter".into(), "legal".into()],
+                    organisations: Vec::new(),
+                    given_at: now - 60_000_000,
+                    expires_at: None,
+                },
+                Some(Sensitive::new(
+                    "Demo data: first name and needs only.".into(),
+                )),
+            )
+            .map_err(err)?;
+        let (service_id, partner) = if made % 2 == 0 {
+            (&shelter, shelter_partner)
+        } else {
+            (&legal, legal_partner)
+        };
+        let draft = vault
+            .create_referral(
+                db,
+                worker,
+                case_id,
+                NewReferral {
+                    service_id: service_id.clone(),
+                    notes: domain::referrals::PacketNotes {
+                        safety_needs: Some("Demo data: arrives by night train.".into()),
+                        health_needs: None,
+                    },
+                    follow_up_on: Some(today_plus(if made % 3 == 0 { -1 } else { 7 })),
+                    override_justification: None,
+                },
+            )
+            .map_err(err)?;
+        let id = draft.id;
+        let mut v = 1;
+        let rs = &settings.referrals;
+        let mut hotline = |next| -> Result<(), String> {
+            v = vault
+                .move_referral(db, worker, rs, &id, v, next)
+                .map_err(err)?;
+            Ok(())
+        };
+        use domain::referrals::Status as S;
+        if status != "draft" {
+            if status == "expired" {
+                let quick = ReferralSettings {
+                    answer_within: Duration::ZERO,
+                    ..rs.clone()
+                };
+                vault
+                    .move_referral(db, worker, &quick, &id, v, S::Sent)
+                    .map_err(err)?;
+                vault
+                    .run_referral_jobs(db, rs, "0000-01-01")
+                    .map_err(|e| e.to_string())?;
+                made += 1;
+                continue;
+            }
+            hotline(S::Sent)?;
+        }
+        let answer = |v: &mut i32, a: PartnerAnswer| -> Result<(), String> {
+            *v = vault
+                .answer_referral(db, partner, rs, &id, *v, a)
+                .map_err(err)?;
+            Ok(())
+        };
+        match status {
+            "accepted" => answer(&mut v, PartnerAnswer::Accept)?,
+            "declined" => answer(
+                &mut v,
+                PartnerAnswer::Decline(Sensitive::new("Demo data: no free place.".into())),
+            )?,
+            "in_progress" => {
+                answer(&mut v, PartnerAnswer::Accept)?;
+                answer(&mut v, PartnerAnswer::Start)?;
+            }
+            "completed" => {
+                answer(&mut v, PartnerAnswer::Accept)?;
+                answer(&mut v, PartnerAnswer::Start)?;
+                answer(
+                    &mut v,
+                    PartnerAnswer::Complete(Sensitive::new("Demo data: housed.".into())),
+                )?;
+            }
+            "cancelled" => {
+                vault
+                    .move_referral(db, worker, rs, &id, v, S::Cancelled)
+                    .map_err(err)?;
+            }
+            "revoked" => vault
+                .withdraw_consent(db, worker, &settings.cases, case_id, &consent)
+                .map_err(err)?,
+            _ => {}
+        }
+        made += 1;
+    }
+    Ok(made)
+}
+
+/// The UTC date `days` from today, as YYYY-MM-DD.
+pub fn today_plus(days: i64) -> String {
+    (chrono::Utc::now() + chrono::Duration::days(days))
+        .format("%Y-%m-%d")
+        .to_string()
 }

@@ -199,8 +199,16 @@ fn main() -> ExitCode {
                 )
             } else {
                 with_vault(&config, production, |db, vault| {
-                    let out = demo::fill(db, vault, &config.call_settings(), calls, cases, seed)?;
-                    println!("demo data: {} calls, {} cases", out.calls, out.cases);
+                    let settings = demo::DemoSettings {
+                        calls: config.call_settings(),
+                        cases: config.case_settings(),
+                        referrals: config.referral_settings(),
+                    };
+                    let out = demo::fill(db, vault, &settings, calls, cases, seed)?;
+                    println!(
+                        "demo data: {} calls, {} cases, {} referrals (one in every status)",
+                        out.calls, out.cases, out.referrals
+                    );
                     println!("sign in with any of these (invented) accounts:");
                     for (login, role, password) in &out.users {
                         println!("  {login:<22} {:<12} {password}", role.as_str());
@@ -300,6 +308,7 @@ fn serve(config: &Config, production: bool) -> Result<(), String> {
         tokens: config.token_settings(),
         calls: config.call_settings(),
         cases: config.case_settings(),
+        referrals: config.referral_settings(),
         login_permits: tokio::sync::Semaphore::new(config.auth.max_concurrent_logins),
     };
     let settings = config.server_settings().map_err(|e| e.to_string())?;

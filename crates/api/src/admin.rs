@@ -166,6 +166,32 @@ pub(crate) async fn change_role(
     update(s, a, id.into_inner(), UserChange::Role(role)).await
 }
 
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"email": "ivan@ngo.example.org", "language": "en"}))]
+pub(crate) struct ContactChange {
+    /// Where notifications go; null removes it.
+    email: Option<String>,
+    /// uk or en: the language of the user's messages.
+    language: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/admin/users/{id}/contact", tag = "admin", security(("bearer" = [])), params(("id" = String, Path, description = "User id")), request_body = ContactChange,
+    responses((status = 204, description = "Set"), (status = 401, description = "Not signed in"), (status = 403, description = "The policy denies it"),
+              (status = 404, description = "No such user"), (status = 422, description = "Invalid fields, named")))]
+pub(crate) async fn set_contact(
+    services: web::Data<Services>,
+    actor: Authenticated,
+    id: web::Path<String>,
+    body: web::Json<ContactChange>,
+) -> Result<HttpResponse, ApiError> {
+    let ContactChange { email, language } = body.into_inner();
+    let vault = services.vault()?;
+    let s = services.clone();
+    web::block(move || vault.admin_set_contact(&s.db, &actor.0, &id, email, &language)).await??;
+    Ok(HttpResponse::NoContent().finish())
+}
+
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]

@@ -719,7 +719,7 @@ pub(crate) async fn withdraw_consent(
     let (id, consent) = path.into_inner();
     let vault = services.vault()?;
     let s = services.clone();
-    web::block(move || vault.withdraw_consent(&s.db, &actor.0, &id, &consent)).await??;
+    web::block(move || vault.withdraw_consent(&s.db, &actor.0, &s.cases, &id, &consent)).await??;
     Ok(HttpResponse::NoContent().finish())
 }
 

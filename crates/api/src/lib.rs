@@ -14,6 +14,7 @@ mod error;
 mod health;
 mod middleware;
 mod openapi;
+mod referrals;
 mod server;
 #[cfg(feature = "test-routes")]
 mod test_routes;

@@ -20,6 +20,7 @@ pub struct Services {
     pub tokens: crate::auth::TokenSettings,
     pub calls: persistence::calls::CallSettings,
     pub cases: persistence::cases::CaseSettings,
+    pub referrals: persistence::referrals::ReferralSettings,
     pub login_permits: tokio::sync::Semaphore,
 }
 
@@ -194,6 +195,55 @@ fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(crate::cases::break_glass)),
         )
         .service(resource("/api/v1/break-glass").route(web::get().to(crate::cases::list_grants)))
+        .service(resource("/api/v1/directory").route(web::get().to(crate::referrals::search)))
+        .service(
+            resource("/api/v1/directory/organisations/{id}")
+                .route(web::put().to(crate::referrals::save_organisation)),
+        )
+        .service(
+            resource("/api/v1/directory/import").route(web::post().to(crate::referrals::import)),
+        )
+        .service(
+            resource("/api/v1/directory/export").route(web::get().to(crate::referrals::export)),
+        )
+        .service(
+            resource("/api/v1/cases/{id}/referrals")
+                .route(web::get().to(crate::referrals::list_for_case))
+                .route(web::post().to(crate::referrals::create)),
+        )
+        .service(resource("/api/v1/referrals").route(web::get().to(crate::referrals::list)))
+        .service(resource("/api/v1/referrals/due").route(web::get().to(crate::referrals::due)))
+        .service(resource("/api/v1/referrals/{id}").route(web::get().to(crate::referrals::read)))
+        .service(
+            resource("/api/v1/referrals/{id}/send").route(web::post().to(crate::referrals::send)),
+        )
+        .service(
+            resource("/api/v1/referrals/{id}/cancel")
+                .route(web::post().to(crate::referrals::cancel)),
+        )
+        .service(
+            resource("/api/v1/referrals/{id}/follow-up")
+                .route(web::post().to(crate::referrals::follow_up)),
+        )
+        .service(
+            resource("/api/v1/referrals/{id}/accept")
+                .route(web::post().to(crate::referrals::accept)),
+        )
+        .service(
+            resource("/api/v1/referrals/{id}/decline")
+                .route(web::post().to(crate::referrals::decline)),
+        )
+        .service(
+            resource("/api/v1/referrals/{id}/start").route(web::post().to(crate::referrals::start)),
+        )
+        .service(
+            resource("/api/v1/referrals/{id}/complete")
+                .route(web::post().to(crate::referrals::complete)),
+        )
+        .service(
+            resource("/api/v1/admin/users/{id}/contact")
+                .route(web::post().to(crate::admin::set_contact)),
+        )
         .service(
             resource("/api/v1/break-glass/{id}/review")
                 .route(web::post().to(crate::cases::review_grant)),

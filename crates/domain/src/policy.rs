@@ -22,6 +22,8 @@ pub enum Action {
     UserChangeRole,
     /// Lift a lockout after failed sign-ins.
     UserUnlock,
+    /// Set an account's e-mail address and language for notifications.
+    UserContact,
     /// Read the access log.
     AuditRead,
     /// Run verification of the access log.
@@ -73,13 +75,14 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 30] = [
+    pub const ALL: [Action; 31] = [
         Action::UserCreate,
         Action::UserList,
         Action::UserDisable,
         Action::UserEnable,
         Action::UserChangeRole,
         Action::UserUnlock,
+        Action::UserContact,
         Action::AuditRead,
         Action::AuditVerify,
         Action::CallCreate,
@@ -114,6 +117,7 @@ impl Action {
             Action::UserEnable => "user.enable",
             Action::UserChangeRole => "user.change_role",
             Action::UserUnlock => "user.unlock",
+            Action::UserContact => "user.contact",
             Action::AuditRead => "audit.read",
             Action::AuditVerify => "audit.verify",
             Action::CallCreate => "call.create",
@@ -226,6 +230,8 @@ pub const RULES: &[Rule] = &[
     rule("admin_enables_others",             Role::Admin,      Action::UserEnable,     Relation::OtherAccount),
     rule("admin_changes_others_roles",       Role::Admin,      Action::UserChangeRole, Relation::OtherAccount),
     rule("admin_unlocks_others",             Role::Admin,      Action::UserUnlock,     Relation::OtherAccount),
+    rule("admin_sets_own_contact",           Role::Admin,      Action::UserContact,    Relation::OwnAccount),
+    rule("admin_sets_others_contact",        Role::Admin,      Action::UserContact,    Relation::OtherAccount),
     rule("auditor_reads_the_log",            Role::Auditor,    Action::AuditRead,      Relation::NoObject),
     rule("auditor_verifies_the_log",         Role::Auditor,    Action::AuditVerify,    Relation::NoObject),
     rule("counselor_logs_calls",             Role::Counselor,  Action::CallCreate,     Relation::NoObject),

@@ -22,7 +22,7 @@ use crate::clock::now_micros;
 use crate::identity::{Actor, AuthError};
 use crate::schema::{
     break_glass_grants, calls, case_consents, case_note_revisions, case_notes, case_plan_items,
-    cases, mail_outbox, users,
+    cases, users,
 };
 use crate::vault::FieldContext;
 use crate::{AuditEvent, Database, DbConnection, DbError, Vault};
@@ -1842,11 +1842,13 @@ impl Vault {
         Ok(id)
     }
 
-    /// Withdraws a consent, at once: from this transaction on, nothing may rely on it.
+    /// Withdraws a consent, at once: in the same transaction every open referral resting on it
+    /// is revoked, its packet shredded and its provider told.
     pub fn withdraw_consent(
         &self,
         db: &Database,
         actor: &Actor,
+        settings: &CaseSettings,
         case_id: &str,
         consent_id: &str,
     ) -> Result<(), AuthError> {
@@ -1873,6 +1875,7 @@ impl Vault {
             if updated == 0 {
                 return Err(refuse(ALREADY_WITHDRAWN));
             }
+            self.revoke_for_consent(conn, actor, consent_id, &settings.public_url)?;
             self.record(
                 conn,
                 &AuditEvent {
@@ -1888,13 +1891,14 @@ impl Vault {
         .map_err(conflict)?
     }
 
-    /// The live consents of a case for a purpose (for the processes that rely on them).
+    /// The live consents of a case for a purpose (for the processes that rely on them), with
+    /// their ids.
     pub fn live_consents(
         &self,
         conn: &mut DbConnection,
         case_id: &str,
         purpose: &str,
-    ) -> Result<Vec<ConsentFacts>, DbError> {
+    ) -> Result<Vec<(String, ConsentFacts)>, DbError> {
         let now = now_micros();
         let rows: Vec<ConsentRow> = case_consents::table
             .filter(case_consents::case_id.eq(case_id))
@@ -1904,9 +1908,48 @@ impl Vault {
             .load(conn)?;
         Ok(rows
             .iter()
-            .map(ConsentRow::facts)
-            .filter(|f| f.is_live(None, now))
+            .map(|r| (r.id.clone(), r.facts()))
+            .filter(|(_, f)| f.is_live(None, now))
             .collect())
+    }
+}
+
+/// What other modules need of a case the actor may act on.
+pub(crate) struct CaseAccess {
+    pub rule: &'static str,
+    pub reference: String,
+}
+
+impl Vault {
+    /// The policy's answer for `action` on a case, as for the case's own routes (404 for a case
+    /// the actor may not touch).
+    pub(crate) fn case_access(
+        &self,
+        db: &Database,
+        actor: &Actor,
+        action: Action,
+        id: &str,
+    ) -> Result<CaseAccess, AuthError> {
+        let (row, rule, _) = self.case_for(db, actor, action, id)?;
+        Ok(CaseAccess {
+            rule,
+            reference: row.reference,
+        })
+    }
+
+    /// The clear facts and the opened profile of a case (to build a referral packet).
+    pub(crate) fn case_facts_and_profile(
+        &self,
+        conn: &mut DbConnection,
+        id: &str,
+    ) -> Result<(CaseFacts, Option<VictimProfile>), DbError> {
+        let row: CaseRow = cases::table
+            .find(id)
+            .select(CaseRow::as_select())
+            .first(conn)?;
+        let dek = self.data_key(conn, id)?;
+        let content = self.open_content(&dek, &row)?;
+        Ok((row.facts(), content.profile))
     }
 }
 
@@ -2031,15 +2074,13 @@ impl Vault {
                 .filter(users::status.eq("active"))
                 .select(users::id)
                 .load(conn)?;
-            let base = settings.public_url.trim_end_matches('/');
-            let subject = format!("Break-glass access to case {}", row.reference);
-            let body = format!(
-                "Someone used break-glass access to case {} (reason: {reason}).\n\
-                 Please review it: {base}/api/v1/break-glass?reviewed=false (use {id}).\n",
-                row.reference,
-            );
+            let alert = domain::mail::Template::BreakGlass {
+                case_reference: row.reference.clone(),
+                reason: reason.to_string(),
+                grant: id.clone(),
+            };
             for supervisor in supervisors {
-                queue_mail(conn, &supervisor, &subject, &body, now)?;
+                crate::outbox::queue_to_user(conn, &supervisor, &alert, &settings.public_url)?;
             }
             self.record(
                 conn,
@@ -2214,29 +2255,6 @@ impl Vault {
         })
         .map_err(conflict)?
     }
-}
-
-/// Queues an e-mail to a staff member in the caller's transaction (sent by the delivery
-/// worker). Callers put no personal data in it: opaque references and links only.
-fn queue_mail(
-    conn: &mut DbConnection,
-    user_id: &str,
-    subject: &str,
-    body: &str,
-    now: i64,
-) -> Result<(), DbError> {
-    let id = crypto::random::hex_id::<16>().map_err(crypto::CryptoError::from)?;
-    diesel::insert_into(mail_outbox::table)
-        .values((
-            mail_outbox::id.eq(id),
-            mail_outbox::recipient_user_id.eq(Some(user_id)),
-            mail_outbox::subject.eq(subject),
-            mail_outbox::body.eq(body),
-            mail_outbox::created_at.eq(now),
-            mail_outbox::attempts.eq(0),
-        ))
-        .execute(conn)?;
-    Ok(())
 }
 
 /// The UTC calendar year of a time in microseconds.

@@ -394,6 +394,12 @@ impl Vault {
                                 ..denied("too_many_failures", Some(&user))
                             },
                         )?;
+                        crate::outbox::queue_to_user(
+                            conn,
+                            &user.id,
+                            &domain::mail::Template::AccountLocked,
+                            "",
+                        )?;
                     }
                 }
                 self.record(conn, &denied(rule, Some(&user)))
@@ -927,6 +933,65 @@ impl Vault {
                 ..actor.event("")
             },
         )
+    }
+
+    /// An admin sets a user's e-mail address (for notifications; `None` removes it) and the
+    /// language of their messages.
+    pub fn admin_set_contact(
+        &self,
+        db: &Database,
+        actor: &Actor,
+        user_id: &str,
+        email: Option<String>,
+        language: &str,
+    ) -> Result<(), AuthError> {
+        let mut errors = std::collections::BTreeMap::new();
+        let mut email = email;
+        domain::cases::optional_text(&mut errors, "email", &mut email, 254);
+        if let Some(e) = &email {
+            let (local, domain_part) = e.split_once('@').unwrap_or(("", ""));
+            if local.is_empty() || !domain_part.contains('.') || e.chars().any(char::is_whitespace)
+            {
+                errors.insert("email".to_string(), "is not an e-mail address".to_string());
+            }
+        }
+        if !matches!(language, "uk" | "en") {
+            errors.insert("language".to_string(), "must be uk or en".to_string());
+        }
+        if !errors.is_empty() {
+            return Err(AuthError::InvalidMany(errors));
+        }
+        let email = email.map(|e| domain::normalize::email(&e));
+        let rule = self.authorize(
+            db,
+            actor,
+            domain::policy::Action::UserContact,
+            Self::user_relation(actor, user_id),
+            Some(("user", user_id)),
+        )?;
+        db.write(|conn| {
+            let updated = diesel::update(users::table.find(user_id))
+                .set((
+                    users::email.eq(&email),
+                    users::language.eq(language),
+                    users::updated_at.eq(now_micros()),
+                ))
+                .execute(conn)?;
+            if updated == 0 {
+                return Ok(Err(AuthError::NotFound));
+            }
+            self.record(
+                conn,
+                &AuditEvent {
+                    record_type: Some("user".into()),
+                    record_id: Some(user_id.to_string()),
+                    fields: vec!["email".into(), "language".into()],
+                    rule: Some(rule.into()),
+                    ..actor.event("user.contact")
+                },
+            )?;
+            Ok(Ok(()))
+        })?
     }
 
     /// An admin changes another user's status, role or lockout. Their sessions end when their

@@ -12,10 +12,13 @@ pub mod cases;
 mod clock;
 mod connection;
 mod database;
+pub mod directory;
 mod error;
 pub mod identity;
 pub mod installation;
 mod migrations;
+pub mod outbox;
+pub mod referrals;
 pub mod schema;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

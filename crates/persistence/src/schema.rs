@@ -361,3 +361,5 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(referrals, organisations, services);
+diesel::allow_tables_to_appear_in_same_query!(mail_outbox, users);
+diesel::allow_tables_to_appear_in_same_query!(referrals, case_consents);
