@@ -315,6 +315,15 @@ impl Config {
                 "must be a country calling code such as 380",
             ));
         }
+        if self.mail.enabled {
+            self.mail_settings()?;
+        }
+        if !(1..=365).contains(&self.referrals.answer_within_days) {
+            return Err(bad(
+                "referrals.answer_within_days",
+                "must be between 1 and 365",
+            ));
+        }
         if !(1..=24 * 60).contains(&self.cases.break_glass_minutes) {
             return Err(bad(
                 "cases.break_glass_minutes",
@@ -397,6 +406,46 @@ impl Config {
             counselor_window: Duration::from_secs(self.calls.counselor_window_hours * 3600),
             default_country_code: self.calls.default_country_code.clone(),
         }
+    }
+
+    /// The mail worker's settings (checked).
+    pub fn mail_settings(&self) -> Result<crate::mail::MailSettings, ConfigError> {
+        let bad = |key: &str, message: &str| ConfigError::Invalid {
+            key: key.into(),
+            origin: "the merged configuration".into(),
+            message: message.into(),
+        };
+        let m = &self.mail;
+        let tls = crate::mail::TlsMode::parse(&m.tls)
+            .ok_or_else(|| bad("mail.tls", "must be none, starttls or tls"))?;
+        let from = m.from.parse().map_err(|_| {
+            bad(
+                "mail.from",
+                "must be an address such as \"hotline <hotline@ngo.example.org>\"",
+            )
+        })?;
+        if m.smtp_host.trim().is_empty() {
+            return Err(bad("mail.smtp_host", "must not be empty"));
+        }
+        if m.max_attempts == 0 || m.poll_interval_ms == 0 || m.retry_base_secs == 0 {
+            return Err(bad(
+                "mail.max_attempts",
+                "max_attempts, poll_interval_ms and retry_base_secs must be at least 1",
+            ));
+        }
+        Ok(crate::mail::MailSettings {
+            host: m.smtp_host.clone(),
+            port: m.smtp_port,
+            tls,
+            username: m.username.clone(),
+            password: m.password.clone(),
+            from,
+            poll_interval: Duration::from_millis(m.poll_interval_ms),
+            max_attempts: m.max_attempts,
+            retry_base: Duration::from_secs(m.retry_base_secs),
+            retry_max: Duration::from_secs(m.retry_max_secs.max(m.retry_base_secs)),
+            timeout: Duration::from_secs(m.timeout_secs.max(1)),
+        })
     }
 
     pub fn referral_settings(&self) -> persistence::referrals::ReferralSettings {

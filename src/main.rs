@@ -5,6 +5,7 @@
 mod config;
 mod demo;
 mod logging;
+mod mail;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -75,6 +76,16 @@ enum Command {
         #[arg(long)]
         seed: Option<u64>,
     },
+    /// The mail outbox.
+    Outbox {
+        #[command(subcommand)]
+        action: OutboxAction,
+    },
+    /// Referral housekeeping.
+    Referrals {
+        #[command(subcommand)]
+        action: ReferralsAction,
+    },
     /// Manage staff accounts.
     User {
         #[command(subcommand)]
@@ -98,6 +109,12 @@ enum UserAction {
         /// Read the password from the first line of standard input.
         #[arg(long)]
         password_stdin: bool,
+        /// Where the user's notifications go (break-glass alerts, referral answers, lockouts).
+        #[arg(long)]
+        email: Option<String>,
+        /// The language of their messages: uk or en.
+        #[arg(long, default_value = "uk")]
+        language: String,
     },
     /// Disable a user; their sessions end at once.
     Disable {
@@ -109,6 +126,19 @@ enum UserAction {
         #[arg(long)]
         login: String,
     },
+}
+
+#[derive(Subcommand)]
+enum OutboxAction {
+    /// Count pending, sent and failed messages.
+    Status,
+}
+
+#[derive(Subcommand)]
+enum ReferralsAction {
+    /// Run the scheduled jobs now (`hotline serve` runs them every minute): expire referrals
+    /// without an answer in time or whose consent expired, and queue due follow-up notices.
+    RunJobs,
 }
 
 #[derive(Subcommand)]
@@ -218,6 +248,28 @@ fn main() -> ExitCode {
                 })
             }
         }
+        Command::Outbox {
+            action: OutboxAction::Status,
+        } => with_vault(&config, production, |db, _| {
+            let s = db.outbox_status().map_err(|e| e.to_string())?;
+            println!(
+                "pending: {}\nsent: {}\nfailed: {}",
+                s.pending, s.sent, s.failed
+            );
+            Ok(())
+        }),
+        Command::Referrals {
+            action: ReferralsAction::RunJobs,
+        } => with_vault(&config, production, |db, vault| {
+            let r = vault
+                .run_referral_jobs(db, &config.referral_settings(), &demo::today_plus(0))
+                .map_err(|e| e.to_string())?;
+            println!(
+                "expired without an answer: {}\nexpired with their consent: {}\nfollow-ups due: {}",
+                r.expired_unanswered, r.expired_consent, r.follow_ups_due
+            );
+            Ok(())
+        }),
         Command::User { action } => {
             with_vault(&config, production, |db, vault| user(db, vault, action))
         }
@@ -300,7 +352,25 @@ fn serve(config: &Config, production: bool) -> Result<(), String> {
     if let Some(vault) = vault {
         let _ = slot.set(Arc::new(vault));
     }
-    let maintenance = Maintenance::start(db.clone(), vault_settings, slot.clone(), !migrated);
+    let maintenance = Maintenance::start(
+        db.clone(),
+        vault_settings,
+        slot.clone(),
+        !migrated,
+        config.referral_settings(),
+    );
+    let mailer = if config.mail.enabled {
+        let settings = config.mail_settings().map_err(|e| e.to_string())?;
+        log::info!(
+            "mail: delivering the outbox through {}:{}",
+            settings.host,
+            settings.port
+        );
+        Some(mail::MailWorker::start(db.clone(), settings)?)
+    } else {
+        log::info!("mail: delivery is off (mail.enabled = false); messages wait in the outbox");
+        None
+    };
     let services = api::Services {
         db: db.clone(),
         vault: slot,
@@ -327,6 +397,9 @@ fn serve(config: &Config, production: bool) -> Result<(), String> {
         }
     });
     maintenance.stop();
+    if let Some(m) = mailer {
+        m.stop();
+    }
     db.close(db.connect_timeout());
     served?;
     log::info!("stopped");
@@ -353,10 +426,17 @@ struct Maintenance {
 }
 
 impl Maintenance {
-    fn start(db: Database, settings: VaultSettings, vault: VaultSlot, migrate: bool) -> Self {
+    fn start(
+        db: Database,
+        settings: VaultSettings,
+        vault: VaultSlot,
+        migrate: bool,
+        referrals: persistence::referrals::ReferralSettings,
+    ) -> Self {
         let (stop, stopped) = std::sync::mpsc::channel::<()>();
         let thread = std::thread::spawn(move || {
             let mut migrated = !migrate;
+            let mut last_jobs: Option<std::time::Instant> = None;
             let mut delay = Duration::from_millis(500);
             // Sleeps `delay`, or ends the loop when asked to stop.
             while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(delay)
@@ -398,6 +478,18 @@ impl Maintenance {
                 delay = Duration::from_secs(1);
                 if let Err(e) = v.checkpoint_if_due(&db) {
                     log::warn!("audit checkpoint not written: {e}");
+                }
+                // Referral expiry and follow-up notices, once a minute.
+                if last_jobs.is_none_or(|t| t.elapsed() >= Duration::from_secs(60)) {
+                    last_jobs = Some(std::time::Instant::now());
+                    match v.run_referral_jobs(&db, &referrals, &demo::today_plus(0)) {
+                        Ok(r) if r != Default::default() => log::info!(
+                            "referrals: {} expired unanswered, {} expired with their consent, {} follow-ups due",
+                            r.expired_unanswered, r.expired_consent, r.follow_ups_due
+                        ),
+                        Ok(_) => {}
+                        Err(e) => log::warn!("referral jobs: {e}"),
+                    }
                 }
             }
         });
@@ -526,15 +618,32 @@ fn user(db: &Database, vault: &Vault, action: UserAction) -> Result<(), String> 
             role,
             organisation,
             password_stdin,
+            email,
+            language,
         } => {
             let login = Login::parse(&login).map_err(|m| format!("--login {m}"))?;
             let role = Role::parse(&role).ok_or(
                 "--role must be one of counselor, case_worker, supervisor, auditor, admin, partner",
             )?;
+            // Checked before the account exists, so a bad address leaves nothing behind.
+            persistence::identity::check_contact(email.clone(), &language)
+                .map_err(|e| e.to_string())?;
             let password = read_password(password_stdin)?;
             let id = vault
-                .create_user(db, &login, role, organisation.as_deref(), &password, by)
+                .create_user(
+                    db,
+                    &login,
+                    role,
+                    organisation.as_deref(),
+                    &password,
+                    by.clone(),
+                )
                 .map_err(|e| e.to_string())?;
+            if email.is_some() || language != "uk" {
+                vault
+                    .set_user_contact(db, &id, email, &language, by)
+                    .map_err(|e| e.to_string())?;
+            }
             println!("created {role} {} (id {id})", login.as_str());
             Ok(())
         }

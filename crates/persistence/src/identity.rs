@@ -945,23 +945,7 @@ impl Vault {
         email: Option<String>,
         language: &str,
     ) -> Result<(), AuthError> {
-        let mut errors = std::collections::BTreeMap::new();
-        let mut email = email;
-        domain::cases::optional_text(&mut errors, "email", &mut email, 254);
-        if let Some(e) = &email {
-            let (local, domain_part) = e.split_once('@').unwrap_or(("", ""));
-            if local.is_empty() || !domain_part.contains('.') || e.chars().any(char::is_whitespace)
-            {
-                errors.insert("email".to_string(), "is not an e-mail address".to_string());
-            }
-        }
-        if !matches!(language, "uk" | "en") {
-            errors.insert("language".to_string(), "must be uk or en".to_string());
-        }
-        if !errors.is_empty() {
-            return Err(AuthError::InvalidMany(errors));
-        }
-        let email = email.map(|e| domain::normalize::email(&e));
+        let email = check_contact(email, language)?;
         let rule = self.authorize(
             db,
             actor,
@@ -969,6 +953,40 @@ impl Vault {
             Self::user_relation(actor, user_id),
             Some(("user", user_id)),
         )?;
+        self.set_contact(
+            db,
+            user_id,
+            email,
+            language,
+            AuditEvent {
+                rule: Some(rule.into()),
+                ..actor.event("")
+            },
+        )
+    }
+
+    /// Sets a user's e-mail address and language (checked), recording `by` (an admin's event,
+    /// or the CLI's).
+    pub fn set_user_contact(
+        &self,
+        db: &Database,
+        user_id: &str,
+        email: Option<String>,
+        language: &str,
+        by: AuditEvent,
+    ) -> Result<(), AuthError> {
+        let email = check_contact(email, language)?;
+        self.set_contact(db, user_id, email, language, by)
+    }
+
+    fn set_contact(
+        &self,
+        db: &Database,
+        user_id: &str,
+        email: Option<String>,
+        language: &str,
+        by: AuditEvent,
+    ) -> Result<(), AuthError> {
         db.write(|conn| {
             let updated = diesel::update(users::table.find(user_id))
                 .set((
@@ -983,11 +1001,11 @@ impl Vault {
             self.record(
                 conn,
                 &AuditEvent {
+                    action: "user.contact".into(),
                     record_type: Some("user".into()),
                     record_id: Some(user_id.to_string()),
                     fields: vec!["email".into(), "language".into()],
-                    rule: Some(rule.into()),
-                    ..actor.event("user.contact")
+                    ..by
                 },
             )?;
             Ok(Ok(()))
@@ -1506,5 +1524,27 @@ impl Vault {
             });
         }
         Ok(())
+    }
+}
+
+/// A contact address and language as stored: the address trimmed and lower-cased, or an error
+/// naming the field.
+pub fn check_contact(email: Option<String>, language: &str) -> Result<Option<String>, AuthError> {
+    let mut errors = std::collections::BTreeMap::new();
+    let mut email = email;
+    domain::cases::optional_text(&mut errors, "email", &mut email, 254);
+    if let Some(e) = &email {
+        let (local, domain_part) = e.split_once('@').unwrap_or(("", ""));
+        if local.is_empty() || !domain_part.contains('.') || e.chars().any(char::is_whitespace) {
+            errors.insert("email".to_string(), "is not an e-mail address".to_string());
+        }
+    }
+    if !matches!(language, "uk" | "en") {
+        errors.insert("language".to_string(), "must be uk or en".to_string());
+    }
+    if errors.is_empty() {
+        Ok(email.map(|e| domain::normalize::email(&e)))
+    } else {
+        Err(AuthError::InvalidMany(errors))
     }
 }
