@@ -9,4 +9,5 @@ mod cases;
 mod cli;
 mod database;
 mod http_surface;
+mod referrals;
 mod vault;

@@ -157,11 +157,14 @@ pub(crate) async fn save_organisation(
             .map(|s| (s.service_type, s.description))
             .collect(),
     };
+    let vault = services.vault()?;
+    let s = services.clone();
+    let (v, a) = (vault.clone(), actor.0.clone());
+    web::block(move || v.may_manage_directory(&s.db, &a)).await??;
     let errors = input.validate();
     if !errors.is_empty() {
         return Err(ApiError::invalid_fields(errors));
     }
-    let vault = services.vault()?;
     let s = services.clone();
     web::block(move || vault.save_organisations(&s.db, &actor.0, &[input])).await??;
     Ok(HttpResponse::NoContent().finish())
@@ -200,7 +203,8 @@ fn parse_csv(
             return Err(errors);
         }
     }
-    let mut orgs: Vec<OrganisationInput> = Vec::new();
+    // Each organisation with the line of its first row.
+    let mut orgs: Vec<(usize, OrganisationInput)> = Vec::new();
     for (i, record) in reader.records().enumerate() {
         let line = format!("line {}", i + 2);
         let record = match record {
@@ -237,8 +241,8 @@ fn parse_csv(
             active,
             services: vec![(col(8), col(9))],
         };
-        match orgs.iter_mut().find(|o| o.id == row.id) {
-            Some(o) => {
+        match orgs.iter_mut().find(|(_, o)| o.id == row.id) {
+            Some((_, o)) => {
                 let same = OrganisationInput {
                     services: o.services.clone(),
                     ..row.clone()
@@ -252,13 +256,13 @@ fn parse_csv(
                 }
                 o.services.extend(row.services);
             }
-            None => orgs.push(row),
+            None => orgs.push((i + 2, row)),
         }
     }
-    for o in &mut orgs {
+    for (line, o) in &mut orgs {
         for (field, message) in o.validate() {
             errors
-                .entry(format!("organisation {}", o.id))
+                .entry(format!("line {line}"))
                 .or_insert(format!("{field}: {message}"));
         }
     }
@@ -266,7 +270,7 @@ fn parse_csv(
         errors.insert("line 2".into(), "the file has no rows".into());
     }
     if errors.is_empty() {
-        Ok(orgs)
+        Ok(orgs.into_iter().map(|(_, o)| o).collect())
     } else {
         Err(errors)
     }
@@ -281,9 +285,12 @@ pub(crate) async fn import(
     actor: Authenticated,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
+    let vault = services.vault()?;
+    let s = services.clone();
+    let (v, a) = (vault.clone(), actor.0.clone());
+    web::block(move || v.may_manage_directory(&s.db, &a)).await??;
     let orgs = parse_csv(&body).map_err(ApiError::invalid_fields)?;
     let n = orgs.len();
-    let vault = services.vault()?;
     let s = services.clone();
     web::block(move || vault.save_organisations(&s.db, &actor.0, &orgs)).await??;
     Ok(HttpResponse::Ok().json(json!({ "organisations": n })))
@@ -675,7 +682,7 @@ mod tests {
         let errors = super::parse_csv(bad.as_bytes()).unwrap_err();
         assert_eq!(
             errors.keys().collect::<Vec<_>>(),
-            vec!["line 5", "line 6", "organisation lawyers"],
+            vec!["line 4", "line 5", "line 6"],
             "{errors:?}"
         );
         assert!(super::parse_csv(b"name,organisation\n").is_err());

@@ -274,6 +274,13 @@ impl Vault {
         })
     }
 
+    /// Whether the actor may maintain the directory (checked before reading an upload; a
+    /// denial is in the access log).
+    pub fn may_manage_directory(&self, db: &Database, actor: &Actor) -> Result<(), AuthError> {
+        self.authorize(db, actor, Action::DirectoryManage, Relation::NoObject, None)
+            .map(|_| ())
+    }
+
     /// Every organisation, active or not (for admins: the CSV export).
     pub fn export_directory(
         &self,

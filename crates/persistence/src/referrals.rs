@@ -551,6 +551,7 @@ impl Vault {
                 referrals::updated_at.eq(now),
             ))
             .execute(conn)?;
+        self.record(conn, &event)?;
         self.shred(conn, &row.id, event)?;
         if row.status().is_live()
             && matches!(

@@ -4,6 +4,7 @@
 pub mod http;
 pub mod proxy;
 pub mod server;
+pub mod smtp;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
