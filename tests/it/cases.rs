@@ -1255,6 +1255,28 @@ both!(demo_data_fills_an_empty_database_once, |db: TestDb| {
             "SELECT CAST(COUNT(*) AS TEXT) AS item FROM case_consents"
         ) >= 12
     );
+    // Providers, partners and a referral in every status.
+    assert_eq!(
+        count(
+            &db,
+            "SELECT CAST(COUNT(DISTINCT status) AS TEXT) AS item FROM referrals"
+        ),
+        9
+    );
+    assert_eq!(
+        count(
+            &db,
+            "SELECT CAST(COUNT(*) AS TEXT) AS item FROM organisations"
+        ),
+        3
+    );
+    assert_eq!(
+        count(
+            &db,
+            "SELECT CAST(COUNT(*) AS TEXT) AS item FROM users WHERE role = 'partner'"
+        ),
+        2
+    );
     // Refused the second time: demo data only goes into an empty database.
     let (again, out2) = crate::auth::cli(&db, &["demo-data"], "");
     assert!(!again && out2.contains("already has users"), "{out2}");

@@ -950,3 +950,42 @@ both!(
         assert!(again.terminate().success());
     }
 );
+
+both!(
+    a_locked_account_is_told_by_mail_in_its_language,
+    |db: TestDb| {
+        let staff = crate::auth::staff_for_tests(&db);
+        ok(
+            &call(
+                &staff.server,
+                &staff.tokens["admin"],
+                "POST",
+                &format!("/api/v1/admin/users/{}/contact", staff.ids["counselor"]),
+                Some(json!({ "email": "olena@ngo.example.org", "language": "en" })),
+            ),
+            204,
+        );
+        let bad = call(
+            &staff.server,
+            &staff.tokens["admin"],
+            "POST",
+            &format!("/api/v1/admin/users/{}/contact", staff.ids["counselor"]),
+            Some(json!({ "email": "CNRY-not an address", "language": "fr" })),
+        );
+        assert_eq!(bad.status, 422);
+        assert!(!bad.text().contains("CNRY"));
+        assert_eq!(bad.json()["fields"].as_object().unwrap().len(), 2);
+        for _ in 0..10 {
+            crate::auth::login(&staff.server, "counselor-user", "not the password at all");
+        }
+        let mail = strings(
+            &db,
+            &format!(
+            "SELECT kind || '|' || subject AS item FROM mail_outbox WHERE recipient_user_id = '{}'",
+            staff.ids["counselor"]
+        ),
+        );
+        assert_eq!(mail, vec!["account_locked|Your account was locked"]);
+        assert!(staff.server.terminate().success());
+    }
+);
