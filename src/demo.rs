@@ -607,7 +607,7 @@ fn demo_referrals(
                         safety_needs: Some("Demo data: arrives by night train.".into()),
                         health_needs: None,
                     },
-                    follow_up_on: Some(today_plus(if made % 3 == 0 { -1 } else { 7 })),
+                    follow_up_on: Some(crate::utc_date(if made % 3 == 0 { -1 } else { 7 })),
                     override_justification: None,
                 },
             )
@@ -676,11 +676,4 @@ fn demo_referrals(
         made += 1;
     }
     Ok(made)
-}
-
-/// The UTC date `days` from today, as YYYY-MM-DD.
-pub fn today_plus(days: i64) -> String {
-    (chrono::Utc::now() + chrono::Duration::days(days))
-        .format("%Y-%m-%d")
-        .to_string()
 }

@@ -262,7 +262,7 @@ fn main() -> ExitCode {
             action: ReferralsAction::RunJobs,
         } => with_vault(&config, production, |db, vault| {
             let r = vault
-                .run_referral_jobs(db, &config.referral_settings(), &demo::today_plus(0))
+                .run_referral_jobs(db, &config.referral_settings(), &utc_date(0))
                 .map_err(|e| e.to_string())?;
             println!(
                 "expired without an answer: {}\nexpired with their consent: {}\nfollow-ups due: {}",
@@ -285,6 +285,13 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The UTC date `days` from today, as YYYY-MM-DD.
+pub(crate) fn utc_date(days: i64) -> String {
+    (chrono::Utc::now() + chrono::Duration::days(days))
+        .format("%Y-%m-%d")
+        .to_string()
 }
 
 fn open_database(config: &Config) -> Result<Database, String> {
@@ -482,7 +489,7 @@ impl Maintenance {
                 // Referral expiry and follow-up notices, once a minute.
                 if last_jobs.is_none_or(|t| t.elapsed() >= Duration::from_secs(60)) {
                     last_jobs = Some(std::time::Instant::now());
-                    match v.run_referral_jobs(&db, &referrals, &demo::today_plus(0)) {
+                    match v.run_referral_jobs(&db, &referrals, &utc_date(0)) {
                         Ok(r) if r != Default::default() => log::info!(
                             "referrals: {} expired unanswered, {} expired with their consent, {} follow-ups due",
                             r.expired_unanswered, r.expired_consent, r.follow_ups_due
