@@ -32,6 +32,7 @@ pub struct Config {
     pub cases: CasesConfig,
     pub referrals: ReferralsConfig,
     pub mail: MailConfig,
+    pub retention: RetentionConfig,
     pub log: LogConfig,
 }
 
@@ -46,6 +47,15 @@ pub struct CallsConfig {
 #[serde(deny_unknown_fields)]
 pub struct ReferralsConfig {
     pub answer_within_days: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionConfig {
+    pub call_details_months: u64,
+    pub case_years_after_closure: u64,
+    pub audit_years: u64,
+    pub run_every_minutes: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -318,6 +328,16 @@ impl Config {
         if self.mail.enabled {
             self.mail_settings()?;
         }
+        if self.retention.call_details_months == 0
+            || self.retention.case_years_after_closure == 0
+            || self.retention.audit_years == 0
+            || self.retention.run_every_minutes == 0
+        {
+            return Err(bad(
+                "retention.call_details_months",
+                "every retention period and run_every_minutes must be at least 1",
+            ));
+        }
         if !(1..=365).contains(&self.referrals.answer_within_days) {
             return Err(bad(
                 "referrals.answer_within_days",
@@ -446,6 +466,18 @@ impl Config {
             retry_max: Duration::from_secs(m.retry_max_secs.max(m.retry_base_secs)),
             timeout: Duration::from_secs(m.timeout_secs.max(1)),
         })
+    }
+
+    pub fn retention_settings(&self) -> persistence::lifecycle::RetentionSettings {
+        const DAY: u64 = 24 * 3600;
+        persistence::lifecycle::RetentionSettings {
+            call_details: Duration::from_secs(self.retention.call_details_months * 30 * DAY),
+            case_after_closure: Duration::from_secs(
+                self.retention.case_years_after_closure * 365 * DAY,
+            ),
+            audit_events: Duration::from_secs(self.retention.audit_years * 365 * DAY),
+            public_url: self.server.public_url.clone(),
+        }
     }
 
     pub fn referral_settings(&self) -> persistence::referrals::ReferralSettings {

@@ -81,6 +81,11 @@ enum Command {
         #[command(subcommand)]
         action: OutboxAction,
     },
+    /// Retention: erase personal data whose time is up (statistical fields stay).
+    Retention {
+        #[command(subcommand)]
+        action: RetentionAction,
+    },
     /// Referral housekeeping.
     Referrals {
         #[command(subcommand)]
@@ -125,6 +130,19 @@ enum UserAction {
     ResetTotp {
         #[arg(long)]
         login: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum RetentionAction {
+    /// List what is due (--dry-run), or erase it (--apply).
+    Run {
+        /// List exactly what would be erased; change nothing.
+        #[arg(long, conflicts_with = "apply", required_unless_present = "apply")]
+        dry_run: bool,
+        /// Erase it: shred the keys, clear the sealed fields, one audit event per record.
+        #[arg(long)]
+        apply: bool,
     },
 }
 
@@ -258,6 +276,37 @@ fn main() -> ExitCode {
             );
             Ok(())
         }),
+        Command::Retention {
+            action: RetentionAction::Run { apply, .. },
+        } => with_vault(&config, production, |db, vault| {
+            let settings = config.retention_settings();
+            let report = if apply {
+                vault.apply_retention(db, &settings)
+            } else {
+                vault.retention_plan(db, &settings)
+            }
+            .map_err(|e| e.to_string())?;
+            let verb = if apply { "erased" } else { "would erase" };
+            for item in &report.items {
+                let since = chrono::DateTime::<chrono::Utc>::from_timestamp_micros(item.since)
+                    .map(|t| t.format("%Y-%m-%d").to_string())
+                    .unwrap_or_default();
+                match &item.reference {
+                    Some(r) => println!("{verb}: case {r} ({}; closed {since})", item.id),
+                    None => println!("{verb}: call {} (of {since}): personal details", item.id),
+                }
+            }
+            for r in &report.held {
+                println!("skipped: case {r} is under a legal hold");
+            }
+            println!(
+                "{} record(s) {verb}; {} held; {} access-log event(s) past retention (kept: the log is append-only)",
+                report.items.len(),
+                report.held.len(),
+                report.audit_events_past_retention
+            );
+            Ok(())
+        }),
         Command::Referrals {
             action: ReferralsAction::RunJobs,
         } => with_vault(&config, production, |db, vault| {
@@ -365,6 +414,10 @@ fn serve(config: &Config, production: bool) -> Result<(), String> {
         slot.clone(),
         !migrated,
         config.referral_settings(),
+        (
+            config.retention_settings(),
+            Duration::from_secs(config.retention.run_every_minutes * 60),
+        ),
     );
     let mailer = if config.mail.enabled {
         let settings = config.mail_settings().map_err(|e| e.to_string())?;
@@ -439,11 +492,13 @@ impl Maintenance {
         vault: VaultSlot,
         migrate: bool,
         referrals: persistence::referrals::ReferralSettings,
+        retention: (persistence::lifecycle::RetentionSettings, Duration),
     ) -> Self {
         let (stop, stopped) = std::sync::mpsc::channel::<()>();
         let thread = std::thread::spawn(move || {
             let mut migrated = !migrate;
             let mut last_jobs: Option<std::time::Instant> = None;
+            let mut last_retention: Option<std::time::Instant> = None;
             let mut delay = Duration::from_millis(500);
             // Sleeps `delay`, or ends the loop when asked to stop.
             while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(delay)
@@ -485,6 +540,16 @@ impl Maintenance {
                 delay = Duration::from_secs(1);
                 if let Err(e) = v.checkpoint_if_due(&db) {
                     log::warn!("audit checkpoint not written: {e}");
+                }
+                if last_retention.is_none_or(|t| t.elapsed() >= retention.1) {
+                    last_retention = Some(std::time::Instant::now());
+                    match v.apply_retention(&db, &retention.0) {
+                        Ok(r) if !r.items.is_empty() => {
+                            log::info!("retention: {} record(s) erased", r.items.len())
+                        }
+                        Ok(_) => {}
+                        Err(e) => log::warn!("retention: {e}"),
+                    }
                 }
                 // Referral expiry and follow-up notices, once a minute.
                 if last_jobs.is_none_or(|t| t.elapsed() >= Duration::from_secs(60)) {

@@ -207,6 +207,7 @@ fn case_json(file: CaseFile) -> Value {
         consents,
         calls,
         break_glass_until,
+        erased_at,
     } = file;
     let mut body = summary_json(summary);
     let extra = json!({
@@ -229,6 +230,7 @@ fn case_json(file: CaseFile) -> Value {
             "id": c.id, "started_at": rfc3339(c.started_at), "channel": c.channel, "outcome": c.outcome,
         })).collect::<Vec<_>>(),
         "break_glass_until": break_glass_until.map(rfc3339),
+        "erased_at": erased_at.map(rfc3339),
     });
     if let (Value::Object(b), Value::Object(e)) = (&mut body, extra) {
         b.extend(e);

@@ -12,6 +12,7 @@ mod calls;
 mod cases;
 mod error;
 mod health;
+mod lifecycle;
 mod middleware;
 mod openapi;
 mod referrals;

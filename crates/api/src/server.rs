@@ -241,6 +241,33 @@ fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(crate::referrals::complete)),
         )
         .service(
+            resource("/api/v1/cases/{id}/legal-hold")
+                .route(web::post().to(crate::lifecycle::place_hold)),
+        )
+        .service(
+            resource("/api/v1/cases/{id}/legal-hold/lift")
+                .route(web::post().to(crate::lifecycle::lift_hold)),
+        )
+        .service(
+            resource("/api/v1/cases/{id}/export").route(web::post().to(crate::lifecycle::export)),
+        )
+        .service(
+            resource("/api/v1/cases/{id}/erasure")
+                .route(web::post().to(crate::lifecycle::request_erasure)),
+        )
+        .service(
+            resource("/api/v1/erasure-requests")
+                .route(web::get().to(crate::lifecycle::list_erasures)),
+        )
+        .service(
+            resource("/api/v1/erasure-requests/{id}/approve")
+                .route(web::post().to(crate::lifecycle::approve)),
+        )
+        .service(
+            resource("/api/v1/erasure-requests/{id}/reject")
+                .route(web::post().to(crate::lifecycle::reject)),
+        )
+        .service(
             resource("/api/v1/admin/users/{id}/contact")
                 .route(web::post().to(crate::admin::set_contact)),
         )

@@ -593,6 +593,25 @@ impl ConsentFacts {
     }
 }
 
+/// Free text with third parties' data removed, for a subject access export: case workers mark
+/// what belongs to someone else (a recruiter's name, an employer's address) with `[[...]]`, and
+/// each marked span becomes `[third party]`. An unclosed `[[` hides the rest of the text, so a
+/// typo never leaks.
+pub fn redact_third_parties(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("[[") {
+        out.push_str(&rest[..start]);
+        out.push_str("[third party]");
+        match rest[start + 2..].find("]]") {
+            Some(end) => rest = &rest[start + 2 + end + 2..],
+            None => return out,
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -718,6 +737,19 @@ mod tests {
         );
         c.expires_at = Some(now + 10);
         assert!(c.is_live(None, now) && !c.is_live(Some(now), now) && !c.is_live(None, now + 10));
+    }
+
+    #[test]
+    fn third_parties_are_redacted_and_a_typo_hides_the_rest() {
+        assert_eq!(
+            redact_third_parties("Recruited by [[Petro K.]] in [[Lviv, Main st 1]], then left."),
+            "Recruited by [third party] in [third party], then left."
+        );
+        assert_eq!(redact_third_parties("no marks"), "no marks");
+        assert_eq!(
+            redact_third_parties("ok [[unclosed secret name"),
+            "ok [third party]"
+        );
     }
 
     #[test]

@@ -72,10 +72,18 @@ pub enum Action {
     ReferralRespond,
     /// List referrals (a case's, one's due follow-ups, a partner's incoming).
     ReferralList,
+    /// Place or lift a legal hold on a case.
+    CaseLegalHold,
+    /// Download everything held about a case's victim (subject access).
+    CaseExport,
+    /// Ask for a case to be erased.
+    CaseErasureRequest,
+    /// Approve or reject an erasure request (never one's own).
+    CaseErasureDecide,
 }
 
 impl Action {
-    pub const ALL: [Action; 31] = [
+    pub const ALL: [Action; 35] = [
         Action::UserCreate,
         Action::UserList,
         Action::UserDisable,
@@ -107,6 +115,10 @@ impl Action {
         Action::ReferralUpdate,
         Action::ReferralRespond,
         Action::ReferralList,
+        Action::CaseLegalHold,
+        Action::CaseExport,
+        Action::CaseErasureRequest,
+        Action::CaseErasureDecide,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -142,6 +154,10 @@ impl Action {
             Action::ReferralUpdate => "referral.update",
             Action::ReferralRespond => "referral.respond",
             Action::ReferralList => "referral.list",
+            Action::CaseLegalHold => "case.legal_hold",
+            Action::CaseExport => "case.export",
+            Action::CaseErasureRequest => "case.erasure.request",
+            Action::CaseErasureDecide => "case.erasure.decide",
         }
     }
 }
@@ -296,6 +312,15 @@ pub const RULES: &[Rule] = &[
     rule("case_worker_lists_referrals",      Role::CaseWorker, Action::ReferralList,   Relation::NoObject),
     rule("supervisor_lists_referrals",       Role::Supervisor, Action::ReferralList,   Relation::NoObject),
     rule("partner_lists_incoming_referrals", Role::Partner,    Action::ReferralList,   Relation::NoObject),
+    rule("supervisor_holds_assigned_cases",  Role::Supervisor, Action::CaseLegalHold,  Relation::AssignedCase),
+    rule("supervisor_holds_cases",           Role::Supervisor, Action::CaseLegalHold,  Relation::OtherCase),
+    rule("case_worker_exports_assigned_cases", Role::CaseWorker, Action::CaseExport,   Relation::AssignedCase),
+    rule("supervisor_exports_assigned_cases", Role::Supervisor, Action::CaseExport,    Relation::AssignedCase),
+    rule("supervisor_exports_cases",         Role::Supervisor, Action::CaseExport,     Relation::OtherCase),
+    rule("case_worker_requests_erasure",     Role::CaseWorker, Action::CaseErasureRequest, Relation::AssignedCase),
+    rule("supervisor_requests_erasure_assigned", Role::Supervisor, Action::CaseErasureRequest, Relation::AssignedCase),
+    rule("supervisor_requests_erasure",      Role::Supervisor, Action::CaseErasureRequest, Relation::OtherCase),
+    rule("supervisor_decides_erasure",       Role::Supervisor, Action::CaseErasureDecide, Relation::NoObject),
 ];
 
 /// The answer of [`authorize`].

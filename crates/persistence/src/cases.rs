@@ -34,7 +34,9 @@ const ALREADY_WITHDRAWN: &str = "the consent is already withdrawn";
 const ALREADY_REVIEWED: &str = "this break-glass use is already reviewed";
 const ALREADY_ALLOWED: &str = "you can already open this case; break-glass is not needed";
 const ALREADY_LINKED: &str = "the call is already linked to a case";
-const CONFLICTS: [&str; 7] = [
+const ERASED: &str = "the case's personal data was erased; it can no longer change";
+const CONFLICTS: [&str; 8] = [
+    ERASED,
     STALE,
     STALE_ITEM,
     BAD_TRANSITION,
@@ -96,6 +98,7 @@ struct CaseRow {
     needs_assessment: Option<Vec<u8>>,
     version: i32,
     updated_at: i64,
+    erased_at: Option<i64>,
 }
 
 fn list(text: &str) -> Vec<String> {
@@ -234,6 +237,8 @@ pub struct CaseFile {
     pub calls: Vec<LinkedCall>,
     /// Read under a break-glass grant that ends at this time.
     pub break_glass_until: Option<i64>,
+    /// When the case's personal data was erased (only its statistical facts remain).
+    pub erased_at: Option<i64>,
 }
 
 /// Changes to a case: `None` leaves a field as it is; for the optional ones `Some(None)`
@@ -797,6 +802,12 @@ impl Vault {
             relation = Relation::BreakGlassCase;
         }
         match self.authorize(db, actor, action, relation, Some(("case", id))) {
+            Ok(_)
+                if row.erased_at.is_some()
+                    && !matches!(action, Action::CaseRead | Action::ReferralRead) =>
+            {
+                Err(AuthError::Conflict(ERASED))
+            }
             Ok(rule) => Ok((
                 row,
                 rule,
@@ -813,12 +824,54 @@ impl Vault {
     /// The whole case file, if the policy allows; one audit event names what was opened.
     pub fn read_case(&self, db: &Database, actor: &Actor, id: &str) -> Result<CaseFile, AuthError> {
         let (row, rule, break_glass_until) = self.case_for(db, actor, Action::CaseRead, id)?;
+        self.load_case(db, row, Some((actor, rule)), break_glass_until)
+    }
+
+    /// The case file for a caller that authorized and audits itself (the subject access export).
+    pub(crate) fn read_case_unaudited(
+        &self,
+        db: &Database,
+        id: &str,
+    ) -> Result<CaseFile, AuthError> {
+        let row: CaseRow = db.with_conn(|conn| {
+            Ok(cases::table
+                .find(id)
+                .select(CaseRow::as_select())
+                .first(conn)?)
+        })?;
+        self.load_case(db, row, None, None)
+    }
+
+    fn load_case(
+        &self,
+        db: &Database,
+        row: CaseRow,
+        audit: Option<(&Actor, &'static str)>,
+        break_glass_until: Option<i64>,
+    ) -> Result<CaseFile, AuthError> {
+        let id = row.id.clone();
+        let id = id.as_str();
         Ok(db.write(|conn| {
-            let dek = self.data_key(conn, id)?;
-            let content = self.open_content(&dek, &row)?;
-            let notes = self.current_notes(conn, &dek, id)?;
-            let plan = self.plan_items(conn, &dek, id)?;
-            let consents = self.consents(conn, &dek, id)?;
+            // An erased case keeps only its statistical facts (and linked calls' facts).
+            let (content, notes, plan, consents) = match self.data_key(conn, id) {
+                Ok(dek) => (
+                    self.open_content(&dek, &row)?,
+                    self.current_notes(conn, &dek, id)?,
+                    self.plan_items(conn, &dek, id)?,
+                    self.consents(conn, &dek, id)?,
+                ),
+                Err(DbError::Erased) => (
+                    Content {
+                        profile: None,
+                        exploitation_details: None,
+                        needs_assessment: None,
+                    },
+                    Vec::new(),
+                    Vec::new(),
+                    Vec::new(),
+                ),
+                Err(e) => return Err(e),
+            };
             let linked: Vec<(String, i64, String, String)> = calls::table
                 .filter(calls::case_id.eq(id))
                 .select((calls::id, calls::started_at, calls::channel, calls::outcome))
@@ -840,17 +893,19 @@ impl Vault {
                     fields.push(name.into());
                 }
             }
-            self.record(
-                conn,
-                &AuditEvent {
-                    record_type: Some("case".into()),
-                    record_id: Some(id.to_string()),
-                    fields,
-                    rule: Some(rule.into()),
-                    purpose: break_glass_until.map(|_| "break_glass".into()),
-                    ..actor.event("case.read")
-                },
-            )?;
+            if let Some((actor, rule)) = audit {
+                self.record(
+                    conn,
+                    &AuditEvent {
+                        record_type: Some("case".into()),
+                        record_id: Some(id.to_string()),
+                        fields,
+                        rule: Some(rule.into()),
+                        purpose: break_glass_until.map(|_| "break_glass".into()),
+                        ..actor.event("case.read")
+                    },
+                )?;
+            }
             Ok(CaseFile {
                 summary: row.summary(),
                 opened_by: row.opened_by.clone(),
@@ -871,6 +926,7 @@ impl Vault {
                     })
                     .collect(),
                 break_glass_until,
+                erased_at: row.erased_at,
             })
         })?)
     }

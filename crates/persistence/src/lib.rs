@@ -16,6 +16,7 @@ pub mod directory;
 mod error;
 pub mod identity;
 pub mod installation;
+pub mod lifecycle;
 mod migrations;
 pub mod outbox;
 pub mod referrals;

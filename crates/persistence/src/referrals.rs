@@ -991,6 +991,59 @@ impl Vault {
     }
 }
 
+impl Vault {
+    /// Revokes every open referral of a case (its erasure), in the caller's transaction.
+    pub(crate) fn revoke_for_case(
+        &self,
+        conn: &mut DbConnection,
+        case_id: &str,
+        event: &AuditEvent,
+        base_url: &str,
+    ) -> Result<usize, DbError> {
+        let open = [
+            Status::Draft,
+            Status::Sent,
+            Status::Accepted,
+            Status::InProgress,
+        ]
+        .map(Status::as_str);
+        let rows: Vec<ReferralRow> = referrals::table
+            .filter(referrals::case_id.eq(case_id))
+            .filter(referrals::status.eq_any(open))
+            .select(ReferralRow::as_select())
+            .load(conn)?;
+        for row in &rows {
+            let e = AuditEvent {
+                action: "referral.revoke".into(),
+                record_type: Some("referral".into()),
+                record_id: Some(row.id.clone()),
+                fields: vec!["status".into(), "packet".into()],
+                ..event.clone()
+            };
+            self.end_referral(conn, row, Status::Revoked, e, base_url)?;
+        }
+        Ok(rows.len())
+    }
+
+    /// Tells a provider a referral it received is void (consent withdrawn or case erased).
+    pub(crate) fn notify_withdrawn(
+        &self,
+        conn: &mut DbConnection,
+        organisation_id: &str,
+        referral_id: &str,
+        base_url: &str,
+    ) -> Result<(), DbError> {
+        self.notify_provider(
+            conn,
+            organisation_id,
+            &Template::ReferralWithdrawn {
+                referral: referral_id.to_string(),
+            },
+            base_url,
+        )
+    }
+}
+
 fn summary(r: ReferralRow, partner: bool) -> ReferralSummary {
     ReferralSummary {
         case_id: (!partner).then_some(r.case_id),

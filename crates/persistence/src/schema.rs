@@ -164,6 +164,7 @@ diesel::table! {
         version -> Integer,
         created_at -> BigInt,
         updated_at -> BigInt,
+        erased_at -> Nullable<BigInt>,
     }
 }
 
@@ -201,6 +202,7 @@ diesel::table! {
         needs_assessment -> Nullable<Binary>,
         version -> Integer,
         updated_at -> BigInt,
+        erased_at -> Nullable<BigInt>,
     }
 }
 
@@ -363,3 +365,32 @@ diesel::table! {
 diesel::allow_tables_to_appear_in_same_query!(referrals, organisations, services);
 diesel::allow_tables_to_appear_in_same_query!(mail_outbox, users);
 diesel::allow_tables_to_appear_in_same_query!(referrals, case_consents);
+
+diesel::table! {
+    legal_holds (id) {
+        id -> Text,
+        case_id -> Text,
+        reason -> Binary,
+        placed_by -> Text,
+        placed_at -> BigInt,
+        lifted_by -> Nullable<Text>,
+        lifted_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    erasure_requests (id) {
+        id -> Text,
+        case_id -> Text,
+        status -> Text,
+        requested_by -> Text,
+        requested_at -> BigInt,
+        decided_by -> Nullable<Text>,
+        decided_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(erasure_requests, cases);
+diesel::allow_tables_to_appear_in_same_query!(legal_holds, cases);
+diesel::allow_tables_to_appear_in_same_query!(calls, cases);
+diesel::allow_tables_to_appear_in_same_query!(referrals, data_keys);
