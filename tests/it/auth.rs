@@ -1313,6 +1313,38 @@ both!(
                 Only(ADMIN),
                 Some(json!({ "email": "x@example.org", "language": "en" })),
             ),
+            (
+                "POST",
+                "/api/v1/cases/{id}/legal-hold",
+                PerRecord,
+                Some(json!({ "reason": "a court order" })),
+            ),
+            (
+                "POST",
+                "/api/v1/cases/{id}/legal-hold/lift",
+                PerRecord,
+                None,
+            ),
+            ("POST", "/api/v1/cases/{id}/export", PerRecord, None),
+            ("POST", "/api/v1/cases/{id}/erasure", PerRecord, None),
+            (
+                "GET",
+                "/api/v1/erasure-requests",
+                Only(&["supervisor"]),
+                None,
+            ),
+            (
+                "POST",
+                "/api/v1/erasure-requests/{id}/approve",
+                Only(&["supervisor"]),
+                None,
+            ),
+            (
+                "POST",
+                "/api/v1/erasure-requests/{id}/reject",
+                Only(&["supervisor"]),
+                None,
+            ),
             ("GET", "/api/v1/directory", AnySignedIn, None),
             (
                 "PUT",

@@ -9,5 +9,6 @@ mod cases;
 mod cli;
 mod database;
 mod http_surface;
+mod lifecycle;
 mod referrals;
 mod vault;

@@ -12,20 +12,20 @@ use crate::support::smtp::SmtpSink;
 use crate::support::TestDb;
 use persistence::testing::{execute, query_strings};
 
-fn strings(db: &TestDb, sql: &str) -> Vec<String> {
+pub(crate) fn strings(db: &TestDb, sql: &str) -> Vec<String> {
     let d = db.open();
     let out = query_strings(&d, sql).unwrap();
     d.close(Duration::from_secs(5));
     out
 }
 
-fn sql(db: &TestDb, statement: &str) {
+pub(crate) fn sql(db: &TestDb, statement: &str) {
     let d = db.open();
     execute(&d, statement).unwrap();
     d.close(Duration::from_secs(5));
 }
 
-fn ok(res: &http::Response, status: u16) -> Value {
+pub(crate) fn ok(res: &http::Response, status: u16) -> Value {
     assert_eq!(res.status, status, "{}", res.text());
     if res.text().is_empty() {
         Value::Null
@@ -58,7 +58,7 @@ fn staff_with_mail(db: &TestDb, port: u16) -> Staff {
 }
 
 /// The directory entry every test uses: the partner account's organisation.
-fn add_shelter(staff: &Staff) -> (String, String) {
+pub(crate) fn add_shelter(staff: &Staff) -> (String, String) {
     let admin = &staff.tokens["admin"];
     ok(
         &call(
@@ -93,7 +93,7 @@ fn add_shelter(staff: &Staff) -> (String, String) {
 }
 
 /// A case of the case worker with a profile full of canaries; returns its id.
-fn case_with_profile(staff: &Staff, canary: &str) -> String {
+pub(crate) fn case_with_profile(staff: &Staff, canary: &str) -> String {
     let res = call(
         &staff.server,
         &staff.tokens["case_worker"],
@@ -114,7 +114,12 @@ fn case_with_profile(staff: &Staff, canary: &str) -> String {
     ok(&res, 201)["id"].as_str().unwrap().to_string()
 }
 
-fn consent(staff: &Staff, case_id: &str, types: &[&str], expires: Option<&str>) -> String {
+pub(crate) fn consent(
+    staff: &Staff,
+    case_id: &str,
+    types: &[&str],
+    expires: Option<&str>,
+) -> String {
     let res = call(
         &staff.server,
         &staff.tokens["case_worker"],
@@ -140,11 +145,11 @@ fn set_worker_email(staff: &Staff) {
     );
 }
 
-fn post(staff: &Staff, role: &str, path: &str, body: Value) -> http::Response {
+pub(crate) fn post(staff: &Staff, role: &str, path: &str, body: Value) -> http::Response {
     call(&staff.server, &staff.tokens[role], "POST", path, Some(body))
 }
 
-fn get(staff: &Staff, role: &str, path: &str) -> http::Response {
+pub(crate) fn get(staff: &Staff, role: &str, path: &str) -> http::Response {
     call(&staff.server, &staff.tokens[role], "GET", path, None)
 }
 
