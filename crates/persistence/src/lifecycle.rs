@@ -43,6 +43,9 @@ fn refuse(m: &str) -> DbError {
     DbError::Refused(m.to_string())
 }
 
+/// A call's sealed summary, caller name and caller phone.
+type SealedCallFields = (Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>);
+
 fn new_id() -> Result<String, DbError> {
     Ok(crypto::random::hex_id::<16>().map_err(crypto::CryptoError::from)?)
 }
@@ -698,7 +701,7 @@ impl Vault {
             }
             let mut calls_out = Vec::new();
             for call in &file.calls {
-                let row: (Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>) = calls::table
+                let row: SealedCallFields = calls::table
                     .find(&call.id)
                     .select((calls::summary, calls::caller_name, calls::caller_phone))
                     .first(conn)?;
