@@ -15,6 +15,7 @@ pub mod normalize;
 pub mod policy;
 pub mod referrals;
 pub mod sensitive;
+pub mod stats;
 pub mod vocabulary;
 
 pub use sensitive::Sensitive;
