@@ -33,6 +33,7 @@ pub struct Config {
     pub referrals: ReferralsConfig,
     pub mail: MailConfig,
     pub retention: RetentionConfig,
+    pub stats: StatsConfig,
     pub log: LogConfig,
 }
 
@@ -47,6 +48,13 @@ pub struct CallsConfig {
 #[serde(deny_unknown_fields)]
 pub struct ReferralsConfig {
     pub answer_within_days: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatsConfig {
+    pub k_internal: u64,
+    pub k_export: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -328,6 +336,12 @@ impl Config {
         if self.mail.enabled {
             self.mail_settings()?;
         }
+        if self.stats.k_internal < 2 || self.stats.k_export < self.stats.k_internal {
+            return Err(bad(
+                "stats.k_internal",
+                "k_internal must be at least 2 and k_export at least k_internal",
+            ));
+        }
         if self.retention.call_details_months == 0
             || self.retention.case_years_after_closure == 0
             || self.retention.audit_years == 0
@@ -466,6 +480,13 @@ impl Config {
             retry_max: Duration::from_secs(m.retry_max_secs.max(m.retry_base_secs)),
             timeout: Duration::from_secs(m.timeout_secs.max(1)),
         })
+    }
+
+    pub fn stats_settings(&self) -> api::stats::StatsSettings {
+        api::stats::StatsSettings {
+            k_internal: self.stats.k_internal,
+            k_export: self.stats.k_export,
+        }
     }
 
     pub fn retention_settings(&self) -> persistence::lifecycle::RetentionSettings {

@@ -81,6 +81,11 @@ enum Command {
         #[command(subcommand)]
         action: OutboxAction,
     },
+    /// Statistics for sharing outside the organisation (k = stats.k_export).
+    Stats {
+        #[command(subcommand)]
+        action: StatsAction,
+    },
     /// Retention: erase personal data whose time is up (statistical fields stay).
     Retention {
         #[command(subcommand)]
@@ -130,6 +135,28 @@ enum UserAction {
     ResetTotp {
         #[arg(long)]
         login: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum StatsAction {
+    /// Write every statistics table of a period (or HTCDS case records) to standard output.
+    Export {
+        /// First day, YYYY-MM-DD (UTC).
+        #[arg(long)]
+        from: String,
+        /// Last day, YYYY-MM-DD (UTC), included.
+        #[arg(long)]
+        to: String,
+        /// csv or json.
+        #[arg(long, default_value = "csv")]
+        format: String,
+        /// tables (the aggregates) or htcds (k-anonymous case records in HTCDS columns).
+        #[arg(long, default_value = "tables")]
+        layout: String,
+        /// Calls by day, week, month, quarter or year.
+        #[arg(long, default_value = "month")]
+        period: String,
     },
 }
 
@@ -276,6 +303,18 @@ fn main() -> ExitCode {
             );
             Ok(())
         }),
+        Command::Stats {
+            action:
+                StatsAction::Export {
+                    from,
+                    to,
+                    format,
+                    layout,
+                    period,
+                },
+        } => with_vault(&config, production, |db, vault| {
+            stats_export(db, vault, &config, &from, &to, &format, &layout, &period)
+        }),
         Command::Retention {
             action: RetentionAction::Run { apply, .. },
         } => with_vault(&config, production, |db, vault| {
@@ -334,6 +373,137 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `hotline stats export`: every table of the period, protected with k = stats.k_export, or
+/// HTCDS case records k-anonymous with the same k.
+#[allow(clippy::too_many_arguments)]
+fn stats_export(
+    db: &Database,
+    vault: &Vault,
+    config: &Config,
+    from: &str,
+    to: &str,
+    format: &str,
+    layout: &str,
+    period: &str,
+) -> Result<(), String> {
+    use persistence::stats::{
+        count_table, htcds_records, Period, StatsQuery, HTCDS_COLUMNS, TABLES,
+    };
+    let day = |flag: &str, d: &str| -> Result<i64, String> {
+        chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
+            .ok()
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|t| t.and_utc().timestamp_micros())
+            .ok_or_else(|| format!("--{flag} must be a date as YYYY-MM-DD"))
+    };
+    let from_us = day("from", from)?;
+    let to_us = day("to", to)? + 86_400_000_000;
+    if from_us >= to_us {
+        return Err("--to must not be before --from".into());
+    }
+    if !matches!(format, "csv" | "json") {
+        return Err("--format must be csv or json".into());
+    }
+    let period =
+        Period::parse(period).ok_or("--period must be day, week, month, quarter or year")?;
+    let k = config.stats.k_export;
+    let mut out = String::new();
+    match layout {
+        "tables" => {
+            let mut all = Vec::new();
+            for table in TABLES {
+                let q = StatsQuery {
+                    table: table.to_string(),
+                    from: from_us,
+                    to: to_us,
+                    period,
+                    by: "topic".into(),
+                };
+                let counted = db
+                    .with_conn(|conn| count_table(conn, &q))
+                    .map_err(|e| e.to_string())?;
+                let published = domain::stats::protect(&counted, k);
+                if format == "csv" {
+                    out.push_str(&format!("# {table} (k = {k})\n"));
+                    out.push_str(&published.to_csv(table));
+                    out.push('\n');
+                } else {
+                    all.push(api::stats::published_json(table, &published));
+                }
+            }
+            if format == "json" {
+                out = serde_json::to_string_pretty(&serde_json::json!({
+                    "from": from, "to": to, "k": k, "tables": all,
+                }))
+                .map_err(|e| e.to_string())?;
+                out.push('\n');
+            }
+        }
+        "htcds" => {
+            let (records, left_out) = db
+                .with_conn(|conn| htcds_records(conn, from_us, to_us, k as usize))
+                .map_err(|e| e.to_string())?;
+            if format == "csv" {
+                let mut w = csv_line(HTCDS_COLUMNS.iter().map(|s| s.to_string()));
+                for r in &records {
+                    w.push_str(&csv_line(r.iter().cloned()));
+                }
+                out = w;
+            } else {
+                let rows: Vec<serde_json::Value> = records
+                    .iter()
+                    .map(|r| {
+                        serde_json::Value::Object(
+                            HTCDS_COLUMNS
+                                .iter()
+                                .zip(r)
+                                .map(|(c, v)| (c.to_string(), serde_json::json!(v)))
+                                .collect(),
+                        )
+                    })
+                    .collect();
+                out = serde_json::to_string_pretty(&serde_json::json!({
+                    "from": from, "to": to, "k": k, "left_out": left_out, "records": rows,
+                }))
+                .map_err(|e| e.to_string())?;
+                out.push('\n');
+            }
+            eprintln!(
+                "{} case record(s); {left_out} left out to keep every group of at least {k}",
+                records.len()
+            );
+        }
+        _ => return Err("--layout must be tables or htcds".into()),
+    }
+    db.write(|conn| {
+        vault.record(
+            conn,
+            &persistence::AuditEvent {
+                fields: vec![layout.to_string()],
+                ..persistence::AuditEvent::system("stats.export")
+            },
+        )
+    })
+    .map_err(|e| e.to_string())?;
+    print!("{out}");
+    Ok(())
+}
+
+fn csv_line(fields: impl Iterator<Item = String>) -> String {
+    let mut line = fields
+        .map(|f| {
+            if f.contains([',', '"', '\n']) {
+                format!("\"{}\"", f.replace('"', "\"\""))
+            } else {
+                f
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",");
+    line.push('\n');
+    line
 }
 
 /// The UTC date `days` from today, as YYYY-MM-DD.
@@ -439,6 +609,7 @@ fn serve(config: &Config, production: bool) -> Result<(), String> {
         calls: config.call_settings(),
         cases: config.case_settings(),
         referrals: config.referral_settings(),
+        stats: config.stats_settings(),
         login_permits: tokio::sync::Semaphore::new(config.auth.max_concurrent_logins),
     };
     let settings = config.server_settings().map_err(|e| e.to_string())?;

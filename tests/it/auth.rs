@@ -1345,6 +1345,24 @@ both!(
                 Only(&["supervisor"]),
                 None,
             ),
+            (
+                "GET",
+                "/api/v1/stats/{table}",
+                Only(&["supervisor", "admin"]),
+                None,
+            ),
+            (
+                "GET",
+                "/api/v1/stats/charts/{chart}",
+                Only(&["supervisor", "admin"]),
+                None,
+            ),
+            (
+                "GET",
+                "/api/v1/stats/report",
+                Only(&["supervisor", "admin"]),
+                None,
+            ),
             ("GET", "/api/v1/directory", AnySignedIn, None),
             (
                 "PUT",
@@ -1451,6 +1469,8 @@ both!(
                 .replace("{note_id}", &victim)
                 .replace("{item_id}", &victim)
                 .replace("{consent_id}", &victim)
+                .replace("{table}", "calls")
+                .replace("{chart}", "calls-by-topic")
                 .replace("{type}", "user");
             let anonymous = request(
                 s.addr,

@@ -11,4 +11,5 @@ mod database;
 mod http_surface;
 mod lifecycle;
 mod referrals;
+mod stats;
 mod vault;

@@ -17,6 +17,7 @@ mod middleware;
 mod openapi;
 mod referrals;
 mod server;
+pub mod stats;
 #[cfg(feature = "test-routes")]
 mod test_routes;
 mod vocabularies;

@@ -21,6 +21,7 @@ pub struct Services {
     pub calls: persistence::calls::CallSettings,
     pub cases: persistence::cases::CaseSettings,
     pub referrals: persistence::referrals::ReferralSettings,
+    pub stats: crate::stats::StatsSettings,
     pub login_permits: tokio::sync::Semaphore,
 }
 
@@ -267,6 +268,9 @@ fn routes(cfg: &mut web::ServiceConfig) {
             resource("/api/v1/erasure-requests/{id}/reject")
                 .route(web::post().to(crate::lifecycle::reject)),
         )
+        .service(resource("/api/v1/stats/report").route(web::get().to(crate::stats::report)))
+        .service(resource("/api/v1/stats/charts/{chart}").route(web::get().to(crate::stats::chart)))
+        .service(resource("/api/v1/stats/{table}").route(web::get().to(crate::stats::table)))
         .service(
             resource("/api/v1/admin/users/{id}/contact")
                 .route(web::post().to(crate::admin::set_contact)),

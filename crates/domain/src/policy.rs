@@ -80,10 +80,12 @@ pub enum Action {
     CaseErasureRequest,
     /// Approve or reject an erasure request (never one's own).
     CaseErasureDecide,
+    /// Read statistics (disclosure-controlled aggregates; no personal data).
+    StatsRead,
 }
 
 impl Action {
-    pub const ALL: [Action; 35] = [
+    pub const ALL: [Action; 36] = [
         Action::UserCreate,
         Action::UserList,
         Action::UserDisable,
@@ -119,6 +121,7 @@ impl Action {
         Action::CaseExport,
         Action::CaseErasureRequest,
         Action::CaseErasureDecide,
+        Action::StatsRead,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -158,6 +161,7 @@ impl Action {
             Action::CaseExport => "case.export",
             Action::CaseErasureRequest => "case.erasure.request",
             Action::CaseErasureDecide => "case.erasure.decide",
+            Action::StatsRead => "stats.read",
         }
     }
 }
@@ -321,6 +325,8 @@ pub const RULES: &[Rule] = &[
     rule("supervisor_requests_erasure_assigned", Role::Supervisor, Action::CaseErasureRequest, Relation::AssignedCase),
     rule("supervisor_requests_erasure",      Role::Supervisor, Action::CaseErasureRequest, Relation::OtherCase),
     rule("supervisor_decides_erasure",       Role::Supervisor, Action::CaseErasureDecide, Relation::NoObject),
+    rule("supervisor_reads_statistics",      Role::Supervisor, Action::StatsRead,      Relation::NoObject),
+    rule("admin_reads_statistics",           Role::Admin,      Action::StatsRead,      Relation::NoObject),
 ];
 
 /// The answer of [`authorize`].

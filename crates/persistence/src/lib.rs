@@ -21,6 +21,7 @@ mod migrations;
 pub mod outbox;
 pub mod referrals;
 pub mod schema;
+pub mod stats;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod vault;

@@ -1,0 +1,412 @@
+//! Statistics over HTTP: disclosure-controlled tables (JSON or CSV), SVG charts and a printable
+//! report for a period. Supervisors and admins; every figure comes from clear statistical
+//! fields and passes the k rule first.
+
+use actix_web::{web, HttpResponse};
+use domain::stats::{protect, Cell, Published};
+use persistence::stats::{Period, StatsQuery, CALL_DIMENSIONS, TABLES};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::auth::Authenticated;
+use crate::{ApiError, Services};
+
+/// The k rule's thresholds.
+#[derive(Debug, Clone, Copy)]
+pub struct StatsSettings {
+    /// For use inside the organisation (the API).
+    pub k_internal: u64,
+    /// For anything exported (`hotline stats export`, and the API when asked for it).
+    pub k_export: u64,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct StatsParams {
+    /// First day, YYYY-MM-DD (UTC); default a year before `to`.
+    from: Option<String>,
+    /// Day after the last, YYYY-MM-DD (UTC); default tomorrow.
+    to: Option<String>,
+    /// For calls: day, week, month (default), quarter or year.
+    period: Option<String>,
+    /// For calls: topic (default), channel, region, caller_role or outcome.
+    by: Option<String>,
+    /// A larger k than the organisation's (never a smaller one).
+    k: Option<u64>,
+    /// json (default) or csv.
+    format: Option<String>,
+}
+
+/// Midnight UTC of a YYYY-MM-DD day, in microseconds.
+pub fn day_micros(field: &'static str, day: &str) -> Result<i64, ApiError> {
+    chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc().timestamp_micros())
+        .ok_or_else(|| ApiError::invalid_field(field, "must be a date as YYYY-MM-DD"))
+}
+
+struct Request {
+    query: StatsQuery,
+    k: u64,
+    csv: bool,
+}
+
+fn parse(table: &str, p: StatsParams, settings: StatsSettings) -> Result<Request, ApiError> {
+    if !TABLES.contains(&table) {
+        return Err(ApiError::not_found());
+    }
+    let to = match &p.to {
+        Some(d) => day_micros("to", d)?,
+        None => (chrono::Utc::now().date_naive() + chrono::Duration::days(1))
+            .and_hms_opt(0, 0, 0)
+            .map(|t| t.and_utc().timestamp_micros())
+            .unwrap_or(i64::MAX),
+    };
+    let from = match &p.from {
+        Some(d) => day_micros("from", d)?,
+        None => to - 365 * 86_400_000_000,
+    };
+    if from >= to {
+        return Err(ApiError::invalid_field("to", "must be after from"));
+    }
+    let period = match p.period.as_deref() {
+        None => Period::Month,
+        Some(s) => Period::parse(s).ok_or_else(|| {
+            ApiError::invalid_field("period", "must be day, week, month, quarter or year")
+        })?,
+    };
+    let by = p.by.unwrap_or_else(|| "topic".into());
+    if !CALL_DIMENSIONS.contains(&by.as_str()) {
+        return Err(ApiError::invalid_field(
+            "by",
+            "must be topic, channel, region, caller_role or outcome",
+        ));
+    }
+    let csv = match p.format.as_deref() {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(_) => return Err(ApiError::invalid_field("format", "must be json or csv")),
+    };
+    Ok(Request {
+        query: StatsQuery {
+            table: table.to_string(),
+            from,
+            to,
+            period,
+            by,
+        },
+        k: p.k.unwrap_or(settings.k_internal).max(settings.k_internal),
+        csv,
+    })
+}
+
+fn cell_json(c: &Cell) -> Value {
+    match c {
+        Cell::Value(v) => json!(v),
+        Cell::Suppressed => json!("suppressed"),
+    }
+}
+
+pub fn published_json(name: &str, p: &Published) -> Value {
+    json!({
+        "table": name, "k": p.k, "rows": p.rows, "cols": p.cols,
+        "cells": p.cells.iter().map(|r| r.iter().map(cell_json).collect::<Vec<_>>()).collect::<Vec<_>>(),
+        "row_totals": p.row_totals.iter().map(cell_json).collect::<Vec<_>>(),
+        "col_totals": p.col_totals.iter().map(cell_json).collect::<Vec<_>>(),
+        "total": cell_json(&p.total),
+    })
+}
+
+async fn protected(
+    services: &web::Data<Services>,
+    actor: Authenticated,
+    query: StatsQuery,
+    k: u64,
+) -> Result<Published, ApiError> {
+    let vault = services.vault()?;
+    let s = services.clone();
+    let table = web::block(move || vault.stats_table(&s.db, &actor.0, &query)).await??;
+    Ok(protect(&table, k))
+}
+
+#[utoipa::path(get, path = "/api/v1/stats/{table}", tag = "statistics", security(("bearer" = [])),
+    params(("table" = String, Path, description = "calls, cases_by_status, cases_by_exploitation, cases_by_gender_and_age, cases_by_nationality, cases_by_country, referrals_by_service, referral_days_to_accept, plan_items"), StatsParams),
+    responses((status = 200, description = "The table with every count below k suppressed, and complementary suppression so none can be worked out (JSON, or CSV with format=csv)"),
+              (status = 401, description = "Not signed in"), (status = 403, description = "Supervisors and admins only"),
+              (status = 404, description = "No such table"), (status = 422, description = "Invalid parameters, named")))]
+pub(crate) async fn table(
+    services: web::Data<Services>,
+    actor: Authenticated,
+    name: web::Path<String>,
+    params: web::Query<StatsParams>,
+) -> Result<HttpResponse, ApiError> {
+    let request = parse(&name, params.into_inner(), services.stats)?;
+    let published = protected(&services, actor, request.query, request.k).await?;
+    if request.csv {
+        Ok(HttpResponse::Ok()
+            .content_type("text/csv; charset=utf-8")
+            .insert_header((
+                "Content-Disposition",
+                format!("attachment; filename=\"{name}.csv\""),
+            ))
+            .body(published.to_csv(&name)))
+    } else {
+        Ok(HttpResponse::Ok().json(published_json(&name, &published)))
+    }
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// A horizontal bar chart of one column of a published table (its row totals when `column` is
+/// None). Suppressed bars are drawn hatched at no length and labelled.
+pub fn bar_chart(title: &str, p: &Published, column: Option<usize>) -> String {
+    let values: Vec<(String, Cell)> = p
+        .rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            (
+                r.clone(),
+                match column {
+                    Some(j) => p.cells[i][j],
+                    None => p.row_totals[i],
+                },
+            )
+        })
+        .filter(|(_, c)| *c != Cell::Value(0))
+        .collect();
+    let max = values
+        .iter()
+        .filter_map(|(_, c)| c.value())
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    let (w, bar_h, left) = (640.0, 22.0, 190.0);
+    let h = 40.0 + bar_h * values.len() as f64 + 10.0;
+    let mut svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" font-family=\"sans-serif\" font-size=\"12\">\
+         <title>{t}</title><text x=\"10\" y=\"22\" font-size=\"15\" font-weight=\"bold\">{t}</text>",
+        t = escape(title)
+    );
+    for (n, (label, cell)) in values.iter().enumerate() {
+        let y = 36.0 + bar_h * n as f64;
+        svg.push_str(&format!(
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>",
+            left - 8.0,
+            y + 15.0,
+            escape(label)
+        ));
+        match cell.value() {
+            Some(v) => {
+                let len = (w - left - 70.0) * v as f64 / max as f64;
+                svg.push_str(&format!(
+                    "<rect x=\"{left}\" y=\"{y}\" width=\"{len:.1}\" height=\"{}\" fill=\"#3b6ea5\"/>\
+                     <text x=\"{:.1}\" y=\"{}\">{v}</text>",
+                    bar_h - 6.0,
+                    left + len + 5.0,
+                    y + 15.0
+                ));
+            }
+            None => svg.push_str(&format!(
+                "<text x=\"{left}\" y=\"{}\" fill=\"#777\">suppressed (fewer than {} or protecting one)</text>",
+                y + 15.0,
+                p.k
+            )),
+        }
+    }
+    svg.push_str("</svg>\n");
+    svg
+}
+
+/// The charts the API serves: (name, table, title).
+const CHARTS: [(&str, &str, &str); 3] = [
+    ("calls-by-topic", "calls", "Calls by topic"),
+    (
+        "cases-by-exploitation",
+        "cases_by_exploitation",
+        "Cases by form of exploitation",
+    ),
+    (
+        "referral-funnel",
+        "referrals_by_service",
+        "Referrals by status",
+    ),
+];
+
+async fn chart_svg(
+    services: &web::Data<Services>,
+    actor: Authenticated,
+    name: &str,
+    params: StatsParams,
+) -> Result<String, ApiError> {
+    let (_, table, title) = CHARTS
+        .iter()
+        .find(|(n, ..)| *n == name)
+        .ok_or_else(ApiError::not_found)?;
+    let request = parse(table, params, services.stats)?;
+    let mut published = protected(services, actor, request.query, request.k).await?;
+    if *table == "calls" || *table == "referrals_by_service" {
+        // Charted by column: transpose, so each topic or status is one bar of its total.
+        published = transpose(&published);
+    }
+    Ok(bar_chart(title, &published, None))
+}
+
+fn transpose(p: &Published) -> Published {
+    Published {
+        k: p.k,
+        rows: p.cols.clone(),
+        cols: p.rows.clone(),
+        cells: (0..p.cols.len())
+            .map(|j| p.cells.iter().map(|r| r[j]).collect())
+            .collect(),
+        row_totals: p.col_totals.clone(),
+        col_totals: p.row_totals.clone(),
+        total: p.total,
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/stats/charts/{chart}", tag = "statistics", security(("bearer" = [])),
+    params(("chart" = String, Path, description = "calls-by-topic, cases-by-exploitation or referral-funnel"), StatsParams),
+    responses((status = 200, description = "An SVG chart of the protected table", content_type = "image/svg+xml"),
+              (status = 401, description = "Not signed in"), (status = 403, description = "Supervisors and admins only"),
+              (status = 404, description = "No such chart")))]
+pub(crate) async fn chart(
+    services: web::Data<Services>,
+    actor: Authenticated,
+    name: web::Path<String>,
+    params: web::Query<StatsParams>,
+) -> Result<HttpResponse, ApiError> {
+    let name = name.trim_end_matches(".svg").to_string();
+    let svg = chart_svg(&services, actor, &name, params.into_inner()).await?;
+    Ok(HttpResponse::Ok()
+        .content_type("image/svg+xml")
+        .insert_header((
+            "Content-Security-Policy",
+            "default-src 'none'; style-src 'unsafe-inline'",
+        ))
+        .body(svg))
+}
+
+fn html_table(name: &str, p: &Published) -> String {
+    let show = |c: &Cell| match c {
+        Cell::Value(v) => v.to_string(),
+        Cell::Suppressed => "<i>suppressed</i>".to_string(),
+    };
+    let mut out = format!(
+        "<h2>{}</h2><table><tr><th></th>",
+        escape(&name.replace('_', " "))
+    );
+    for c in &p.cols {
+        out.push_str(&format!("<th>{}</th>", escape(c)));
+    }
+    out.push_str("<th>total</th></tr>");
+    for (i, r) in p.rows.iter().enumerate() {
+        out.push_str(&format!("<tr><th>{}</th>", escape(r)));
+        for c in &p.cells[i] {
+            out.push_str(&format!("<td>{}</td>", show(c)));
+        }
+        out.push_str(&format!("<td>{}</td></tr>", show(&p.row_totals[i])));
+    }
+    out.push_str("<tr><th>total</th>");
+    for c in &p.col_totals {
+        out.push_str(&format!("<td>{}</td>", show(c)));
+    }
+    out.push_str(&format!("<td>{}</td></tr></table>", show(&p.total)));
+    out
+}
+
+#[utoipa::path(get, path = "/api/v1/stats/report", tag = "statistics", security(("bearer" = [])), params(StatsParams),
+    responses((status = 200, description = "A printable HTML report of the period for donors: the protected tables and charts", content_type = "text/html"),
+              (status = 401, description = "Not signed in"), (status = 403, description = "Supervisors and admins only")))]
+pub(crate) async fn report(
+    services: web::Data<Services>,
+    actor: Authenticated,
+    params: web::Query<StatsParams>,
+) -> Result<HttpResponse, ApiError> {
+    let p = params.into_inner();
+    let base = StatsParams {
+        from: p.from.clone(),
+        to: p.to.clone(),
+        period: p.period.clone(),
+        by: None,
+        k: p.k,
+        format: None,
+    };
+    let head = parse("calls", base, services.stats)?;
+    let (from, to, k) = (head.query.from, head.query.to, head.k);
+    let day = |us: i64| {
+        chrono::DateTime::from_timestamp_micros(us)
+            .map(|t| t.format("%Y-%m-%d").to_string())
+            .unwrap_or_default()
+    };
+    let mut body = String::new();
+    for (name, table, title) in CHARTS {
+        let q = parse(
+            table,
+            StatsParams {
+                from: p.from.clone(),
+                to: p.to.clone(),
+                period: Some("year".into()),
+                by: None,
+                k: Some(k),
+                format: None,
+            },
+            services.stats,
+        )?;
+        let published = protected(&services, Authenticated(actor.0.clone()), q.query, k).await?;
+        let charted = if table == "cases_by_exploitation" {
+            published.clone()
+        } else {
+            transpose(&published)
+        };
+        body.push_str(&format!(
+            "<figure id=\"{name}\">{}</figure>",
+            bar_chart(title, &charted, None)
+        ));
+    }
+    for table in [
+        "cases_by_status",
+        "cases_by_gender_and_age",
+        "referrals_by_service",
+        "plan_items",
+    ] {
+        let q = parse(
+            table,
+            StatsParams {
+                from: p.from.clone(),
+                to: p.to.clone(),
+                period: None,
+                by: None,
+                k: Some(k),
+                format: None,
+            },
+            services.stats,
+        )?;
+        let published = protected(&services, Authenticated(actor.0.clone()), q.query, k).await?;
+        body.push_str(&html_table(table, &published));
+    }
+    let html = format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Hotline report {f} to {t}</title>\
+         <style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}}table{{border-collapse:collapse;margin:1em 0}}\
+         td,th{{border:1px solid #ccc;padding:.2em .5em;text-align:right}}@media print{{figure{{break-inside:avoid}}}}</style></head>\
+         <body><h1>Hotline report</h1><p>From {f} to {t} (the day before). Every count below {k} is suppressed, and others where \
+         needed so that none can be worked out; figures come only from statistical fields.</p>{body}</body></html>\n",
+        f = day(from),
+        t = day(to),
+    );
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((
+            "Content-Security-Policy",
+            "default-src 'none'; style-src 'unsafe-inline'",
+        ))
+        .body(html))
+}
