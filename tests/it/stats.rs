@@ -81,7 +81,7 @@ both!(
             &[
                 "demo-data",
                 "--calls",
-                "600",
+                "2300",
                 "--cases",
                 "40",
                 "--seed",
