@@ -312,11 +312,9 @@ pub fn fill(
         if !detailed {
             bulk.push(call);
             if bulk.len() == 10_000 || i + 1 == calls {
-                vault
-                    .bulk_anonymous_calls(db, by, &bulk)
-                    .map_err(err)?;
+                vault.bulk_anonymous_calls(db, by, &bulk).map_err(err)?;
                 bulk.clear();
-                if (i + 1) % 100_000 == 0 {
+                if (i + 1) / 100_000 > (i + 1).saturating_sub(10_000) / 100_000 {
                     eprintln!("demo data: {} calls", i + 1);
                 }
             }

@@ -756,7 +756,9 @@ impl Vault {
                 // One statement per row (multi-row inserts are not portable over both backends'
                 // connection type), one transaction per batch.
                 for row in &rows {
-                    diesel::insert_into(calls::table).values(row).execute(conn)?;
+                    diesel::insert_into(calls::table)
+                        .values(row)
+                        .execute(conn)?;
                 }
                 self.record(
                     conn,
