@@ -225,9 +225,72 @@ pub fn bar_chart(title: &str, p: &Published, column: Option<usize>) -> String {
     svg
 }
 
+const PALETTE: [&str; 10] = [
+    "#3b6ea5", "#e07b39", "#5aa469", "#c44e52", "#8172b2", "#937860", "#da8bc3", "#8c8c8c",
+    "#ccb974", "#64b5cd",
+];
+
+/// A stacked bar per row (a month), one segment per column (a topic), with a legend. Suppressed
+/// cells are left out of their bar, which is then marked with an asterisk.
+pub fn stacked_chart(title: &str, p: &Published) -> String {
+    let totals: Vec<u64> = (0..p.rows.len())
+        .map(|i| p.cells[i].iter().filter_map(|c| c.value()).sum())
+        .collect();
+    let max = totals.iter().copied().max().unwrap_or(1).max(1);
+    let (w, bar_h, left) = (640.0, 22.0, 90.0);
+    let legend_h = 18.0 * p.cols.len().div_ceil(3) as f64;
+    let h = 40.0 + bar_h * p.rows.len() as f64 + 20.0 + legend_h;
+    let mut svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" font-family=\"sans-serif\" font-size=\"12\">\
+         <title>{t}</title><text x=\"10\" y=\"22\" font-size=\"15\" font-weight=\"bold\">{t}</text>",
+        t = escape(title)
+    );
+    for (i, row) in p.rows.iter().enumerate() {
+        let y = 36.0 + bar_h * i as f64;
+        let partial = p.cells[i].contains(&Cell::Suppressed);
+        svg.push_str(&format!(
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}{}</text>",
+            left - 8.0,
+            y + 15.0,
+            escape(row),
+            if partial { "*" } else { "" }
+        ));
+        let mut x = left;
+        for (j, cell) in p.cells[i].iter().enumerate() {
+            if let Some(v) = cell.value().filter(|v| *v > 0) {
+                let len = (w - left - 20.0) * v as f64 / max as f64;
+                svg.push_str(&format!(
+                    "<rect x=\"{x:.1}\" y=\"{y}\" width=\"{len:.1}\" height=\"{}\" fill=\"{}\"><title>{}: {v}</title></rect>",
+                    bar_h - 6.0,
+                    PALETTE[j % PALETTE.len()],
+                    escape(&p.cols[j])
+                ));
+                x += len;
+            }
+        }
+    }
+    let ly = 36.0 + bar_h * p.rows.len() as f64 + 10.0;
+    for (j, col) in p.cols.iter().enumerate() {
+        let (lx, y) = (10.0 + 210.0 * (j % 3) as f64, ly + 18.0 * (j / 3) as f64);
+        svg.push_str(&format!(
+            "<rect x=\"{lx}\" y=\"{y}\" width=\"10\" height=\"10\" fill=\"{}\"/><text x=\"{}\" y=\"{}\">{}</text>",
+            PALETTE[j % PALETTE.len()],
+            lx + 14.0,
+            y + 9.0,
+            escape(col)
+        ));
+    }
+    svg.push_str(&format!(
+        "<text x=\"10\" y=\"{}\" fill=\"#777\">* some counts suppressed (below {} or protecting one)</text></svg>\n",
+        h - 4.0,
+        p.k
+    ));
+    svg
+}
+
 /// The charts the API serves: (name, table, title).
 const CHARTS: [(&str, &str, &str); 3] = [
-    ("calls-by-topic", "calls", "Calls by topic"),
+    ("calls-by-topic", "calls", "Calls per month by topic"),
     (
         "cases-by-exploitation",
         "cases_by_exploitation",
@@ -251,12 +314,13 @@ async fn chart_svg(
         .find(|(n, ..)| *n == name)
         .ok_or_else(ApiError::not_found)?;
     let request = parse(table, params, services.stats)?;
-    let mut published = protected(services, actor, request.query, request.k).await?;
-    if *table == "calls" || *table == "referrals_by_service" {
-        // Charted by column: transpose, so each topic or status is one bar of its total.
-        published = transpose(&published);
-    }
-    Ok(bar_chart(title, &published, None))
+    let published = protected(services, actor, request.query, request.k).await?;
+    Ok(match *table {
+        "calls" => stacked_chart(title, &published),
+        // The funnel: each status is one bar of its total.
+        "referrals_by_service" => bar_chart(title, &transpose(&published), None),
+        _ => bar_chart(title, &published, None),
+    })
 }
 
 fn transpose(p: &Published) -> Published {
@@ -354,7 +418,7 @@ pub(crate) async fn report(
             StatsParams {
                 from: p.from.clone(),
                 to: p.to.clone(),
-                period: Some("year".into()),
+                period: Some("month".into()),
                 by: None,
                 k: Some(k),
                 format: None,
@@ -362,15 +426,12 @@ pub(crate) async fn report(
             services.stats,
         )?;
         let published = protected(&services, Authenticated(actor.0.clone()), q.query, k).await?;
-        let charted = if table == "cases_by_exploitation" {
-            published.clone()
-        } else {
-            transpose(&published)
+        let chart = match table {
+            "calls" => stacked_chart(title, &published),
+            "referrals_by_service" => bar_chart(title, &transpose(&published), None),
+            _ => bar_chart(title, &published, None),
         };
-        body.push_str(&format!(
-            "<figure id=\"{name}\">{}</figure>",
-            bar_chart(title, &charted, None)
-        ));
+        body.push_str(&format!("<figure id=\"{name}\">{chart}</figure>"));
     }
     for table in [
         "cases_by_status",
