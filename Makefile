@@ -41,3 +41,4 @@ fmt:
 bench: deps
 	$(CARGO) bench -p crypto --bench crypto
 	$(CARGO) bench -p persistence --features testing --bench audit
+	$(CARGO) bench --bench load

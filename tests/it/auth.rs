@@ -828,6 +828,13 @@ pub(crate) const ROLES: [&str; 6] = [
     "partner",
 ];
 
+impl Staff {
+    /// The server's process id.
+    pub fn server_pid(&self) -> u32 {
+        self.server.pid()
+    }
+}
+
 /// One signed-in user of every role, for other test modules.
 pub fn staff_for_tests(db: &TestDb) -> Staff {
     staff_with(db, &[])

@@ -11,5 +11,6 @@ mod database;
 mod http_surface;
 mod lifecycle;
 mod referrals;
+mod reliability;
 mod stats;
 mod vault;

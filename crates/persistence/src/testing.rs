@@ -131,3 +131,14 @@ fn step(db: &Database, step: Step) -> Result<String, String> {
 pub fn bulk_audit_events(db: &Database, vault: &crate::Vault, n: u64) -> Result<(), DbError> {
     crate::audit::bulk_append(db, vault.audit_settings().stripes, n)
 }
+
+/// One bare one-row insert in its own write transaction (the database's ceiling, measured by
+/// the load generator into a scratch table `bench_ceiling (id TEXT PRIMARY KEY, v BIGINT)`).
+pub fn insert_one(db: &Database, id: &str) -> Result<(), DbError> {
+    db.write(|conn| {
+        diesel::sql_query("INSERT INTO bench_ceiling (id, v) VALUES ($1, 1)")
+            .bind::<Text, _>(id)
+            .execute(conn)?;
+        Ok(())
+    })
+}

@@ -96,6 +96,10 @@ impl Server {
     }
 
     /// Sends SIGTERM and waits (at most 30 s) for the process to exit.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn terminate(mut self) -> ExitStatus {
         let pid = self.child.id().to_string();
         let sent = Command::new("kill")

@@ -1,0 +1,573 @@
+//! The load generator of `make bench`: starts the release server on SQLite (and on PostgreSQL
+//! when `HOTLINE_TEST_POSTGRES_URL` is set), fills it with realistic data, then drives the
+//! counselors' and case workers' work over HTTP at concurrency 1, 8 and 32, and prints, per
+//! operation and backend, requests per second, p50/p95/p99 latency, errors, the fraction of the
+//! database's own ceiling (bare one-row insert-and-commit transactions at the same concurrency)
+//! and the server's peak memory. Figures, not pass/fail: see docs/performance.md.
+//!
+//! `HOTLINE_BENCH_REQUESTS` sets the requests per operation and concurrency (default 1,000).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+const BIN: &str = env!("CARGO_BIN_EXE_hotline");
+const PASSWORD: &str = "load generator passphrase";
+
+/// One keep-alive HTTP/1.1 connection.
+struct Conn {
+    addr: SocketAddr,
+    stream: Option<BufReader<TcpStream>>,
+}
+
+impl Conn {
+    fn new(addr: SocketAddr) -> Self {
+        Conn { addr, stream: None }
+    }
+
+    fn request(
+        &mut self,
+        method: &str,
+        path: &str,
+        token: &str,
+        body: Option<&Value>,
+    ) -> (u16, Vec<u8>) {
+        for _ in 0..2 {
+            if self.stream.is_none() {
+                let s = TcpStream::connect_timeout(&self.addr, Duration::from_secs(5))
+                    .expect("connect");
+                s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+                s.set_nodelay(true).unwrap();
+                self.stream = Some(BufReader::new(s));
+            }
+            if let Some(r) = self.try_request(method, path, token, body) {
+                return r;
+            }
+            self.stream = None;
+        }
+        (0, Vec::new())
+    }
+
+    fn try_request(
+        &mut self,
+        method: &str,
+        path: &str,
+        token: &str,
+        body: Option<&Value>,
+    ) -> Option<(u16, Vec<u8>)> {
+        let text = body.map(Value::to_string).unwrap_or_default();
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: keep-alive\r\nContent-Length: {}\r\n",
+            self.addr,
+            text.len()
+        );
+        if !token.is_empty() {
+            head.push_str(&format!("Authorization: Bearer {token}\r\n"));
+        }
+        if body.is_some() {
+            head.push_str("Content-Type: application/json\r\n");
+        }
+        head.push_str("\r\n");
+        head.push_str(&text);
+        let stream = self.stream.as_mut()?;
+        stream.get_mut().write_all(head.as_bytes()).ok()?;
+        let mut line = String::new();
+        stream.read_line(&mut line).ok()?;
+        let status: u16 = line.split_whitespace().nth(1)?.parse().ok()?;
+        let mut length = 0usize;
+        let mut close = false;
+        loop {
+            line.clear();
+            stream.read_line(&mut line).ok()?;
+            let l = line.trim_end();
+            if l.is_empty() {
+                break;
+            }
+            let lower = l.to_ascii_lowercase();
+            if let Some(v) = lower.strip_prefix("content-length:") {
+                length = v.trim().parse().ok()?;
+            }
+            if lower == "connection: close" {
+                close = true;
+            }
+        }
+        let mut buf = vec![0; length];
+        stream.read_exact(&mut buf).ok()?;
+        if close {
+            self.stream = None;
+        }
+        Some((status, buf))
+    }
+}
+
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+}
+
+fn command(url: &str, dir: &std::path::Path) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(dir)
+        .env("HOTLINE__DATABASE__URL", url)
+        .env("HOTLINE__CRYPTO__MASTER_KEYS_FILE", dir.join("master.keys"))
+        .env("HOTLINE__AUDIT__CHECKPOINT_FILE", dir.join("cp.log"))
+        .env("HOTLINE__AUTH__TOTP_REQUIRED_ROLES", "")
+        .env("HOTLINE__AUTH__THROTTLE_AFTER_FAILURES", "1000")
+        .env("HOTLINE__DATABASE__POOL_SIZE", "16")
+        .env("HOTLINE_LOG", "warn");
+    cmd
+}
+
+fn start(url: &str, dir: &std::path::Path) -> (Server, Duration) {
+    let began = Instant::now();
+    let mut child = command(url, dir)
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the server");
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    let addr: SocketAddr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .expect("address")
+        .parse()
+        .unwrap();
+    std::thread::spawn(move || for _ in out.lines() {});
+    // Ready (migrations applied, vault open).
+    let mut c = Conn::new(addr);
+    for _ in 0..200 {
+        if c.request("GET", "/health/ready", "", None).0 == 200 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (Server { child, addr }, began.elapsed())
+}
+
+fn peak_memory_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("VmHWM:")
+                .map(|v| v.trim().trim_end_matches("kB").trim().parse().unwrap_or(0))
+        })
+        .unwrap_or(0)
+}
+
+fn cli(url: &str, dir: &std::path::Path, args: &[&str], stdin: &str) -> String {
+    let mut child = command(url, dir)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "hotline {args:?} failed");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn login(addr: SocketAddr, user: &str) -> String {
+    let (status, body) = Conn::new(addr).request(
+        "POST",
+        "/api/v1/auth/login",
+        "",
+        Some(&json!({ "login": user, "password": PASSWORD })),
+    );
+    assert_eq!(
+        status,
+        200,
+        "login {user}: {}",
+        String::from_utf8_lossy(&body)
+    );
+    serde_json::from_slice::<Value>(&body).unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn call_body(i: usize) -> Value {
+    json!({
+        "channel": "phone", "direction": "inbound", "started_at": "2026-11-30T09:00:00Z",
+        "caller_role": "potential_victim", "topics": ["trafficking_labour"], "region": "UA-46",
+        "caller_gender": "female", "caller_age_group": "24-26", "language": "uk",
+        "outcome": "information", "caller_phone": format!("+38067{:07}", i % 10_000_000),
+        "summary": "Load generator: an invented conversation.",
+    })
+}
+
+/// A worker's view for the workload: token, own case ids, a service for referrals.
+struct Worker {
+    token: String,
+    cases: Vec<String>,
+}
+
+struct Result {
+    op: &'static str,
+    concurrency: usize,
+    rps: f64,
+    p50: Duration,
+    p95: Duration,
+    p99: Duration,
+    errors: usize,
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// Runs `total` requests of one operation at `concurrency`, each thread with its own worker.
+fn drive(
+    addr: SocketAddr,
+    op: &'static str,
+    concurrency: usize,
+    total: usize,
+    workers: &[Worker],
+    counselors: &[String],
+    service: &str,
+) -> Result {
+    let next = AtomicUsize::new(0);
+    let began = Instant::now();
+    let per_thread: Vec<(Vec<Duration>, usize)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..concurrency)
+            .map(|t| {
+                let next = &next;
+                s.spawn(move || {
+                    let mut conn = Conn::new(addr);
+                    let mut lat = Vec::new();
+                    let mut errors = 0;
+                    let w = &workers[t % workers.len()];
+                    let counselor = &counselors[t % counselors.len()];
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        if i >= total {
+                            break;
+                        }
+                        let case = &w.cases[i % w.cases.len()];
+                        let t0 = Instant::now();
+                        let (status, _) = match op {
+                            "log a call" => conn.request(
+                                "POST",
+                                "/api/v1/calls",
+                                counselor,
+                                Some(&call_body(i)),
+                            ),
+                            "repeat-caller lookup" => conn.request(
+                                "POST",
+                                "/api/v1/calls/lookup",
+                                counselor,
+                                Some(&json!({ "phone": format!("+38067{:07}", i % 10_000) })),
+                            ),
+                            "open a case" => conn.request(
+                                "GET",
+                                &format!("/api/v1/cases/{case}"),
+                                &w.token,
+                                None,
+                            ),
+                            "add a note" => conn.request(
+                                "POST",
+                                &format!("/api/v1/cases/{case}/notes"),
+                                &w.token,
+                                Some(&json!({ "body": "Load generator: a note." })),
+                            ),
+                            "list my cases" => {
+                                conn.request("GET", "/api/v1/cases?limit=50", &w.token, None)
+                            }
+                            _ => conn.request(
+                                "POST",
+                                &format!("/api/v1/cases/{case}/referrals"),
+                                &w.token,
+                                Some(&json!({ "service_id": service })),
+                            ),
+                        };
+                        lat.push(t0.elapsed());
+                        if !(200..300).contains(&status) {
+                            errors += 1;
+                        }
+                    }
+                    (lat, errors)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let elapsed = began.elapsed();
+    let mut all: Vec<Duration> = per_thread.iter().flat_map(|(l, _)| l.clone()).collect();
+    all.sort();
+    Result {
+        op,
+        concurrency,
+        rps: all.len() as f64 / elapsed.as_secs_f64(),
+        p50: percentile(&all, 0.50),
+        p95: percentile(&all, 0.95),
+        p99: percentile(&all, 0.99),
+        errors: per_thread.iter().map(|(_, e)| e).sum(),
+    }
+}
+
+/// Bare one-row insert-and-commit transactions per second at `concurrency`: the database's
+/// ceiling on this machine.
+fn ceiling(url: &str, concurrency: usize, total: usize) -> f64 {
+    let db = open(url, concurrency.max(2) as u32);
+    persistence::testing::execute(
+        &db,
+        "CREATE TABLE IF NOT EXISTS bench_ceiling (id TEXT PRIMARY KEY, v BIGINT)",
+    )
+    .unwrap();
+    let next = AtomicUsize::new(0);
+    let began = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..concurrency {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= total {
+                    break;
+                }
+                persistence::testing::insert_one(&db, &format!("{i}-{concurrency}")).unwrap();
+            });
+        }
+    });
+    let rate = total as f64 / began.elapsed().as_secs_f64();
+    db.close(Duration::from_secs(5));
+    rate
+}
+
+/// A pool as this process holds it (no TLS: see tests/it/support/mod.rs).
+fn open(url: &str, pool_size: u32) -> persistence::Database {
+    let url = if url.starts_with("postgres") && !url.contains("sslmode=") {
+        let sep = if url.contains('?') { '&' } else { '?' };
+        format!("{url}{sep}sslmode=disable")
+    } else {
+        url.to_string()
+    };
+    persistence::Database::open(&persistence::DbSettings {
+        url: persistence::DatabaseUrl::parse(&url).unwrap(),
+        pool_size,
+        connect_timeout: Duration::from_secs(5),
+        busy_timeout: Duration::from_secs(60),
+        statement_timeout: Duration::from_secs(30),
+    })
+    .unwrap()
+}
+
+fn run(backend: &str, url: &str, dir: &std::path::Path, requests: usize) {
+    eprintln!("== {backend}: setting up");
+    // Data: demo data (10,000 calls, some cases, providers), then 100 staff, then cases to 5,000.
+    let demo = cli(
+        url,
+        dir,
+        &[
+            "demo-data",
+            "--calls",
+            "10000",
+            "--cases",
+            "400",
+            "--seed",
+            "9",
+        ],
+        "",
+    );
+    assert!(demo.contains("demo data"));
+    let mut counselor_logins = Vec::new();
+    let mut worker_logins = Vec::new();
+    for i in 0..50 {
+        let (c, w) = (format!("load-counselor-{i}"), format!("load-worker-{i}"));
+        cli(
+            url,
+            dir,
+            &[
+                "user",
+                "add",
+                "--login",
+                &c,
+                "--role",
+                "counselor",
+                "--password-stdin",
+            ],
+            &format!("{PASSWORD}\n"),
+        );
+        cli(
+            url,
+            dir,
+            &[
+                "user",
+                "add",
+                "--login",
+                &w,
+                "--role",
+                "case_worker",
+                "--password-stdin",
+            ],
+            &format!("{PASSWORD}\n"),
+        );
+        counselor_logins.push(c);
+        worker_logins.push(w);
+    }
+    let (server, startup) = start(url, dir);
+    let addr = server.addr;
+    let counselors: Vec<String> = counselor_logins.iter().map(|l| login(addr, l)).collect();
+    let mut workers: Vec<Worker> = worker_logins
+        .iter()
+        .map(|l| Worker {
+            token: login(addr, l),
+            cases: Vec::new(),
+        })
+        .collect();
+    // Every worker opens cases with a referral-sharing consent, up to 4,600 more (about 5,000
+    // with the demo's).
+    let mut conn = Conn::new(addr);
+    for n in 0..4_600 {
+        let w = &mut workers[n % 50];
+        let (_, body) = conn.request(
+            "POST",
+            "/api/v1/cases",
+            &w.token,
+            Some(&json!({ "gender": "female" })),
+        );
+        let id = serde_json::from_slice::<Value>(&body).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        if w.cases.len() < 20 {
+            conn.request(
+                "POST",
+                &format!("/api/v1/cases/{id}/consents"),
+                &w.token,
+                Some(&json!({ "purpose": "referral_sharing", "service_types": ["shelter"] })),
+            );
+            w.cases.push(id);
+        }
+    }
+    let admin_directory = {
+        let (_, body) = conn.request(
+            "GET",
+            "/api/v1/directory?service_type=shelter",
+            &workers[0].token,
+            None,
+        );
+        serde_json::from_slice::<Value>(&body).unwrap()
+    };
+    let service = admin_directory["organisations"][0]["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["service_type"] == "shelter")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    eprintln!(
+        "== {backend}: ready (start-up with migrations: {} ms)",
+        startup.as_millis()
+    );
+    let mut results = Vec::new();
+    for concurrency in [1, 8, 32] {
+        let total = if concurrency == 1 {
+            requests / 4
+        } else {
+            requests
+        };
+        for op in [
+            "log a call",
+            "repeat-caller lookup",
+            "open a case",
+            "add a note",
+            "list my cases",
+            "create a referral",
+        ] {
+            results.push(drive(
+                addr,
+                op,
+                concurrency,
+                total,
+                &workers,
+                &counselors,
+                &service,
+            ));
+        }
+    }
+    let memory = peak_memory_kib(server.child.id());
+    let mut child = server.child;
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    let ceilings: Vec<(usize, f64)> = [1, 8, 32]
+        .iter()
+        .map(|c| (*c, ceiling(url, *c, requests)))
+        .collect();
+    println!(
+        "\n{backend}: start-up with migrations {} ms, server peak memory {} MiB",
+        startup.as_millis(),
+        memory / 1024
+    );
+    println!("| operation | concurrency | requests/s | p50 ms | p95 ms | p99 ms | errors | of the database's ceiling |");
+    println!("|---|---|---|---|---|---|---|---|");
+    for r in &results {
+        let ceil = ceilings
+            .iter()
+            .find(|(c, _)| *c == r.concurrency)
+            .map(|(_, v)| *v)
+            .unwrap_or(1.0);
+        println!(
+            "| {} | {} | {:.0} | {:.1} | {:.1} | {:.1} | {} | {:.0}% |",
+            r.op,
+            r.concurrency,
+            r.rps,
+            r.p50.as_secs_f64() * 1e3,
+            r.p95.as_secs_f64() * 1e3,
+            r.p99.as_secs_f64() * 1e3,
+            r.errors,
+            100.0 * r.rps / ceil
+        );
+    }
+    for (c, v) in &ceilings {
+        println!("| (database ceiling: one-row insert and commit) | {c} | {v:.0} | | | | | 100% |");
+    }
+}
+
+fn main() {
+    // `cargo bench` passes --bench; nothing else to parse.
+    let requests: usize = std::env::var("HOTLINE_BENCH_REQUESTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000);
+    let dir = std::env::temp_dir().join(format!("hotline-load-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    run(
+        "SQLite",
+        &format!("sqlite://{}/hotline.sqlite3", dir.display()),
+        &dir,
+        requests,
+    );
+    if let Ok(base) = std::env::var("HOTLINE_TEST_POSTGRES_URL") {
+        let schema = format!("load_{}", std::process::id());
+        let admin = open(&base, 1);
+        persistence::testing::execute(&admin, &format!("CREATE SCHEMA {schema}")).unwrap();
+        let sep = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{sep}options=-csearch_path%3D{schema}");
+        let pg_dir = dir.join("pg");
+        std::fs::create_dir_all(&pg_dir).unwrap();
+        run("PostgreSQL", &url, &pg_dir, requests);
+        persistence::testing::execute(&admin, &format!("DROP SCHEMA {schema} CASCADE")).unwrap();
+        admin.close(Duration::from_secs(5));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
