@@ -100,3 +100,197 @@ both!(
         assert!(verified, "{out}");
     }
 );
+
+/// A small deterministic generator for the fuzz cases (SplitMix64).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+const CANARY: &str = "CNRY-fuzz-value";
+
+/// A mutation of a valid body: a field removed, retyped, made huge, nested, or the whole body
+/// replaced by bytes that are not JSON or not UTF-8.
+fn mutate(rng: &mut Rng, valid: &serde_json::Value) -> Vec<u8> {
+    use serde_json::Value;
+    let mut v = valid.clone();
+    let keys: Vec<String> = v
+        .as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default();
+    let key = keys
+        .get(rng.below(keys.len().max(1)))
+        .cloned()
+        .unwrap_or_default();
+    let odd = [
+        json!(null),
+        json!(-1),
+        json!(1e308),
+        json!(u64::MAX),
+        json!(true),
+        json!([]),
+        json!({ "nested": { "deeper": [CANARY] } }),
+        json!(CANARY.repeat(3000)),
+        json!(format!("{CANARY}\u{0}\u{202e}\u{1F600}\r\n")),
+        json!("2026-02-30T25:61:00Z"),
+        json!(vec!["a"; 50]),
+        Value::String("../../etc/passwd".into()),
+    ];
+    match rng.below(8) {
+        0 => {
+            if let Some(o) = v.as_object_mut() {
+                o.remove(&key);
+            }
+        }
+        1..=3 => {
+            if let Some(o) = v.as_object_mut() {
+                o.insert(key, odd[rng.below(odd.len())].clone());
+            }
+        }
+        4 => {
+            if let Some(o) = v.as_object_mut() {
+                o.insert(format!("{CANARY}-unknown"), json!(1));
+            }
+        }
+        5 => return vec![b'{', 0xff, 0xfe, b'}'],
+        6 => {
+            let n = 1 + rng.below(64);
+            return (0..n).map(|_| rng.next() as u8).collect();
+        }
+        _ => return format!("{}{}", "[".repeat(3000), "]".repeat(3000)).into_bytes(),
+    }
+    v.to_string().into_bytes()
+}
+
+both!(
+    hostile_bodies_never_crash_the_server_or_echo_their_values,
+    |db: TestDb| {
+        let staff = staff_for_tests(&db);
+        let case = crate::referrals::ok(
+            &crate::referrals::post(&staff, "case_worker", "/api/v1/cases", json!({})),
+            201,
+        )["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let routes: Vec<(&str, &str, String, serde_json::Value)> = vec![
+            (
+                "counselor",
+                "POST",
+                "/api/v1/calls".into(),
+                crate::calls::anonymous_call(),
+            ),
+            (
+                "counselor",
+                "POST",
+                "/api/v1/calls/lookup".into(),
+                json!({ "phone": "+380441234567" }),
+            ),
+            (
+                "case_worker",
+                "POST",
+                "/api/v1/cases".into(),
+                json!({ "risk_level": "high", "profile": { "given_name": "A" } }),
+            ),
+            (
+                "case_worker",
+                "PATCH",
+                format!("/api/v1/cases/{case}"),
+                json!({ "version": 1, "status": "FollowUp" }),
+            ),
+            (
+                "case_worker",
+                "POST",
+                format!("/api/v1/cases/{case}/notes"),
+                json!({ "body": "a note" }),
+            ),
+            (
+                "case_worker",
+                "POST",
+                format!("/api/v1/cases/{case}/plan"),
+                json!({ "domain": "legal", "goal": "g" }),
+            ),
+            (
+                "case_worker",
+                "POST",
+                format!("/api/v1/cases/{case}/consents"),
+                json!({ "purpose": "data_processing" }),
+            ),
+            (
+                "case_worker",
+                "POST",
+                "/api/v1/cases/search".into(),
+                json!({ "name": "x" }),
+            ),
+            (
+                "admin",
+                "PUT",
+                "/api/v1/directory/organisations/fuzz-1".into(),
+                json!({ "name": "n", "services": [{ "service_type": "legal" }] }),
+            ),
+            (
+                "supervisor",
+                "POST",
+                format!("/api/v1/cases/{case}/legal-hold"),
+                json!({ "reason": "r" }),
+            ),
+        ];
+        let mut rng = Rng(0x5eed);
+        let mut seen = std::collections::BTreeMap::new();
+        // Bounded: 40 mutations per route.
+        for (role, method, path, valid) in &routes {
+            let auth = format!("Bearer {}", staff.tokens[role]);
+            for _ in 0..40 {
+                let body = mutate(&mut rng, valid);
+                let res = crate::support::http::request(
+                    staff.server.addr,
+                    method,
+                    path,
+                    &[
+                        ("Authorization", &auth),
+                        ("Content-Type", "application/json"),
+                    ],
+                    &body,
+                );
+                assert!(
+                    res.status < 500 && res.status >= 200,
+                    "{method} {path}: {} {}",
+                    res.status,
+                    res.text()
+                );
+                assert!(
+                    !res.text().contains(CANARY),
+                    "{method} {path} echoed a value: {}",
+                    res.text()
+                );
+                *seen.entry(res.status).or_insert(0) += 1;
+            }
+        }
+        // Refusals dominate, and the server is still there and answers.
+        assert!(
+            seen.keys().any(|s| *s == 400) && seen.keys().any(|s| *s == 422),
+            "{seen:?}"
+        );
+        assert_eq!(
+            crate::support::http::get(staff.server.addr, "/health/live").status,
+            200
+        );
+        assert!(
+            !staff.server.log().contains(CANARY),
+            "a value reached the log"
+        );
+        assert!(staff.server.terminate().success());
+        let (verified, out) = crate::auth::cli(&db, &["audit", "verify"], "");
+        assert!(verified, "{out}");
+    }
+);
