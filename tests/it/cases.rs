@@ -657,7 +657,7 @@ both!(
         for m in &mail {
             assert!(m.starts_with(&staff.ids["supervisor"]), "{m}");
             assert!(m.contains(&reference) && m.contains("/api/v1/break-glass"));
-            assert!(!m.contains(&canary) && !m.contains("380") && !m.contains("counselor"));
+            assert!(!m.contains(&canary) && !m.contains("671112233") && !m.contains("counselor"));
         }
         // The supervisor reviews.
         let sup = &staff.tokens["supervisor"];

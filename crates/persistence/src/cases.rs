@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::calls::CallSettings;
 use crate::clock::now_micros;
+use crate::error::{new_id, refuse};
 use crate::identity::{Actor, AuthError};
 use crate::schema::{
     break_glass_grants, calls, case_consents, case_note_revisions, case_notes, case_plan_items,
@@ -45,21 +46,6 @@ const CONFLICTS: [&str; 8] = [
     ALREADY_ALLOWED,
     ALREADY_LINKED,
 ];
-
-/// A refusal raised inside a transaction (so it rolls back) as the 409 it stands for.
-fn conflict(e: DbError) -> AuthError {
-    match e {
-        DbError::Refused(m) => match CONFLICTS.iter().find(|c| **c == m) {
-            Some(c) => AuthError::Conflict(c),
-            None => AuthError::Db(DbError::Refused(m)),
-        },
-        other => AuthError::from(other),
-    }
-}
-
-fn refuse(message: &str) -> DbError {
-    DbError::Refused(message.to_string())
-}
 
 #[derive(Debug, Clone)]
 pub struct CaseSettings {
@@ -462,11 +448,6 @@ struct CaseColumns {
     profile: Option<Vec<u8>>,
     exploitation_details: Option<Vec<u8>>,
     needs_assessment: Option<Vec<u8>>,
-}
-
-/// A new random id (128 bits, hex).
-fn new_id() -> Result<String, AuthError> {
-    Ok(crypto::random::hex_id::<16>().map_err(crypto::CryptoError::from)?)
 }
 
 impl Vault {
@@ -2317,6 +2298,10 @@ impl Vault {
 fn year_of(us: i64) -> i32 {
     use chrono::Datelike;
     chrono::DateTime::from_timestamp_micros(us).map_or(1970, |t| t.year())
+}
+
+fn conflict(e: DbError) -> AuthError {
+    crate::error::conflict_among(e, &CONFLICTS)
 }
 
 #[cfg(test)]

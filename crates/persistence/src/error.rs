@@ -50,3 +50,26 @@ impl DbError {
         }
     }
 }
+
+/// A new random record id (128 bits, hex).
+pub(crate) fn new_id() -> Result<String, DbError> {
+    Ok(crypto::random::hex_id::<16>().map_err(crypto::CryptoError::from)?)
+}
+
+/// A refusal raised inside a transaction, so that it rolls back; [`conflict_among`] turns the
+/// known ones into the 409 they stand for.
+pub(crate) fn refuse(message: &str) -> DbError {
+    DbError::Refused(message.to_string())
+}
+
+/// A refusal whose message is one of `known` as that `Conflict`; anything else unchanged.
+pub(crate) fn conflict_among(e: DbError, known: &[&'static str]) -> crate::identity::AuthError {
+    use crate::identity::AuthError;
+    match e {
+        DbError::Refused(m) => match known.iter().find(|c| **c == m) {
+            Some(c) => AuthError::Conflict(c),
+            None => AuthError::Db(DbError::Refused(m)),
+        },
+        other => AuthError::from(other),
+    }
+}

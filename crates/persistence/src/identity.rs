@@ -12,6 +12,7 @@ use diesel::prelude::*;
 use domain::identity::{check_password, Login, Role};
 
 use crate::clock::now_micros;
+use crate::error::new_id;
 use crate::schema::{refresh_tokens, sessions, users};
 use crate::{AuditEvent, Database, DbError, Outcome, Vault};
 
@@ -191,10 +192,6 @@ static DUMMY_HASH: LazyLock<Option<String>> = LazyLock::new(|| {
 
 fn micros(d: Duration) -> i64 {
     i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
-}
-
-fn new_id() -> Result<String, AuthError> {
-    Ok(crypto::random::hex_id::<16>().map_err(crypto::CryptoError::from)?)
 }
 
 impl Vault {

@@ -13,6 +13,7 @@ use domain::Sensitive;
 use serde_json::{json, Value};
 
 use crate::clock::now_micros;
+use crate::error::{new_id, refuse};
 use crate::identity::{Actor, AuthError};
 use crate::schema::{
     calls, case_note_revisions, case_notes, cases, data_keys, erasure_requests, legal_holds,
@@ -29,26 +30,8 @@ const HELD: &str = "the case is already under a legal hold";
 const ERASED: &str = "the case's personal data was already erased";
 const CONFLICTS: [&str; 6] = [ON_HOLD, PENDING, DECIDED, NOT_HELD, HELD, ERASED];
 
-fn conflict(e: DbError) -> AuthError {
-    match e {
-        DbError::Refused(m) => match CONFLICTS.iter().find(|c| **c == m) {
-            Some(c) => AuthError::Conflict(c),
-            None => AuthError::Db(DbError::Refused(m)),
-        },
-        other => AuthError::from(other),
-    }
-}
-
-fn refuse(m: &str) -> DbError {
-    DbError::Refused(m.to_string())
-}
-
 /// A call's sealed summary, caller name and caller phone.
 type SealedCallFields = (Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>);
-
-fn new_id() -> Result<String, DbError> {
-    Ok(crypto::random::hex_id::<16>().map_err(crypto::CryptoError::from)?)
-}
 
 /// How long personal data is kept.
 #[derive(Debug, Clone)]
@@ -785,4 +768,8 @@ impl Vault {
             Ok(export)
         })?)
     }
+}
+
+fn conflict(e: DbError) -> AuthError {
+    crate::error::conflict_among(e, &CONFLICTS)
 }

@@ -7,12 +7,9 @@ use diesel::prelude::*;
 use domain::mail::Template;
 
 use crate::clock::now_micros;
+use crate::error::new_id;
 use crate::schema::{mail_outbox, users};
 use crate::{Database, DbConnection, DbError};
-
-fn new_id() -> Result<String, DbError> {
-    Ok(crypto::random::hex_id::<16>().map_err(crypto::CryptoError::from)?)
-}
 
 /// Queues a message to a staff member, in their language. The address is looked up when the
 /// message is sent, so a corrected address still gets it.

@@ -18,6 +18,7 @@ use domain::referrals::{packet_fields, Mover, PacketField, PacketNotes, Status};
 use domain::Sensitive;
 
 use crate::clock::now_micros;
+use crate::error::new_id;
 use crate::identity::{Actor, AuthError};
 use crate::outbox::{queue_to_address, queue_to_user};
 use crate::schema::{organisations, referral_ledger, referrals, services};
@@ -29,16 +30,6 @@ const BAD_MOVE: &str = "the referral cannot move from its status to that one";
 const NO_CONSENT: &str =
     "no live consent to share for referrals covers this provider; record one, or a supervisor may override with a written justification";
 const CONFLICTS: [&str; 3] = [STALE, BAD_MOVE, NO_CONSENT];
-
-fn conflict(e: DbError) -> AuthError {
-    match e {
-        DbError::Refused(m) => match CONFLICTS.iter().find(|c| **c == m) {
-            Some(c) => AuthError::Conflict(c),
-            None => AuthError::Db(DbError::Refused(m)),
-        },
-        other => AuthError::from(other),
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct ReferralSettings {
@@ -145,10 +136,6 @@ fn case_note_ctx<'a>(field: &'a str, id: &'a str, case_id: &'a str) -> FieldCont
         record_id: id,
         owner_id: case_id,
     }
-}
-
-fn new_id() -> Result<String, DbError> {
-    Ok(crypto::random::hex_id::<16>().map_err(crypto::CryptoError::from)?)
 }
 
 /// The packet of a service type from a case: only the allowed fields that the case has.
@@ -619,7 +606,7 @@ impl Vault {
                 .select(referrals::version)
                 .first(conn)?;
             if current != version {
-                return Err(DbError::Refused(STALE.into()));
+                return Err(crate::error::refuse(STALE));
             }
             let event = AuditEvent {
                 record_type: Some("referral".into()),
@@ -641,7 +628,7 @@ impl Vault {
                         &row.organisation_id,
                     )?;
                     if still.is_none() {
-                        return Err(DbError::Refused(NO_CONSENT.into()));
+                        return Err(crate::error::refuse(NO_CONSENT));
                     }
                 }
                 let due = now.saturating_add(
@@ -725,7 +712,7 @@ impl Vault {
             ))
             .execute(conn)?;
             if updated == 0 {
-                return Err(DbError::Refused(STALE.into()));
+                return Err(crate::error::refuse(STALE));
             }
             self.record(
                 conn,
@@ -795,7 +782,7 @@ impl Vault {
                 .select(referrals::version)
                 .first(conn)?;
             if current != version {
-                return Err(DbError::Refused(STALE.into()));
+                return Err(crate::error::refuse(STALE));
             }
             if let Some(text) = &note {
                 let case_dek = self.data_key(conn, &row.case_id)?;
@@ -1154,4 +1141,8 @@ impl Vault {
             Ok(report)
         })
     }
+}
+
+fn conflict(e: DbError) -> AuthError {
+    crate::error::conflict_among(e, &CONFLICTS)
 }
