@@ -11,8 +11,43 @@ use crate::error::new_id;
 use crate::schema::{mail_outbox, users};
 use crate::{Database, DbConnection, DbError};
 
-/// Queues a message to a staff member, in their language. The address is looked up when the
-/// message is sent, so a corrected address still gets it.
+/// Who a message goes to.
+enum Recipient<'a> {
+    /// A staff member: the address is looked up when the message is sent, so a corrected
+    /// address still gets it.
+    User(&'a str),
+    /// A provider's notification address.
+    Address(&'a str),
+}
+
+fn queue(
+    conn: &mut DbConnection,
+    to: Recipient<'_>,
+    language: &str,
+    template: &Template,
+    base_url: &str,
+) -> Result<(), DbError> {
+    let (subject, body) = template.render(language, base_url);
+    let (user, address) = match to {
+        Recipient::User(u) => (Some(u), None),
+        Recipient::Address(a) => (None, Some(a)),
+    };
+    diesel::insert_into(mail_outbox::table)
+        .values((
+            mail_outbox::id.eq(new_id()?),
+            mail_outbox::recipient_user_id.eq(user),
+            mail_outbox::recipient_address.eq(address),
+            mail_outbox::subject.eq(subject),
+            mail_outbox::body.eq(body),
+            mail_outbox::kind.eq(template.kind()),
+            mail_outbox::created_at.eq(now_micros()),
+            mail_outbox::attempts.eq(0),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Queues a message to a staff member, in their language.
 pub fn queue_to_user(
     conn: &mut DbConnection,
     user_id: &str,
@@ -24,22 +59,17 @@ pub fn queue_to_user(
         .select(users::language)
         .first(conn)
         .optional()?;
-    let (subject, body) = template.render(language.as_deref().unwrap_or("uk"), base_url);
-    diesel::insert_into(mail_outbox::table)
-        .values((
-            mail_outbox::id.eq(new_id()?),
-            mail_outbox::recipient_user_id.eq(Some(user_id)),
-            mail_outbox::subject.eq(subject),
-            mail_outbox::body.eq(body),
-            mail_outbox::kind.eq(template.kind()),
-            mail_outbox::created_at.eq(now_micros()),
-            mail_outbox::attempts.eq(0),
-        ))
-        .execute(conn)?;
-    Ok(())
+    let language = language.unwrap_or_else(|| "uk".into());
+    queue(
+        conn,
+        Recipient::User(user_id),
+        &language,
+        template,
+        base_url,
+    )
 }
 
-/// Queues a message to an address (a provider's notification address).
+/// Queues a message to an address (a provider's notification address), in `language`.
 pub fn queue_to_address(
     conn: &mut DbConnection,
     address: &str,
@@ -47,19 +77,13 @@ pub fn queue_to_address(
     template: &Template,
     base_url: &str,
 ) -> Result<(), DbError> {
-    let (subject, body) = template.render(language, base_url);
-    diesel::insert_into(mail_outbox::table)
-        .values((
-            mail_outbox::id.eq(new_id()?),
-            mail_outbox::recipient_address.eq(Some(address)),
-            mail_outbox::subject.eq(subject),
-            mail_outbox::body.eq(body),
-            mail_outbox::kind.eq(template.kind()),
-            mail_outbox::created_at.eq(now_micros()),
-            mail_outbox::attempts.eq(0),
-        ))
-        .execute(conn)?;
-    Ok(())
+    queue(
+        conn,
+        Recipient::Address(address),
+        language,
+        template,
+        base_url,
+    )
 }
 
 /// A message due to be sent. `to` is `None` when the recipient has no address (the message is
