@@ -687,4 +687,17 @@ mod tests {
         );
         assert!(super::parse_csv(b"name,organisation\n").is_err());
     }
+
+    proptest::proptest! {
+        /// Any upload, however broken, is refused or read; never a panic, never its text echoed.
+        #[test]
+        fn any_bytes_are_a_csv_or_a_refusal(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400)) {
+            if let Err(errors) = super::parse_csv(&bytes) {
+                let text = String::from_utf8_lossy(&bytes);
+                for m in errors.values() {
+                    proptest::prop_assert!(text.len() < 8 || !m.contains(text.as_ref()));
+                }
+            }
+        }
+    }
 }

@@ -764,4 +764,32 @@ mod tests {
             vec!["domestic_violence", "sexual"]
         );
     }
+
+    proptest::proptest! {
+        /// Free text and dates from clients never panic the checks, and no error repeats them.
+        #[test]
+        fn untrusted_profile_text_is_checked_without_echo(
+            text in "\\PC{0,80}",
+            date in "\\PC{0,12}",
+        ) {
+            let _ = redact_third_parties(&text);
+            let _ = is_date(&date);
+            let mut p = VictimProfile {
+                given_name: Some(text.clone()),
+                birth_date: Some(date.clone()),
+                languages: vec![text.clone()],
+                contact: Contact {
+                    phones: vec![text.clone()],
+                    email: Some(text.clone()),
+                    ..Default::default()
+                },
+                ..Default::default()
+            };
+            let mut errors = FieldErrors::new();
+            p.validate(&mut errors, "380");
+            for message in errors.values() {
+                proptest::prop_assert!(text.trim().len() < 4 || !message.contains(text.trim()));
+            }
+        }
+    }
 }

@@ -92,4 +92,18 @@ mod tests {
         assert_eq!(name("Anna-Maria  DE la Cruz"), "anna-maria de la cruz");
         assert_eq!(email(" Olena.K@Example.ORG "), "olena.k@example.org");
     }
+
+    proptest::proptest! {
+        /// Untrusted text never panics a normaliser, and a parsed phone number is E.164.
+        #[test]
+        fn normalisers_take_any_text(raw in "\\PC{0,64}", cc in "[0-9]{1,3}") {
+            if let Some(p) = PhoneNumber::parse(&raw, &cc) {
+                let e = p.e164();
+                proptest::prop_assert!(e.starts_with('+') && e[1..].bytes().all(|b| b.is_ascii_digit()));
+                proptest::prop_assert!((8..=16).contains(&e.len()), "{e}");
+            }
+            let _ = name(&raw);
+            let _ = email(&raw);
+        }
+    }
 }

@@ -4,10 +4,11 @@
 //!
 //! The method: every inner cell and every total with 1 <= count < k is suppressed (primary).
 //! Then, until nothing changes: a row or column (with its total) that has exactly one suppressed
-//! member gets a second one (its smallest non-zero published cell, else its total); and the
-//! bounds an attacker can derive for every suppressed value (each suppressed value is known only
-//! to be at least 1; every row, column and the grand total add up) are tightened by interval
-//! propagation: a suppressed value whose bounds meet is suppressed around further. Zeros are
+//! member gets a second one (its smallest non-zero published cell, else its total); and for
+//! every suppressed value the range an attacker can derive (each suppressed value is known only
+//! to be at least 1; every row, column and the grand total add up) is computed by interval
+//! propagation, by echelon form, and exactly by linear programming. A value pinned down is
+//! suppressed around further (in its lines, else the smallest published total). Zeros are
 //! published as zeros (nobody); suppressed cells are published as "suppressed", never as zero.
 //! A property test checks the result against an exhaustive search of every table the published
 //! figures allow.
@@ -156,6 +157,209 @@ fn bounds(values: &[u64], suppressed: &[bool], lines: &[(usize, Vec<usize>)]) ->
     b
 }
 
+/// The hidden values the published figures pin down by linear algebra alone: the table's sums
+/// are linear equations over the hidden values; a hidden value is determined when, in the
+/// reduced row echelon form of those equations, its column is a pivot whose row involves no
+/// free (undetermined) column. (Bounds can pin down more; [`bounds`] catches those.)
+// Row operations read one row of a matrix while writing another: index loops are the clear way.
+#[allow(clippy::needless_range_loop)]
+fn determined(suppressed: &[bool], lines: &[(usize, Vec<usize>)]) -> Vec<bool> {
+    let unknown: Vec<usize> = (0..suppressed.len()).filter(|v| suppressed[*v]).collect();
+    let col_of = |v: usize| unknown.iter().position(|u| *u == v);
+    let mut rows: Vec<Vec<f64>> = lines
+        .iter()
+        .map(|(total, parts)| {
+            let mut row = vec![0.0; unknown.len()];
+            if let Some(c) = col_of(*total) {
+                row[c] += 1.0;
+            }
+            for p in parts {
+                if let Some(c) = col_of(*p) {
+                    row[c] -= 1.0;
+                }
+            }
+            row
+        })
+        .filter(|r| r.iter().any(|x| *x != 0.0))
+        .collect();
+    let (n_rows, n_cols) = (rows.len(), unknown.len());
+    let mut pivots: Vec<(usize, usize)> = Vec::new();
+    let mut r = 0;
+    for c in 0..n_cols {
+        let Some(p) = (r..n_rows).max_by(|a, b| rows[*a][c].abs().total_cmp(&rows[*b][c].abs()))
+        else {
+            break;
+        };
+        if rows[p][c].abs() < 1e-9 {
+            continue;
+        }
+        rows.swap(r, p);
+        let pivot = rows[r][c];
+        for x in rows[r].iter_mut() {
+            *x /= pivot;
+        }
+        for i in 0..n_rows {
+            if i != r && rows[i][c].abs() > 1e-12 {
+                let f = rows[i][c];
+                for j in 0..n_cols {
+                    rows[i][j] -= f * rows[r][j];
+                }
+            }
+        }
+        pivots.push((r, c));
+        r += 1;
+        if r == n_rows {
+            break;
+        }
+    }
+    let pivot_cols: Vec<usize> = pivots.iter().map(|(_, c)| *c).collect();
+    let mut out = vec![false; suppressed.len()];
+    for (row, col) in pivots {
+        let alone =
+            (0..n_cols).all(|j| j == col || pivot_cols.contains(&j) || rows[row][j].abs() < 1e-9);
+        if alone {
+            out[unknown[col]] = true;
+        }
+    }
+    out
+}
+
+/// Minimises `c·y` subject to `A y = b`, `y >= 0` (dense simplex, Bland's rule, two phases).
+/// `None` when unbounded below (or infeasible, which cannot happen here: the true table is a
+/// solution).
+#[allow(clippy::needless_range_loop)]
+fn simplex_min(a: &[Vec<f64>], b: &[f64], c: &[f64]) -> Option<f64> {
+    const EPS: f64 = 1e-9;
+    let (m, n) = (a.len(), c.len());
+    // Tableau with artificials: columns 0..n are y, n..n+m artificials, last is the RHS.
+    let width = n + m + 1;
+    let mut t: Vec<Vec<f64>> = (0..m)
+        .map(|i| {
+            let sign = if b[i] < 0.0 { -1.0 } else { 1.0 };
+            let mut row = vec![0.0; width];
+            for j in 0..n {
+                row[j] = sign * a[i][j];
+            }
+            row[n + i] = 1.0;
+            row[width - 1] = sign * b[i];
+            row
+        })
+        .collect();
+    let mut basis: Vec<usize> = (n..n + m).collect();
+    let pivot = |t: &mut Vec<Vec<f64>>, basis: &mut Vec<usize>, r: usize, col: usize| {
+        let p = t[r][col];
+        for x in t[r].iter_mut() {
+            *x /= p;
+        }
+        for i in 0..t.len() {
+            if i != r && t[i][col].abs() > EPS {
+                let f = t[i][col];
+                for j in 0..width {
+                    t[i][j] -= f * t[r][j];
+                }
+            }
+        }
+        basis[r] = col;
+    };
+    // Runs the simplex on cost vector `cost` (length n + m) over allowed columns.
+    let run = |t: &mut Vec<Vec<f64>>,
+               basis: &mut Vec<usize>,
+               cost: &[f64],
+               allowed: usize|
+     -> Option<()> {
+        for _ in 0..10_000 {
+            // Reduced costs.
+            let entering = (0..allowed).find(|&j| {
+                if basis.contains(&j) {
+                    return false;
+                }
+                let z: f64 = (0..m).map(|i| cost[basis[i]] * t[i][j]).sum();
+                cost[j] - z < -EPS
+            });
+            let Some(col) = entering else { return Some(()) };
+            let mut best: Option<(usize, f64)> = None;
+            for i in 0..m {
+                if t[i][col] > EPS {
+                    let ratio = t[i][width - 1] / t[i][col];
+                    if best.is_none_or(|(bi, br)| {
+                        ratio < br - EPS || (ratio < br + EPS && basis[i] < basis[bi])
+                    }) {
+                        best = Some((i, ratio));
+                    }
+                }
+            }
+            let (r, _) = best?;
+            pivot(t, basis, r, col);
+        }
+        Some(())
+    };
+    // Phase 1: minimise the artificials.
+    let mut cost1 = vec![0.0; n + m];
+    for c1 in cost1.iter_mut().skip(n) {
+        *c1 = 1.0;
+    }
+    run(&mut t, &mut basis, &cost1, n + m)?;
+    // Drive artificials out of the basis where possible.
+    for r in 0..m {
+        if basis[r] >= n {
+            if let Some(col) = (0..n).find(|&j| t[r][j].abs() > EPS && !basis.contains(&j)) {
+                pivot(&mut t, &mut basis, r, col);
+            }
+        }
+    }
+    // Phase 2 over the real columns (artificials still basic sit at zero in redundant rows).
+    let mut cost2 = vec![0.0; n + m];
+    cost2[..n].copy_from_slice(c);
+    run(&mut t, &mut basis, &cost2, n)?;
+    Some((0..m).map(|i| cost2[basis[i]] * t[i][width - 1]).sum())
+}
+
+/// The hidden values the published figures pin down, exactly: for each hidden value, the
+/// smallest and largest it can be over every table (real-valued; the table's sums make the
+/// extreme points whole numbers) that agrees with what is published, each hidden value being at
+/// least 1. Pinned when they meet.
+fn pinned_exactly(values: &[u64], suppressed: &[bool], lines: &[(usize, Vec<usize>)]) -> Vec<bool> {
+    let unknown: Vec<usize> = (0..suppressed.len()).filter(|v| suppressed[*v]).collect();
+    let col_of = |v: usize| unknown.iter().position(|u| *u == v);
+    let n = unknown.len();
+    let mut a = Vec::new();
+    let mut b = Vec::new();
+    for (total, parts) in lines {
+        // total - sum(parts) = 0, with y = x - 1 for unknowns.
+        let mut row = vec![0.0; n];
+        let mut rhs = 0.0;
+        let touch = |v: usize, coef: f64, row: &mut Vec<f64>, rhs: &mut f64| match col_of(v) {
+            Some(c) => {
+                row[c] += coef;
+                *rhs -= coef; // the shift by 1
+            }
+            None => *rhs -= coef * values[v] as f64,
+        };
+        touch(*total, 1.0, &mut row, &mut rhs);
+        for p in parts {
+            touch(*p, -1.0, &mut row, &mut rhs);
+        }
+        if row.iter().any(|x| *x != 0.0) {
+            a.push(row);
+            b.push(rhs);
+        }
+    }
+    let mut out = vec![false; suppressed.len()];
+    for (k, v) in unknown.iter().enumerate() {
+        let mut c = vec![0.0; n];
+        c[k] = 1.0;
+        let lo = simplex_min(&a, &b, &c);
+        c[k] = -1.0;
+        let hi = simplex_min(&a, &b, &c).map(|x| -x);
+        if let (Some(lo), Some(hi)) = (lo, hi) {
+            if (hi - lo).abs() < 0.5 {
+                out[*v] = true;
+            }
+        }
+    }
+    out
+}
+
 /// Applies the k rule with complementary suppression.
 pub fn protect(table: &Table, k: u64) -> Published {
     let layout = Layout {
@@ -208,9 +412,13 @@ pub fn protect(table: &Table, k: u64) -> Published {
             continue;
         }
         let b = bounds(&values, &suppressed, &lines);
+        let mut pinned = determined(&suppressed, &lines);
+        if !pinned.iter().any(|p| *p) {
+            pinned = pinned_exactly(&values, &suppressed, &lines);
+        }
         for v in 0..layout.len() {
-            if suppressed[v] && b[v].0 == b[v].1 {
-                // Determined: hide more in a line through it.
+            if suppressed[v] && (b[v].0 == b[v].1 || pinned[v]) {
+                // Determined: hide more in a line through it...
                 for line in lines
                     .iter()
                     .filter(|(t, parts)| *t == v || parts.contains(&v))
@@ -218,6 +426,17 @@ pub fn protect(table: &Table, k: u64) -> Published {
                     if widen(&mut suppressed, line) {
                         changed = true;
                         break;
+                    }
+                }
+                // ...or, when those lines have nothing left to hide, the smallest published
+                // total (the equations that pin it down run through the totals).
+                if !changed {
+                    let total = (layout.n_rows * layout.n_cols..layout.len())
+                        .filter(|t| !suppressed[*t] && values[*t] > 0)
+                        .min_by_key(|t| values[*t]);
+                    if let Some(t) = total {
+                        suppressed[t] = true;
+                        changed = true;
                     }
                 }
             }
