@@ -668,8 +668,12 @@ impl Maintenance {
         let (stop, stopped) = std::sync::mpsc::channel::<()>();
         let thread = std::thread::spawn(move || {
             let mut migrated = !migrate;
-            let mut last_jobs: Option<std::time::Instant> = None;
-            let mut last_retention: Option<std::time::Instant> = None;
+            // The scheduled jobs first run one interval after start (a restart loop must not
+            // turn into a burst of jobs; `hotline retention run` and `hotline referrals
+            // run-jobs` run them at once).
+            let started = std::time::Instant::now();
+            let mut last_jobs = started;
+            let mut last_retention = started;
             let mut delay = Duration::from_millis(500);
             // Sleeps `delay`, or ends the loop when asked to stop.
             while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(delay)
@@ -712,8 +716,8 @@ impl Maintenance {
                 if let Err(e) = v.checkpoint_if_due(&db) {
                     log::warn!("audit checkpoint not written: {e}");
                 }
-                if last_retention.is_none_or(|t| t.elapsed() >= retention.1) {
-                    last_retention = Some(std::time::Instant::now());
+                if last_retention.elapsed() >= retention.1 {
+                    last_retention = std::time::Instant::now();
                     match v.apply_retention(&db, &retention.0) {
                         Ok(r) if !r.items.is_empty() => {
                             log::info!("retention: {} record(s) erased", r.items.len())
@@ -723,8 +727,8 @@ impl Maintenance {
                     }
                 }
                 // Referral expiry and follow-up notices, once a minute.
-                if last_jobs.is_none_or(|t| t.elapsed() >= Duration::from_secs(60)) {
-                    last_jobs = Some(std::time::Instant::now());
+                if last_jobs.elapsed() >= Duration::from_secs(60) {
+                    last_jobs = std::time::Instant::now();
                     match v.run_referral_jobs(&db, &referrals, &utc_date(0)) {
                         Ok(r) if r != Default::default() => log::info!(
                             "referrals: {} expired unanswered, {} expired with their consent, {} follow-ups due",
