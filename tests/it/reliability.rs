@@ -294,3 +294,239 @@ both!(
         assert!(verified, "{out}");
     }
 );
+
+fn peak_memory_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("VmHWM:")
+                .map(|v| v.trim().trim_end_matches("kB").trim().parse().unwrap_or(0))
+        })
+        .unwrap_or(0)
+}
+
+both!(
+    hostile_sizes_get_a_fast_4xx_and_memory_stays_bounded,
+    |db: TestDb| {
+        let staff = staff_for_tests(&db);
+        let pid = staff.server_pid();
+        let auth = format!("Bearer {}", staff.tokens["counselor"]);
+        let addr = staff.server.addr;
+        let before = peak_memory_kib(pid);
+        // A body announced as 100 MB (2 MB of it sent): refused on its length, at once.
+        let started = std::time::Instant::now();
+        let big = vec![b'x'; 2 * 1024 * 1024];
+        let res = crate::support::http::request(
+            addr,
+            "POST",
+            "/api/v1/calls",
+            &[
+                ("Authorization", &auth),
+                ("Content-Type", "application/json"),
+                ("Content-Length", "104857600"),
+            ],
+            &big,
+        );
+        assert_eq!(res.status, 413, "{}", res.text());
+        assert!(started.elapsed() < Duration::from_secs(5));
+        // 10,000 JSON fields: refused by field, fast.
+        let fields: Vec<String> = (0..10_000).map(|i| format!("\"f{i}\":0")).collect();
+        let body = format!("{{{}}}", fields.join(","));
+        let started = std::time::Instant::now();
+        let res = crate::support::http::request(
+            addr,
+            "POST",
+            "/api/v1/calls",
+            &[
+                ("Authorization", &auth),
+                ("Content-Type", "application/json"),
+            ],
+            body.as_bytes(),
+        );
+        assert!(res.status == 422 || res.status == 400, "{}", res.status);
+        assert!(started.elapsed() < Duration::from_secs(5));
+        // A 1 MB header: refused (or the connection closed); the server carries on.
+        let header = "a".repeat(1024 * 1024);
+        let answered = std::panic::catch_unwind(|| {
+            crate::support::http::request(addr, "GET", "/health/live", &[("X-Big", &header)], b"")
+                .status
+        });
+        if let Ok(status) = answered {
+            assert!((400..500).contains(&status), "{status}");
+        }
+        // Ten times over, to see memory stay put.
+        for _ in 0..10 {
+            let _ = crate::support::http::request(
+                addr,
+                "POST",
+                "/api/v1/calls",
+                &[
+                    ("Authorization", &auth),
+                    ("Content-Type", "application/json"),
+                    ("Content-Length", "104857600"),
+                ],
+                &big,
+            );
+        }
+        assert_eq!(crate::support::http::get(addr, "/health/live").status, 200);
+        let after = peak_memory_kib(pid);
+        assert!(
+            after.saturating_sub(before) < 64 * 1024,
+            "peak memory grew from {before} to {after} KiB"
+        );
+        assert!(staff.server.terminate().success());
+    }
+);
+
+both!(two_servers_on_one_database_lose_no_writes, |db: TestDb| {
+    let staff = staff_for_tests(&db);
+    // A second server process on the same database (and key file).
+    let second = start_with(&db, &[("HOTLINE__AUTH__TOTP_REQUIRED_ROLES", "")]);
+    let token2 = crate::auth::tokens(&crate::auth::login(
+        &second,
+        "counselor-user",
+        crate::auth::PASSWORD,
+    ))
+    .0;
+    let token1 = staff.tokens["counselor"].clone();
+    let acknowledged = Mutex::new(Vec::<String>::new());
+    std::thread::scope(|scope| {
+        for t in 0..4 {
+            let (acknowledged, staff, second, token1, token2) =
+                (&acknowledged, &staff, &second, &token1, &token2);
+            scope.spawn(move || {
+                for i in 0..40 {
+                    let (server, token) = if (t + i) % 2 == 0 {
+                        (&staff.server, token1)
+                    } else {
+                        (second, token2)
+                    };
+                    let mut body = crate::calls::anonymous_call();
+                    body["summary"] = json!(format!("two servers {t}-{i}"));
+                    let res = call(server, token, "POST", "/api/v1/calls", Some(body));
+                    assert_eq!(res.status, 201, "{}", res.text());
+                    acknowledged
+                        .lock()
+                        .unwrap()
+                        .push(res.json()["id"].as_str().unwrap().to_string());
+                }
+            });
+        }
+    });
+    let ids = acknowledged.into_inner().unwrap();
+    assert_eq!(ids.len(), 160);
+    let stored = strings(&db, "SELECT CAST(COUNT(*) AS TEXT) AS item FROM calls");
+    assert_eq!(stored, vec!["160"]);
+    // Each server reads what the other wrote.
+    let sup = &staff.tokens["supervisor"];
+    for id in ids.iter().step_by(7) {
+        assert_eq!(
+            call(
+                &staff.server,
+                sup,
+                "GET",
+                &format!("/api/v1/calls/{id}"),
+                None
+            )
+            .status,
+            200
+        );
+    }
+    assert!(second.terminate().success());
+    assert!(staff.server.terminate().success());
+    let (verified, out) = crate::auth::cli(&db, &["audit", "verify"], "");
+    assert!(verified, "{out}");
+});
+
+both!(
+    every_documented_route_takes_random_input_without_a_server_error,
+    |db: TestDb| {
+        let staff = staff_for_tests(&db);
+        let doc: serde_json::Value = serde_json::from_str(&api::openapi_json()).unwrap();
+        let mut rng = Rng(0xf00d);
+        let params = [
+            "x".to_string(),
+            "..%2F..%2Fetc".to_string(),
+            "%00".to_string(),
+            "a".repeat(300),
+            "%D0%BD%D0%B0%D0%B4%D1%96%D1%8F".to_string(),
+            "0123456789abcdef0123456789abcdef".to_string(),
+        ];
+        let roles = [
+            "counselor",
+            "case_worker",
+            "supervisor",
+            "auditor",
+            "admin",
+            "partner",
+        ];
+        let mut requests = 0;
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let documented: Vec<u16> = op["responses"]
+                    .as_object()
+                    .unwrap()
+                    .keys()
+                    .filter_map(|k| k.parse().ok())
+                    .collect();
+                // Bounded: 6 random requests per route.
+                for _ in 0..6 {
+                    let mut concrete = path.clone();
+                    while let Some(start) = concrete.find('{') {
+                        let end = concrete[start..].find('}').unwrap() + start;
+                        concrete.replace_range(start..=end, &params[rng.below(params.len())]);
+                    }
+                    if rng.below(3) == 0 {
+                        concrete.push_str("?limit=-1&cursor=%FF&from=yesterday&k=0&format=xml");
+                    }
+                    let token = match rng.below(4) {
+                        0 => "not-a-token".to_string(),
+                        _ => staff.tokens[roles[rng.below(roles.len())]].clone(),
+                    };
+                    let auth = format!("Bearer {token}");
+                    let body = mutate(
+                        &mut rng,
+                        &json!({ "version": 1, "name": "x", "reason": "r" }),
+                    );
+                    let res = crate::support::http::request(
+                        staff.server.addr,
+                        &method.to_uppercase(),
+                        &concrete,
+                        &[
+                            ("Authorization", &auth),
+                            ("Content-Type", "application/json"),
+                        ],
+                        &body,
+                    );
+                    requests += 1;
+                    let generic = [400, 401, 403, 404, 405, 409, 413, 415, 422];
+                    assert!(
+                        res.status < 500
+                            && (documented.contains(&res.status) || generic.contains(&res.status)),
+                        "{method} {concrete}: {} {}",
+                        res.status,
+                        res.text()
+                    );
+                    if res.status >= 400 {
+                        let v = res.json();
+                        assert!(
+                            v["error"].is_string() && v["request_id"].is_string(),
+                            "{method} {concrete}: {v}"
+                        );
+                    }
+                    assert!(
+                        !res.text().contains(CANARY),
+                        "{method} {concrete} echoed a value"
+                    );
+                }
+            }
+        }
+        assert!(requests > 300, "{requests}");
+        assert_eq!(
+            crate::support::http::get(staff.server.addr, "/health/live").status,
+            200
+        );
+        assert!(staff.server.terminate().success());
+    }
+);
