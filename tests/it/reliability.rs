@@ -470,8 +470,8 @@ both!(
                     .keys()
                     .filter_map(|k| k.parse().ok())
                     .collect();
-                // Bounded: 6 random requests per route.
-                for _ in 0..6 {
+                // Bounded: 4 random requests per route.
+                for _ in 0..4 {
                     let mut concrete = path.clone();
                     while let Some(start) = concrete.find('{') {
                         let end = concrete[start..].find('}').unwrap() + start;
