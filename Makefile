@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: run test lint migrate bench build release deps fmt
+.PHONY: run test lint migrate bench soak build release deps fmt
 
 deps:
 	@scripts/ensure-deps.sh
@@ -42,3 +42,7 @@ bench: deps
 	$(CARGO) bench -p crypto --bench crypto
 	$(CARGO) bench -p persistence --features testing --bench audit
 	$(CARGO) bench --bench load
+
+# The load generator at twenty times the requests of `make bench`: minutes, not seconds.
+soak: deps
+	HOTLINE_BENCH_REQUESTS=20000 $(CARGO) bench --bench load
