@@ -877,11 +877,7 @@ impl From<EventRow> for EventView {
             action,
             record_type,
             record_id,
-            fields: fields
-                .split(',')
-                .filter(|f| !f.is_empty())
-                .map(str::to_string)
-                .collect(),
+            fields: crate::clock::code_list(&fields),
             purpose,
             outcome,
             rule,

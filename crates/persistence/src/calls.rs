@@ -122,11 +122,7 @@ fn facts(row: &CallRow) -> CallFacts {
         started_at,
         ended_at,
         caller_role,
-        topics: topics
-            .split(',')
-            .filter(|t| !t.is_empty())
-            .map(str::to_string)
-            .collect(),
+        topics: crate::clock::code_list(&topics),
         region,
         caller_gender,
         caller_age_group,
@@ -297,7 +293,7 @@ impl Vault {
     }
 
     fn call_relation(actor: &Actor, row: &CallRow, settings: &CallSettings, now: i64) -> Relation {
-        let window = i64::try_from(settings.counselor_window.as_micros()).unwrap_or(i64::MAX);
+        let window = crate::clock::duration_micros(settings.counselor_window);
         if row.counselor_id == actor.user_id && row.created_at.saturating_add(window) > now {
             Relation::OwnRecentCall
         } else {
@@ -424,8 +420,7 @@ impl Vault {
         Ok(db.write(|conn| {
             let mut q = calls::table.select(CallRow::as_select()).into_boxed();
             if actor.role != domain::identity::Role::Supervisor {
-                let window =
-                    i64::try_from(settings.counselor_window.as_micros()).unwrap_or(i64::MAX);
+                let window = crate::clock::duration_micros(settings.counselor_window);
                 q = q
                     .filter(calls::counselor_id.eq(actor.user_id.clone()))
                     .filter(calls::created_at.gt(now - window));

@@ -18,7 +18,7 @@ use domain::Sensitive;
 use serde::{Deserialize, Serialize};
 
 use crate::calls::CallSettings;
-use crate::clock::now_micros;
+use crate::clock::{code_list, now_micros};
 use crate::error::{new_id, refuse};
 use crate::identity::{Actor, AuthError};
 use crate::schema::{
@@ -87,13 +87,6 @@ struct CaseRow {
     erased_at: Option<i64>,
 }
 
-fn list(text: &str) -> Vec<String> {
-    text.split(',')
-        .filter(|t| !t.is_empty())
-        .map(str::to_string)
-        .collect()
-}
-
 impl CaseRow {
     fn facts(&self) -> CaseFacts {
         CaseFacts {
@@ -101,12 +94,12 @@ impl CaseRow {
             gender: self.gender.clone(),
             age_band: self.age_band.clone(),
             nationality: self.nationality.clone(),
-            exploitation_types: list(&self.exploitation_types),
-            control_methods: list(&self.control_methods),
+            exploitation_types: code_list(&self.exploitation_types),
+            control_methods: code_list(&self.control_methods),
             recruitment: self.recruitment.clone(),
-            recruitment_countries: list(&self.recruitment_countries),
-            transit_countries: list(&self.transit_countries),
-            exploitation_countries: list(&self.exploitation_countries),
+            recruitment_countries: code_list(&self.recruitment_countries),
+            transit_countries: code_list(&self.transit_countries),
+            exploitation_countries: code_list(&self.exploitation_countries),
             exploitation_from: self.exploitation_from.clone(),
             exploitation_to: self.exploitation_to.clone(),
             nrm_status: self.nrm_status.clone(),
@@ -1779,8 +1772,8 @@ impl ConsentRow {
     fn facts(&self) -> ConsentFacts {
         ConsentFacts {
             purpose: self.purpose.clone(),
-            service_types: list(&self.service_types),
-            organisations: list(&self.organisations),
+            service_types: code_list(&self.service_types),
+            organisations: code_list(&self.organisations),
             given_at: self.given_at,
             expires_at: self.expires_at,
         }
@@ -2086,9 +2079,8 @@ impl Vault {
         self.reauthenticate(db, auth, actor, reauth)?;
         let id = new_id()?;
         let now = now_micros();
-        let expires_at = now.saturating_add(
-            i64::try_from(settings.break_glass_ttl.as_micros()).unwrap_or(i64::MAX),
-        );
+        let expires_at =
+            now.saturating_add(crate::clock::duration_micros(settings.break_glass_ttl));
         db.write(|conn| {
             let dek = self.data_key(conn, case_id)?;
             let sealed = dek.seal(

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use domain::policy::{Action, Relation};
 use domain::referrals::OrganisationInput;
 
-use crate::clock::now_micros;
+use crate::clock::{code_list, now_micros};
 use crate::identity::{Actor, AuthError};
 use crate::schema::{organisations, services};
 use crate::{AuditEvent, Database, DbConnection, DbError, Vault};
@@ -42,13 +42,6 @@ pub struct DirectoryFilter {
     pub text: Option<String>,
     /// Include inactive organisations (admins).
     pub inactive: bool,
-}
-
-fn list(text: &str) -> Vec<String> {
-    text.split(',')
-        .filter(|t| !t.is_empty())
-        .map(str::to_string)
-        .collect()
 }
 
 type OrgRow = (
@@ -112,8 +105,8 @@ fn load_all(conn: &mut DbConnection) -> Result<Vec<OrganisationView>, DbError> {
                     })
                     .collect();
                 OrganisationView {
-                    languages: list(&languages),
-                    regions: list(&regions),
+                    languages: code_list(&languages),
+                    regions: code_list(&regions),
                     id,
                     name,
                     notification_email,

@@ -190,10 +190,6 @@ static DUMMY_HASH: LazyLock<Option<String>> = LazyLock::new(|| {
         .and_then(|pw| crypto::password::hash(&pw).ok())
 });
 
-fn micros(d: Duration) -> i64 {
-    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
-}
-
 impl Vault {
     fn session_ref(&self, session_id: &str) -> Result<String, DbError> {
         Ok(crypto::token::pseudonym(
@@ -380,7 +376,9 @@ impl Vault {
                     if failures >= settings.lock_after as i32 {
                         diesel::update(users::table.find(&user.id))
                             .set((
-                                users::locked_until.eq(Some(now + micros(settings.lock_for))),
+                                users::locked_until.eq(Some(
+                                    now + crate::clock::duration_micros(settings.lock_for),
+                                )),
                                 users::failed_logins.eq(0),
                             ))
                             .execute(conn)?;
@@ -469,7 +467,8 @@ impl Vault {
                     sessions::user_id.eq(&user.id),
                     sessions::created_at.eq(now),
                     sessions::last_seen_at.eq(now),
-                    sessions::expires_at.eq(now + micros(settings.session_absolute)),
+                    sessions::expires_at
+                        .eq(now + crate::clock::duration_micros(settings.session_absolute)),
                     sessions::mfa.eq(mfa),
                 ))
                 .execute(conn)?;
@@ -647,7 +646,7 @@ impl Vault {
         };
         let valid = revoked.is_none()
             && expires > now
-            && last_seen + micros(settings.session_idle) > now
+            && last_seen + crate::clock::duration_micros(settings.session_idle) > now
             && status == "active"
             && user_id.is_none_or(|u| u == uid);
         let Some(role) = Role::parse(&role).filter(|_| valid) else {
@@ -738,7 +737,7 @@ fn throttle_wait(settings: &AuthSettings, failures: i32, last: i64, now: i64) ->
         .throttle_base
         .saturating_mul(factor)
         .min(settings.throttle_max);
-    let until = last.saturating_add(micros(wait));
+    let until = last.saturating_add(crate::clock::duration_micros(wait));
     (until > now).then(|| Duration::from_micros((until - now) as u64))
 }
 

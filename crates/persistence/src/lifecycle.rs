@@ -68,10 +68,6 @@ pub struct RetentionReport {
     pub audit_events_past_retention: i64,
 }
 
-fn micros(d: Duration) -> i64 {
-    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
-}
-
 /// Case ids under a live legal hold.
 fn held_cases(conn: &mut DbConnection) -> Result<Vec<String>, DbError> {
     Ok(legal_holds::table
@@ -102,7 +98,10 @@ impl Vault {
         let calls: Vec<(String, i64)> = calls::table
             .filter(calls::case_id.is_null())
             .filter(calls::erased_at.is_null())
-            .filter(calls::started_at.lt(now.saturating_sub(micros(settings.call_details))))
+            .filter(
+                calls::started_at
+                    .lt(now.saturating_sub(crate::clock::duration_micros(settings.call_details))),
+            )
             .filter(
                 calls::summary
                     .is_not_null()
@@ -112,21 +111,24 @@ impl Vault {
             .select((calls::id, calls::started_at))
             .order_by((calls::started_at, calls::id))
             .load(conn)?;
-        let closed: Vec<(String, String, i64)> = cases::table
-            .filter(cases::erased_at.is_null())
-            .filter(cases::closed_at.lt(now.saturating_sub(micros(settings.case_after_closure))))
-            .select((
-                cases::id,
-                cases::reference,
-                cases::closed_at.assume_not_null(),
-            ))
-            .order_by((cases::closed_at, cases::id))
-            .load(conn)?;
+        let closed: Vec<(String, String, i64)> =
+            cases::table
+                .filter(cases::erased_at.is_null())
+                .filter(cases::closed_at.lt(
+                    now.saturating_sub(crate::clock::duration_micros(settings.case_after_closure)),
+                ))
+                .select((
+                    cases::id,
+                    cases::reference,
+                    cases::closed_at.assume_not_null(),
+                ))
+                .order_by((cases::closed_at, cases::id))
+                .load(conn)?;
         let held = held_cases(conn)?;
         let audit: i64 = crate::schema::audit_events::table
             .filter(
                 crate::schema::audit_events::occurred_at
-                    .lt(now.saturating_sub(micros(settings.audit_events))),
+                    .lt(now.saturating_sub(crate::clock::duration_micros(settings.audit_events))),
             )
             .count()
             .get_result(conn)?;
@@ -751,7 +753,7 @@ impl Vault {
                 })).collect::<Vec<_>>(),
                 "calls": calls_out,
                 "shared_with": shared.into_iter().map(|(org, fields, at)| json!({
-                    "organisation": org, "fields": fields.split(',').filter(|x| !x.is_empty()).collect::<Vec<_>>(), "shared_at": at,
+                    "organisation": org, "fields": crate::clock::code_list(&fields), "shared_at": at,
                 })).collect::<Vec<_>>(),
             });
             self.record(

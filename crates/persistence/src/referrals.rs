@@ -442,12 +442,7 @@ impl Vault {
             case_id: (!partner).then(|| row.case_id.clone()),
             case_reference: if partner { None } else { case_reference },
             organisation_name,
-            packet_fields: row
-                .packet_fields
-                .split(',')
-                .filter(|f| !f.is_empty())
-                .map(String::from)
-                .collect(),
+            packet_fields: crate::clock::code_list(&row.packet_fields),
             packet,
             overridden: row.override_by.is_some(),
             override_justification,
@@ -631,9 +626,7 @@ impl Vault {
                         return Err(crate::error::refuse(NO_CONSENT));
                     }
                 }
-                let due = now.saturating_add(
-                    i64::try_from(settings.answer_within.as_micros()).unwrap_or(i64::MAX),
-                );
+                let due = now.saturating_add(crate::clock::duration_micros(settings.answer_within));
                 diesel::update(referrals::table.find(id))
                     .set((
                         referrals::status.eq(Status::Sent.as_str()),

@@ -9,6 +9,7 @@ use diesel::prelude::*;
 use domain::policy::{Action, Relation};
 use domain::stats::Table;
 
+use crate::clock::code_list;
 use crate::identity::{Actor, AuthError};
 use crate::schema::{case_plan_items, cases, referrals};
 use crate::{AuditEvent, Database, DbConnection, DbError, Vault};
@@ -83,13 +84,6 @@ pub struct StatsQuery {
     pub period: Period,
     /// For `calls`: one of [`CALL_DIMENSIONS`].
     pub by: String,
-}
-
-fn list(s: &str) -> Vec<String> {
-    s.split(',')
-        .filter(|x| !x.is_empty())
-        .map(String::from)
-        .collect()
 }
 
 /// Builds a table from (row, column, count) triples, rows and columns in first-seen sorted
@@ -185,7 +179,7 @@ pub fn count_table(conn: &mut DbConnection, q: &StatsQuery) -> Result<Table, DbE
             for (day, value, n) in rows {
                 let period = q.period.label(day);
                 // A call with several topics counts once under each.
-                for part in list(&value) {
+                for part in code_list(&value) {
                     triples.push((period.clone(), part, n as u64));
                 }
             }
@@ -216,7 +210,7 @@ pub fn count_table(conn: &mut DbConnection, q: &StatsQuery) -> Result<Table, DbE
                 let types = if types.is_empty() {
                     vec!["unknown".to_string()]
                 } else {
-                    list(&types)
+                    code_list(&types)
                 };
                 for t in types {
                     triples.push((t, status.clone(), n as u64));
@@ -265,10 +259,10 @@ pub fn count_table(conn: &mut DbConnection, q: &StatsQuery) -> Result<Table, DbE
                 .load(conn)?;
             let mut triples = Vec::new();
             for (recruited, exploited, n) in rows {
-                for c in list(&recruited) {
+                for c in code_list(&recruited) {
                     triples.push((c, "recruitment".to_string(), n as u64));
                 }
-                for c in list(&exploited) {
+                for c in code_list(&exploited) {
                     triples.push((c, "exploitation".to_string(), n as u64));
                 }
             }
@@ -445,8 +439,8 @@ pub fn htcds_records(
                 let year = chrono::DateTime::from_timestamp_micros(opened)
                     .map(|t| t.year().to_string())
                     .unwrap_or_default();
-                let types = list(&types);
-                let control = list(&control);
+                let types = code_list(&types);
+                let control = code_list(&control);
                 let has = |v: &[String], c: &str| v.iter().any(|x| x == c);
                 let minor = matches!(age.as_str(), "0-8" | "9-17");
                 let mut r = vec![
@@ -474,7 +468,7 @@ pub fn htcds_records(
                     } else {
                         nationality
                     },
-                    list(&countries).into_iter().next().unwrap_or_default(),
+                    code_list(&countries).into_iter().next().unwrap_or_default(),
                     flag(has(&types, "forced_labour")),
                     flag(has(&types, "sexual")),
                     flag(has(&types, "forced_marriage")),
