@@ -87,7 +87,44 @@ struct CaseRow {
     erased_at: Option<i64>,
 }
 
+/// How the actor relates to a case for `action`: as [`CaseRow::relation_to`], or, when that
+/// relation allows nothing and the actor holds a live break-glass grant, `BreakGlassCase` with
+/// the grant's end. The grant is looked up only then, so the usual read costs no extra query.
+fn policy_relation(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    row: &CaseRow,
+    action: Action,
+    now: i64,
+) -> Result<(Relation, Option<i64>), DbError> {
+    let relation = row.relation_to(actor);
+    if relation != Relation::OtherCase
+        || domain::policy::authorize(actor.role, action, relation).is_allowed()
+    {
+        return Ok((relation, None));
+    }
+    let grant: Option<i64> = break_glass_grants::table
+        .filter(break_glass_grants::user_id.eq(&actor.user_id))
+        .filter(break_glass_grants::case_id.eq(&row.id))
+        .filter(break_glass_grants::expires_at.gt(now))
+        .select(diesel::dsl::max(break_glass_grants::expires_at))
+        .first(conn)?;
+    Ok(match grant {
+        Some(until) => (Relation::BreakGlassCase, Some(until)),
+        None => (relation, None),
+    })
+}
+
 impl CaseRow {
+    /// The actor's own relation to the case (break-glass aside).
+    fn relation_to(&self, actor: &Actor) -> Relation {
+        if self.assigned_to.as_deref() == Some(actor.user_id.as_str()) {
+            Relation::AssignedCase
+        } else {
+            Relation::OtherCase
+        }
+    }
+
     fn facts(&self) -> CaseFacts {
         CaseFacts {
             risk_level: self.risk_level.clone(),
@@ -745,36 +782,19 @@ impl Vault {
         action: Action,
         id: &str,
     ) -> Result<(CaseRow, &'static str, Option<i64>), AuthError> {
-        let now = now_micros();
-        let found: Option<(CaseRow, Option<i64>)> = db.with_conn(|conn| {
+        let found: Option<(CaseRow, Relation, Option<i64>)> = db.with_conn(|conn| {
             let row: Option<CaseRow> = cases::table
                 .find(id)
                 .select(CaseRow::as_select())
                 .first(conn)
                 .optional()?;
             let Some(row) = row else { return Ok(None) };
-            let grant: Option<i64> = break_glass_grants::table
-                .filter(break_glass_grants::user_id.eq(&actor.user_id))
-                .filter(break_glass_grants::case_id.eq(id))
-                .filter(break_glass_grants::expires_at.gt(now))
-                .select(diesel::dsl::max(break_glass_grants::expires_at))
-                .first(conn)?;
-            Ok(Some((row, grant)))
+            let (relation, grant) = policy_relation(conn, actor, &row, action, now_micros())?;
+            Ok(Some((row, relation, grant)))
         })?;
-        let Some((row, grant)) = found else {
+        let Some((row, relation, grant)) = found else {
             return Err(AuthError::NotFound);
         };
-        let mut relation = if row.assigned_to.as_deref() == Some(actor.user_id.as_str()) {
-            Relation::AssignedCase
-        } else {
-            Relation::OtherCase
-        };
-        if relation == Relation::OtherCase
-            && grant.is_some()
-            && !domain::policy::authorize(actor.role, action, relation).is_allowed()
-        {
-            relation = Relation::BreakGlassCase;
-        }
         match self.authorize(db, actor, action, relation, Some(("case", id))) {
             Ok(_)
                 if row.erased_at.is_some()
@@ -782,11 +802,7 @@ impl Vault {
             {
                 Err(AuthError::Conflict(ERASED))
             }
-            Ok(rule) => Ok((
-                row,
-                rule,
-                grant.filter(|_| relation == Relation::BreakGlassCase),
-            )),
+            Ok(rule) => Ok((row, rule, grant)),
             Err(AuthError::Forbidden(r)) if relation == Relation::BreakGlassCase => {
                 Err(AuthError::Forbidden(r))
             }
@@ -1174,27 +1190,8 @@ impl Vault {
         row: &CaseRow,
         now: i64,
     ) -> Result<bool, DbError> {
-        if row.assigned_to.as_deref() == Some(actor.user_id.as_str()) {
-            return Ok(domain::policy::authorize(
-                actor.role,
-                Action::CaseRead,
-                Relation::AssignedCase,
-            )
-            .is_allowed());
-        }
-        if domain::policy::authorize(actor.role, Action::CaseRead, Relation::OtherCase).is_allowed()
-        {
-            return Ok(true);
-        }
-        let grants: i64 = break_glass_grants::table
-            .filter(break_glass_grants::user_id.eq(&actor.user_id))
-            .filter(break_glass_grants::case_id.eq(&row.id))
-            .filter(break_glass_grants::expires_at.gt(now))
-            .count()
-            .get_result(conn)?;
-        Ok(grants > 0
-            && domain::policy::authorize(actor.role, Action::CaseRead, Relation::BreakGlassCase)
-                .is_allowed())
+        let (relation, _) = policy_relation(conn, actor, row, Action::CaseRead, now)?;
+        Ok(domain::policy::authorize(actor.role, Action::CaseRead, relation).is_allowed())
     }
 }
 
@@ -2057,11 +2054,7 @@ impl Vault {
         let Some(row) = row else {
             return Err(AuthError::NotFound);
         };
-        let relation = if row.assigned_to.as_deref() == Some(actor.user_id.as_str()) {
-            Relation::AssignedCase
-        } else {
-            Relation::OtherCase
-        };
+        let relation = row.relation_to(actor);
         if domain::policy::authorize(actor.role, Action::CaseRead, relation).is_allowed() {
             return Err(AuthError::Conflict(ALREADY_ALLOWED));
         }

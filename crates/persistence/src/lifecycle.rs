@@ -69,6 +69,16 @@ pub struct RetentionReport {
 }
 
 /// Case ids under a live legal hold.
+/// Whether one case is under a live legal hold.
+fn is_held(conn: &mut DbConnection, case_id: &str) -> Result<bool, DbError> {
+    let held: i64 = legal_holds::table
+        .filter(legal_holds::case_id.eq(case_id))
+        .filter(legal_holds::lifted_at.is_null())
+        .count()
+        .get_result(conn)?;
+    Ok(held > 0)
+}
+
 fn held_cases(conn: &mut DbConnection) -> Result<Vec<String>, DbError> {
     Ok(legal_holds::table
         .filter(legal_holds::lifted_at.is_null())
@@ -179,7 +189,7 @@ impl Vault {
                     "call" => self.erase_call(conn, &item.id, event),
                     _ => {
                         // Checked again inside the transaction: a hold placed meanwhile wins.
-                        if held_cases(conn)?.contains(&item.id) {
+                        if is_held(conn, &item.id)? {
                             return Ok(());
                         }
                         self.erase_case_in(conn, &item.id, event, &settings.public_url)
@@ -323,7 +333,7 @@ impl Vault {
         }
         let access = self.case_access(db, actor, Action::CaseLegalHold, case_id)?;
         db.write(|conn| {
-            if held_cases(conn)?.iter().any(|c| c == case_id) {
+            if is_held(conn, case_id)? {
                 return Err(refuse(HELD));
             }
             let id = new_id()?;
@@ -389,11 +399,6 @@ impl Vault {
         })
         .map_err(conflict)
     }
-
-    /// Whether the case is under a legal hold now.
-    pub(crate) fn is_held(&self, conn: &mut DbConnection, case_id: &str) -> Result<bool, DbError> {
-        Ok(held_cases(conn)?.iter().any(|c| c == case_id))
-    }
 }
 
 /// An erasure request as supervisors see it.
@@ -421,7 +426,7 @@ impl Vault {
         let access = self.case_access(db, actor, Action::CaseErasureRequest, case_id)?;
         let id = new_id()?;
         db.write(|conn| {
-            if self.is_held(conn, case_id)? {
+            if is_held(conn, case_id)? {
                 return Err(refuse(ON_HOLD));
             }
             let pending: i64 = erasure_requests::table
@@ -614,7 +619,7 @@ impl Vault {
             };
             self.record(conn, &event)?;
             if approve {
-                if self.is_held(conn, &case_id)? {
+                if is_held(conn, &case_id)? {
                     return Err(refuse(ON_HOLD));
                 }
                 self.erase_case_in(
