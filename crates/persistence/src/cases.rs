@@ -1198,6 +1198,50 @@ impl Vault {
 // ---------------------------------------------------------------------------------------------
 // Notes
 
+/// Opens one revision of a note of `case_id` (sealed under the case's key, bound to the note
+/// and the revision number).
+pub(crate) fn open_revision(
+    dek: &crypto::envelope::DataKey,
+    case_id: &str,
+    note_id: &str,
+    revision: i32,
+    sealed: &[u8],
+) -> Result<String, DbError> {
+    let record = format!("{note_id}/{revision}");
+    open_text(
+        dek,
+        &ctx("case_note_revisions", "body", &record, case_id),
+        sealed,
+    )
+}
+
+/// Seals and stores one revision of a note, in the caller's transaction.
+fn add_revision(
+    conn: &mut DbConnection,
+    dek: &crypto::envelope::DataKey,
+    case_id: &str,
+    (note_id, revision): (&str, i32),
+    author_id: &str,
+    body: &str,
+    now: i64,
+) -> Result<(), DbError> {
+    let record = format!("{note_id}/{revision}");
+    let sealed = dek.seal(
+        &ctx("case_note_revisions", "body", &record, case_id),
+        body.as_bytes(),
+    )?;
+    diesel::insert_into(case_note_revisions::table)
+        .values((
+            case_note_revisions::note_id.eq(note_id),
+            case_note_revisions::revision.eq(revision),
+            case_note_revisions::author_id.eq(author_id),
+            case_note_revisions::body.eq(sealed),
+            case_note_revisions::created_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
 impl Vault {
     fn current_notes(
         &self,
@@ -1224,12 +1268,7 @@ impl Vault {
             .load(conn)?;
         rows.into_iter()
             .map(|(id, author_id, revision, created_at, updated_at, body)| {
-                let record = format!("{id}/{revision}");
-                let body = open_text(
-                    dek,
-                    &ctx("case_note_revisions", "body", &record, case_id),
-                    &body,
-                )?;
+                let body = open_revision(dek, case_id, &id, revision, &body)?;
                 Ok(NoteView {
                     id,
                     author_id,
@@ -1272,11 +1311,6 @@ impl Vault {
         let now = now_micros();
         db.write(|conn| {
             let dek = self.data_key(conn, case_id)?;
-            let record = format!("{id}/1");
-            let sealed = dek.seal(
-                &ctx("case_note_revisions", "body", &record, case_id),
-                body.as_bytes(),
-            )?;
             diesel::insert_into(case_notes::table)
                 .values((
                     case_notes::id.eq(&id),
@@ -1287,15 +1321,7 @@ impl Vault {
                     case_notes::updated_at.eq(now),
                 ))
                 .execute(conn)?;
-            diesel::insert_into(case_note_revisions::table)
-                .values((
-                    case_note_revisions::note_id.eq(&id),
-                    case_note_revisions::revision.eq(1),
-                    case_note_revisions::author_id.eq(&actor.user_id),
-                    case_note_revisions::body.eq(sealed),
-                    case_note_revisions::created_at.eq(now),
-                ))
-                .execute(conn)?;
+            add_revision(conn, &dek, case_id, (&id, 1), &actor.user_id, &body, now)?;
             self.record(
                 conn,
                 &AuditEvent {
@@ -1367,20 +1393,15 @@ impl Vault {
                 return Err(refuse(STALE_ITEM));
             }
             let dek = self.data_key(conn, case_id)?;
-            let record = format!("{note_id}/{next}");
-            let sealed = dek.seal(
-                &ctx("case_note_revisions", "body", &record, case_id),
-                body.as_bytes(),
+            add_revision(
+                conn,
+                &dek,
+                case_id,
+                (note_id, next),
+                &actor.user_id,
+                &body,
+                now,
             )?;
-            diesel::insert_into(case_note_revisions::table)
-                .values((
-                    case_note_revisions::note_id.eq(note_id),
-                    case_note_revisions::revision.eq(next),
-                    case_note_revisions::author_id.eq(&actor.user_id),
-                    case_note_revisions::body.eq(sealed),
-                    case_note_revisions::created_at.eq(now),
-                ))
-                .execute(conn)?;
             self.record(
                 conn,
                 &AuditEvent {
@@ -1425,15 +1446,12 @@ impl Vault {
             let revisions = rows
                 .into_iter()
                 .map(|(revision, author_id, created_at, body)| {
-                    let record = format!("{note_id}/{revision}");
                     Ok(NoteRevision {
                         revision,
                         author_id,
                         created_at,
-                        body: Sensitive::new(open_text(
-                            &dek,
-                            &ctx("case_note_revisions", "body", &record, case_id),
-                            &body,
+                        body: Sensitive::new(open_revision(
+                            &dek, case_id, note_id, revision, &body,
                         )?),
                     })
                 })

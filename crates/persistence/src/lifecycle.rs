@@ -673,19 +673,10 @@ impl Vault {
                     .order_by((case_notes::created_at, case_note_revisions::note_id, case_note_revisions::revision))
                     .load(conn)?;
                 for (note, revision, at, body) in rows {
-                    let record = format!("{note}/{revision}");
-                    let text = dek.open(
-                        &FieldContext {
-                            table: "case_note_revisions",
-                            field: "body",
-                            record_id: &record,
-                            owner_id: case_id,
-                        },
-                        &body,
-                    )?;
+                    let text = crate::cases::open_revision(dek, case_id, &note, revision, &body)?;
                     notes.push(json!({
                         "note": note, "revision": revision, "written_at": at,
-                        "text": redact_third_parties(&String::from_utf8_lossy(&text)),
+                        "text": redact_third_parties(&text),
                     }));
                 }
             }
