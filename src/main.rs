@@ -493,13 +493,7 @@ fn stats_export(
 
 fn csv_line(fields: impl Iterator<Item = String>) -> String {
     let mut line = fields
-        .map(|f| {
-            if f.contains([',', '"', '\n']) {
-                format!("\"{}\"", f.replace('"', "\"\""))
-            } else {
-                f
-            }
-        })
+        .map(|f| domain::stats::csv_field(&f))
         .collect::<Vec<_>>()
         .join(",");
     line.push('\n');

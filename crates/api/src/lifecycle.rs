@@ -61,8 +61,9 @@ pub(crate) struct ExportQuery {
     format: Option<String>,
 }
 
-/// Escapes text for HTML element content and attribute values.
-fn escape(text: &str) -> String {
+/// Escapes text for HTML element content and attribute values (the export document, the
+/// statistics report and SVG charts).
+pub(crate) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

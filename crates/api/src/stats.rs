@@ -9,6 +9,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::auth::Authenticated;
+use crate::lifecycle::escape;
 use crate::{ApiError, Services};
 
 /// The k rule's thresholds.
@@ -155,13 +156,6 @@ pub(crate) async fn table(
     } else {
         Ok(HttpResponse::Ok().json(published_json(&name, &published)))
     }
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 /// A horizontal bar chart of one column of a published table (its row totals when `column` is

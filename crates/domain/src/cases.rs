@@ -360,6 +360,20 @@ pub fn optional_text(
     }
 }
 
+/// An optional e-mail address: trimmed, empty as absent, at most 254 characters, one `@` with
+/// a dot in the domain and no white space, then lower-cased (`normalize::email`).
+pub fn optional_email(errors: &mut FieldErrors, field: &str, value: &mut Option<String>) {
+    optional_text(errors, field, value, 254);
+    if let Some(e) = value {
+        let (local, domain) = e.split_once('@').unwrap_or(("", ""));
+        if local.is_empty() || !domain.contains('.') || e.chars().any(char::is_whitespace) {
+            errors.insert(field.into(), "is not an e-mail address".into());
+        } else {
+            *e = normalize::email(e);
+        }
+    }
+}
+
 /// Like [`optional_text`], but the value must be there.
 pub fn required_text(errors: &mut FieldErrors, field: &str, value: &mut String, max: usize) {
     let mut v = Some(std::mem::take(value));
@@ -435,18 +449,7 @@ impl VictimProfile {
             &mut c.address,
             MEDIUM_MAX_CHARS,
         );
-        optional_text(errors, "profile.contact.email", &mut c.email, 254);
-        if let Some(e) = &mut c.email {
-            let (local, domain) = e.split_once('@').unwrap_or(("", ""));
-            if local.is_empty() || !domain.contains('.') || e.chars().any(char::is_whitespace) {
-                errors.insert(
-                    "profile.contact.email".into(),
-                    "is not an e-mail address".into(),
-                );
-            } else {
-                *e = normalize::email(e);
-            }
-        }
+        optional_email(errors, "profile.contact.email", &mut c.email);
         let mut phones = Vec::new();
         for (i, p) in std::mem::take(&mut c.phones).into_iter().enumerate() {
             if p.trim().is_empty() {

@@ -244,23 +244,11 @@ impl OrganisationInput {
             );
         }
         crate::cases::required_text(&mut errors, "name", &mut self.name, 200);
-        optional_text(
+        crate::cases::optional_email(
             &mut errors,
             "notification_email",
             &mut self.notification_email,
-            254,
         );
-        if let Some(e) = &mut self.notification_email {
-            let (local, domain) = e.split_once('@').unwrap_or(("", ""));
-            if local.is_empty() || !domain.contains('.') || e.chars().any(char::is_whitespace) {
-                errors.insert(
-                    "notification_email".into(),
-                    "is not an e-mail address".into(),
-                );
-            } else {
-                *e = crate::normalize::email(e);
-            }
-        }
         if !matches!(self.language.as_str(), "uk" | "en") {
             errors.insert("language".into(), "must be uk or en".into());
         }

@@ -473,17 +473,20 @@ pub fn protect(table: &Table, k: u64) -> Published {
     }
 }
 
+/// One CSV field, quoted when it holds a comma, a quote or a line break (RFC 4180).
+pub fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
 impl Published {
     /// The table as CSV: a header of column labels and "total", one line per row, a totals
     /// line. Suppressed cells read `suppressed`.
     pub fn to_csv(&self, corner: &str) -> String {
-        fn field(s: &str) -> String {
-            if s.contains([',', '"', '\n', '\r']) {
-                format!("\"{}\"", s.replace('"', "\"\""))
-            } else {
-                s.to_string()
-            }
-        }
+        let field = csv_field;
         fn show(c: &Cell) -> String {
             match c {
                 Cell::Value(v) => v.to_string(),

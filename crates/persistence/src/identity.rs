@@ -1528,18 +1528,12 @@ impl Vault {
 pub fn check_contact(email: Option<String>, language: &str) -> Result<Option<String>, AuthError> {
     let mut errors = std::collections::BTreeMap::new();
     let mut email = email;
-    domain::cases::optional_text(&mut errors, "email", &mut email, 254);
-    if let Some(e) = &email {
-        let (local, domain_part) = e.split_once('@').unwrap_or(("", ""));
-        if local.is_empty() || !domain_part.contains('.') || e.chars().any(char::is_whitespace) {
-            errors.insert("email".to_string(), "is not an e-mail address".to_string());
-        }
-    }
+    domain::cases::optional_email(&mut errors, "email", &mut email);
     if !matches!(language, "uk" | "en") {
         errors.insert("language".to_string(), "must be uk or en".to_string());
     }
     if errors.is_empty() {
-        Ok(email.map(|e| domain::normalize::email(&e)))
+        Ok(email)
     } else {
         Err(AuthError::InvalidMany(errors))
     }
