@@ -212,11 +212,10 @@ impl From<DbError> for ApiError {
                 log::warn!("database unavailable: {reason}");
                 Self::unavailable("the database is unavailable; try again shortly")
             }
-            // Text with a NUL character (JSON allows "\u0000"), which PostgreSQL cannot store.
-            DbError::Query(e) if e.to_string().contains("0x00") => Self::new(
+            DbError::Unstorable => Self::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "validation",
-                "a value contains a NUL character, which cannot be stored",
+                "a value contains a character that cannot be stored",
             ),
             other => {
                 log::error!("{other}");

@@ -15,7 +15,11 @@ pub enum DbError {
     Migration(String),
     /// Any other failure of a query.
     #[error("database query failed: {0}")]
-    Query(#[from] DieselError),
+    Query(DieselError),
+    /// A value holds a character the database cannot store (PostgreSQL refuses NUL in text,
+    /// which JSON allows as "\u0000"): bad input, not a server fault.
+    #[error("a value contains a character the database cannot store")]
+    Unstorable,
     /// The record's data key was shredded: its sealed fields can never be opened again.
     #[error("the record has been erased")]
     Erased,
@@ -46,7 +50,20 @@ impl DbError {
         if Self::is_connection_loss(&err) {
             DbError::Unavailable(err.to_string())
         } else {
-            DbError::Query(err)
+            DbError::from(err)
+        }
+    }
+}
+
+impl From<DieselError> for DbError {
+    fn from(err: DieselError) -> Self {
+        match &err {
+            DieselError::DatabaseError(_, info)
+                if info.message().contains("invalid byte sequence") =>
+            {
+                DbError::Unstorable
+            }
+            _ => DbError::Query(err),
         }
     }
 }
