@@ -48,7 +48,7 @@ impl Status {
         Status::ALL.into_iter().find(|s| s.as_str() == code)
     }
 
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             Status::Draft => "draft",
             Status::Sent => "sent",

@@ -1133,14 +1133,14 @@ impl Vault {
             let mut ids: Vec<String> = candidates.into_iter().map(|(owner, _)| owner).collect();
             ids.sort();
             ids.dedup();
+            // The candidate cases in one query (index collisions make them a few, never many).
+            let rows: Vec<CaseRow> = cases::table
+                .filter(cases::id.eq_any(&ids))
+                .select(CaseRow::as_select())
+                .load(conn)?;
             let mut hits = Vec::new();
-            for id in ids {
-                let row: Option<CaseRow> = cases::table
-                    .find(&id)
-                    .select(CaseRow::as_select())
-                    .first(conn)
-                    .optional()?;
-                let Some(row) = row else { continue };
+            for row in rows {
+                let id = row.id.clone();
                 if !self.may_read(conn, actor, &row, now)? {
                     continue;
                 }

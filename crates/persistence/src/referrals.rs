@@ -30,6 +30,19 @@ const BAD_MOVE: &str = "the referral cannot move from its status to that one";
 const NO_CONSENT: &str =
     "no live consent to share for referrals covers this provider; record one, or a supervisor may override with a written justification";
 const CONFLICTS: [&str; 3] = [STALE, BAD_MOVE, NO_CONSENT];
+/// Not yet ended: a draft or a live referral.
+const OPEN: [&str; 4] = [
+    Status::Draft.as_str(),
+    Status::Sent.as_str(),
+    Status::Accepted.as_str(),
+    Status::InProgress.as_str(),
+];
+/// Sent and not ended: the partner may see the packet.
+const LIVE: [&str; 3] = [
+    Status::Sent.as_str(),
+    Status::Accepted.as_str(),
+    Status::InProgress.as_str(),
+];
 
 #[derive(Debug, Clone)]
 pub struct ReferralSettings {
@@ -846,16 +859,8 @@ impl Vault {
         };
         Ok(db.write(|conn| {
             let mut q = referrals::table
-                .select(ReferralRow::as_select())
+                .select(SummaryRow::as_select())
                 .into_boxed();
-            let live = [Status::Sent, Status::Accepted, Status::InProgress].map(Status::as_str);
-            let open = [
-                Status::Draft,
-                Status::Sent,
-                Status::Accepted,
-                Status::InProgress,
-            ]
-            .map(Status::as_str);
             if let Some(case) = case_id {
                 q = q.filter(referrals::case_id.eq(case.to_string()));
             } else if actor.role == Role::Partner {
@@ -864,15 +869,15 @@ impl Vault {
                         referrals::organisation_id
                             .eq(actor.organisation_id.clone().unwrap_or_default()),
                     )
-                    .filter(referrals::status.eq_any(live));
+                    .filter(referrals::status.eq_any(LIVE));
             } else if actor.role == Role::Supervisor {
-                q = q.filter(referrals::status.eq_any(open));
+                q = q.filter(referrals::status.eq_any(OPEN));
             } else {
                 q = q
                     .filter(referrals::created_by.eq(actor.user_id.clone()))
-                    .filter(referrals::status.eq_any(open));
+                    .filter(referrals::status.eq_any(OPEN));
             }
-            let rows: Vec<ReferralRow> = q
+            let rows: Vec<SummaryRow> = q
                 .order_by((referrals::created_at.desc(), referrals::id.desc()))
                 .limit(500)
                 .load(conn)?;
@@ -910,18 +915,11 @@ impl Vault {
             return Ok(Vec::new());
         }
         Ok(db.write(|conn| {
-            let open = [
-                Status::Draft,
-                Status::Sent,
-                Status::Accepted,
-                Status::InProgress,
-            ]
-            .map(Status::as_str);
-            let rows: Vec<ReferralRow> = referrals::table
+            let rows: Vec<SummaryRow> = referrals::table
                 .filter(referrals::created_by.eq(&actor.user_id))
-                .filter(referrals::status.eq_any(open))
+                .filter(referrals::status.eq_any(OPEN))
                 .filter(referrals::follow_up_on.le(today))
-                .select(ReferralRow::as_select())
+                .select(SummaryRow::as_select())
                 .order_by((referrals::follow_up_on, referrals::id))
                 .load(conn)?;
             self.record(
@@ -945,16 +943,9 @@ impl Vault {
         consent_id: &str,
         base_url: &str,
     ) -> Result<usize, DbError> {
-        let open = [
-            Status::Draft,
-            Status::Sent,
-            Status::Accepted,
-            Status::InProgress,
-        ]
-        .map(Status::as_str);
         let rows: Vec<ReferralRow> = referrals::table
             .filter(referrals::consent_id.eq(consent_id))
-            .filter(referrals::status.eq_any(open))
+            .filter(referrals::status.eq_any(OPEN))
             .select(ReferralRow::as_select())
             .load(conn)?;
         for row in &rows {
@@ -980,16 +971,9 @@ impl Vault {
         event: &AuditEvent,
         base_url: &str,
     ) -> Result<usize, DbError> {
-        let open = [
-            Status::Draft,
-            Status::Sent,
-            Status::Accepted,
-            Status::InProgress,
-        ]
-        .map(Status::as_str);
         let rows: Vec<ReferralRow> = referrals::table
             .filter(referrals::case_id.eq(case_id))
-            .filter(referrals::status.eq_any(open))
+            .filter(referrals::status.eq_any(OPEN))
             .select(ReferralRow::as_select())
             .load(conn)?;
         for row in &rows {
@@ -1024,7 +1008,23 @@ impl Vault {
     }
 }
 
-fn summary(r: ReferralRow, partner: bool) -> ReferralSummary {
+/// The columns a list shows (no sealed blobs).
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = referrals)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+struct SummaryRow {
+    id: String,
+    case_id: String,
+    organisation_id: String,
+    service_type: String,
+    status: String,
+    follow_up_on: Option<String>,
+    sent_at: Option<i64>,
+    first_opened_at: Option<i64>,
+    version: i32,
+}
+
+fn summary(r: SummaryRow, partner: bool) -> ReferralSummary {
     ReferralSummary {
         case_id: (!partner).then_some(r.case_id),
         id: r.id,
@@ -1075,20 +1075,13 @@ impl Vault {
                 self.end_referral(conn, row, Status::Expired, event, &settings.public_url)?;
             }
             report.expired_unanswered = unanswered.len();
-            let open = [
-                Status::Draft,
-                Status::Sent,
-                Status::Accepted,
-                Status::InProgress,
-            ]
-            .map(Status::as_str);
             let with_consent: Vec<ReferralRow> = referrals::table
                 .inner_join(
                     crate::schema::case_consents::table.on(crate::schema::case_consents::id
                         .nullable()
                         .eq(referrals::consent_id)),
                 )
-                .filter(referrals::status.eq_any(open))
+                .filter(referrals::status.eq_any(OPEN))
                 .filter(crate::schema::case_consents::expires_at.le(now))
                 .select(ReferralRow::as_select())
                 .load(conn)?;
@@ -1104,7 +1097,7 @@ impl Vault {
             }
             report.expired_consent = with_consent.len();
             let due: Vec<(String, String, String)> = referrals::table
-                .filter(referrals::status.eq_any(open))
+                .filter(referrals::status.eq_any(OPEN))
                 .filter(referrals::follow_up_on.le(today))
                 .filter(
                     referrals::follow_up_notified_on
