@@ -1963,6 +1963,8 @@ impl Vault {
 pub(crate) struct CaseAccess {
     pub rule: &'static str,
     pub reference: String,
+    /// How the actor relates to the case (break-glass aside), for a further policy question.
+    pub relation: Relation,
 }
 
 impl Vault {
@@ -1978,6 +1980,7 @@ impl Vault {
         let (row, rule, _) = self.case_for(db, actor, action, id)?;
         Ok(CaseAccess {
             rule,
+            relation: row.relation_to(actor),
             reference: row.reference,
         })
     }

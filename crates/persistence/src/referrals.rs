@@ -287,17 +287,11 @@ impl Vault {
         let override_rule = match (&consent, &justification) {
             (Some(_), _) => None,
             (None, None) => return Err(AuthError::Conflict(NO_CONSENT)),
-            // The case worker passed `ReferralCreate`, so the case is theirs; a supervisor's
-            // rules cover every case.
             (None, Some(_)) => Some(self.authorize(
                 db,
                 actor,
                 Action::ReferralOverride,
-                if actor.role == Role::Supervisor {
-                    Relation::OtherCase
-                } else {
-                    Relation::AssignedCase
-                },
+                access.relation,
                 Some(("case", case_id)),
             )?),
         };
