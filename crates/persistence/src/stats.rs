@@ -138,20 +138,36 @@ impl Vault {
         actor: &Actor,
         q: &StatsQuery,
     ) -> Result<Table, AuthError> {
+        let mut tables = self.stats_tables(db, actor, std::slice::from_ref(q))?;
+        Ok(tables.remove(0))
+    }
+
+    /// Several tables (a report) under one policy decision, one connection and one audit event.
+    pub fn stats_tables(
+        &self,
+        db: &Database,
+        actor: &Actor,
+        queries: &[StatsQuery],
+    ) -> Result<Vec<Table>, AuthError> {
         let rule = self.authorize(db, actor, Action::StatsRead, Relation::NoObject, None)?;
-        let table = db.with_conn(|conn| count_table(conn, q))?;
+        let tables = db.with_conn(|conn| {
+            queries
+                .iter()
+                .map(|q| count_table(conn, q))
+                .collect::<Result<Vec<_>, _>>()
+        })?;
         db.write(|conn| {
             self.record(
                 conn,
                 &AuditEvent {
                     record_type: Some("stats".into()),
-                    fields: vec![q.table.clone()],
+                    fields: queries.iter().map(|q| q.table.clone()).collect(),
                     rule: Some(rule.into()),
                     ..actor.event("stats.read")
                 },
             )
         })?;
-        Ok(table)
+        Ok(tables)
     }
 }
 
