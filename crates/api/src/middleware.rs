@@ -8,7 +8,6 @@ use actix_web::error::InternalError;
 use actix_web::http::header::{self, HeaderMap, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
-use actix_web::ResponseError;
 
 tokio::task_local! {
     static REQUEST_ID: String;
@@ -36,17 +35,8 @@ pub(crate) async fn request_context(
     let started = Instant::now();
     // Errors are rendered inside the scope, so their bodies carry the request id. (The request
     // must not be cloned before routing: actix needs it unshared to record the match.)
-    // A NUL byte in the URL is never a valid id or parameter, and PostgreSQL cannot store or
-    // compare text holding one: refuse it before any handler sees it.
-    let nul = req.uri().to_string().to_ascii_lowercase().contains("%00");
     let outcome = REQUEST_ID
         .scope(id.clone(), async move {
-            if nul {
-                return Err(
-                    crate::ApiError::bad_request("the URL contains a NUL character")
-                        .error_response(),
-                );
-            }
             next.call(req)
                 .await
                 .map(ServiceResponse::map_into_boxed_body)
