@@ -6,6 +6,7 @@
 //! and the server's peak memory. Figures, not pass/fail: see docs/performance.md.
 //!
 //! `HOTLINE_BENCH_REQUESTS` sets the requests per operation and concurrency (default 1,000).
+//! `HOTLINE_BENCH_BACKENDS` (sqlite,postgres) and `HOTLINE_BENCH_CONCURRENCY` (1,8,32) narrow a run.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -224,6 +225,39 @@ struct Result {
     p95: Duration,
     p99: Duration,
     errors: usize,
+    /// CPU time per request, in µs: (server, PostgreSQL processes, load generator).
+    cpu_us: (f64, f64, f64),
+}
+
+/// CPU time (user + system) of one process so far, in clock ticks (1/100 s on Linux).
+fn cpu_ticks(stat: &str) -> u64 {
+    // The command name is in parentheses and may hold spaces: fields count from after it.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let field = |n: usize| {
+        fields
+            .get(n)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    field(11) + field(12)
+}
+
+/// (server, every `postgres` process, this process) CPU ticks so far.
+fn cpu_now(server: u32) -> (u64, u64, u64) {
+    let read = |path: String| std::fs::read_to_string(path).unwrap_or_default();
+    let mut postgres = 0;
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let stat = read(format!("{}/stat", entry.path().display()));
+        if stat.contains(" (postgres) ") {
+            postgres += cpu_ticks(&stat);
+        }
+    }
+    (
+        cpu_ticks(&read(format!("/proc/{server}/stat"))),
+        postgres,
+        cpu_ticks(&read("/proc/self/stat".into())),
+    )
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -234,7 +268,9 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 /// Runs `total` requests of one operation at `concurrency`, each thread with its own worker.
+#[allow(clippy::too_many_arguments)]
 fn drive(
+    server: u32,
     addr: SocketAddr,
     op: &'static str,
     concurrency: usize,
@@ -244,6 +280,7 @@ fn drive(
     service: &str,
 ) -> Result {
     let next = AtomicUsize::new(0);
+    let cpu_before = cpu_now(server);
     let began = Instant::now();
     let per_thread: Vec<(Vec<Duration>, usize)> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..concurrency)
@@ -309,6 +346,8 @@ fn drive(
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
     let elapsed = began.elapsed();
+    let cpu_after = cpu_now(server);
+    let per_request = |before: u64, after: u64| (after - before) as f64 * 10_000.0 / total as f64;
     let mut all: Vec<Duration> = per_thread.iter().flat_map(|(l, _)| l.clone()).collect();
     all.sort();
     Result {
@@ -319,6 +358,11 @@ fn drive(
         p95: percentile(&all, 0.95),
         p99: percentile(&all, 0.99),
         errors: per_thread.iter().map(|(_, e)| e).sum(),
+        cpu_us: (
+            per_request(cpu_before.0, cpu_after.0),
+            per_request(cpu_before.1, cpu_after.1),
+            per_request(cpu_before.2, cpu_after.2),
+        ),
     }
 }
 
@@ -367,7 +411,7 @@ fn open(url: &str, pool_size: u32) -> persistence::Database {
     .unwrap()
 }
 
-fn run(backend: &str, url: &str, dir: &std::path::Path, requests: usize) {
+fn run(backend: &str, url: &str, dir: &std::path::Path, requests: usize, levels: &[usize]) {
     eprintln!("== {backend}: setting up");
     // Data: demo data (10,000 calls, some cases, providers), then 100 staff, then cases to 5,000.
     let demo = cli(
@@ -477,8 +521,12 @@ fn run(backend: &str, url: &str, dir: &std::path::Path, requests: usize) {
         "== {backend}: ready (start-up with migrations: {} ms)",
         startup.as_millis()
     );
+    // The set-up's peak (argon2id during the sign-ins) is reported apart from the load's:
+    // writing 5 to clear_refs resets VmHWM to the current resident size.
+    let setup_memory = peak_memory_kib(server.child.id());
+    let reset = std::fs::write(format!("/proc/{}/clear_refs", server.child.id()), "5").is_ok();
     let mut results = Vec::new();
-    for concurrency in [1, 8, 32] {
+    for &concurrency in levels {
         let total = if concurrency == 1 {
             requests / 4
         } else {
@@ -493,6 +541,7 @@ fn run(backend: &str, url: &str, dir: &std::path::Path, requests: usize) {
             "create a referral",
         ] {
             results.push(drive(
+                server.child.id(),
                 addr,
                 op,
                 concurrency,
@@ -509,17 +558,22 @@ fn run(backend: &str, url: &str, dir: &std::path::Path, requests: usize) {
         .args(["-TERM", &child.id().to_string()])
         .status();
     let _ = child.wait();
-    let ceilings: Vec<(usize, f64)> = [1, 8, 32]
+    let ceilings: Vec<(usize, f64)> = levels
         .iter()
         .map(|c| (*c, ceiling(url, *c, requests)))
         .collect();
     println!(
-        "\n{backend}: start-up with migrations {} ms, server peak memory {} MiB",
+        "\n{backend}: start-up with migrations {} ms, server peak memory {} MiB during the set-up, {}",
         startup.as_millis(),
-        memory / 1024
+        setup_memory / 1024,
+        if reset {
+            format!("{} MiB under load", memory / 1024)
+        } else {
+            "under load not measured (clear_refs refused)".to_string()
+        }
     );
-    println!("| operation | concurrency | requests/s | p50 ms | p95 ms | p99 ms | errors | of the database's ceiling |");
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("| operation | concurrency | requests/s | p50 ms | p95 ms | p99 ms | errors | of the database's ceiling | CPU µs per request: server / PostgreSQL / load generator |");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for r in &results {
         let ceil = ceilings
             .iter()
@@ -527,7 +581,7 @@ fn run(backend: &str, url: &str, dir: &std::path::Path, requests: usize) {
             .map(|(_, v)| *v)
             .unwrap_or(1.0);
         println!(
-            "| {} | {} | {:.0} | {:.1} | {:.1} | {:.1} | {} | {:.0}% |",
+            "| {} | {} | {:.0} | {:.1} | {:.1} | {:.1} | {} | {:.0}% | {:.0} / {:.0} / {:.0} |",
             r.op,
             r.concurrency,
             r.rps,
@@ -535,11 +589,16 @@ fn run(backend: &str, url: &str, dir: &std::path::Path, requests: usize) {
             r.p95.as_secs_f64() * 1e3,
             r.p99.as_secs_f64() * 1e3,
             r.errors,
-            100.0 * r.rps / ceil
+            100.0 * r.rps / ceil,
+            r.cpu_us.0,
+            r.cpu_us.1,
+            r.cpu_us.2
         );
     }
     for (c, v) in &ceilings {
-        println!("| (database ceiling: one-row insert and commit) | {c} | {v:.0} | | | | | 100% |");
+        println!(
+            "| (database ceiling: one-row insert and commit) | {c} | {v:.0} | | | | | 100% | |"
+        );
     }
 }
 
@@ -549,15 +608,30 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000);
+    // For profiling one point: HOTLINE_BENCH_BACKENDS=postgres, HOTLINE_BENCH_CONCURRENCY=8.
+    let backends = std::env::var("HOTLINE_BENCH_BACKENDS")
+        .unwrap_or_else(|_| "sqlite,postgres".into())
+        .to_ascii_lowercase();
+    let levels: Vec<usize> = std::env::var("HOTLINE_BENCH_CONCURRENCY")
+        .ok()
+        .map(|v| v.split(',').filter_map(|c| c.trim().parse().ok()).collect())
+        .filter(|l: &Vec<usize>| !l.is_empty())
+        .unwrap_or_else(|| vec![1, 8, 32]);
     let dir = std::env::temp_dir().join(format!("hotline-load-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    run(
-        "SQLite",
-        &format!("sqlite://{}/hotline.sqlite3", dir.display()),
-        &dir,
-        requests,
-    );
-    if let Ok(base) = std::env::var("HOTLINE_TEST_POSTGRES_URL") {
+    if backends.contains("sqlite") {
+        run(
+            "SQLite",
+            &format!("sqlite://{}/hotline.sqlite3", dir.display()),
+            &dir,
+            requests,
+            &levels,
+        );
+    }
+    if let Some(base) = std::env::var("HOTLINE_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|_| backends.contains("postgres"))
+    {
         let schema = format!("load_{}", std::process::id());
         let admin = open(&base, 1);
         persistence::testing::execute(&admin, &format!("CREATE SCHEMA {schema}")).unwrap();
@@ -565,7 +639,7 @@ fn main() {
         let url = format!("{base}{sep}options=-csearch_path%3D{schema}");
         let pg_dir = dir.join("pg");
         std::fs::create_dir_all(&pg_dir).unwrap();
-        run("PostgreSQL", &url, &pg_dir, requests);
+        run("PostgreSQL", &url, &pg_dir, requests, &levels);
         persistence::testing::execute(&admin, &format!("DROP SCHEMA {schema} CASCADE")).unwrap();
         admin.close(Duration::from_secs(5));
     }

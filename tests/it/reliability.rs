@@ -530,3 +530,116 @@ both!(
         assert!(staff.server.terminate().success());
     }
 );
+
+// Reads wait for their audit event (group commit) before their data leaves. When the access
+// log refuses the event, the reader gets a server error and none of the data; the refused
+// reads leave no event, and the log still verifies once the fault is gone.
+both!(
+    a_read_whose_audit_event_fails_releases_nothing,
+    |db: TestDb| {
+        let staff = staff_for_tests(&db);
+        let canary = format!("CNRY-{}", crate::support::unique_suffix());
+        let case_id = crate::referrals::case_with_profile(&staff, &canary);
+        let worker = staff.tokens["case_worker"].clone();
+        let mut logged = crate::calls::anonymous_call();
+        logged["caller_phone"] = json!("+380441234567");
+        let res = call(
+            &staff.server,
+            &staff.tokens["counselor"],
+            "POST",
+            "/api/v1/calls",
+            Some(logged.clone()),
+        );
+        assert_eq!(res.status, 201, "{}", res.text());
+        let reads: [(&str, String, Option<serde_json::Value>); 3] = [
+            ("GET", format!("/api/v1/cases/{case_id}"), None),
+            ("GET", "/api/v1/cases".to_string(), None),
+            (
+                "POST",
+                "/api/v1/calls/lookup".to_string(),
+                Some(json!({ "phone": "0441234567" })),
+            ),
+        ];
+        let refuse = "IN ('case.read', 'case.list', 'call.lookup')";
+        match db.backend {
+            persistence::Backend::Sqlite => crate::referrals::sql(
+                &db,
+                &format!(
+                    "CREATE TRIGGER test_refuse_reads BEFORE INSERT ON audit_events
+                 WHEN NEW.action {refuse} BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+                ),
+            ),
+            persistence::Backend::Postgres => crate::referrals::sql(
+                &db,
+                &format!(
+                    "CREATE FUNCTION test_refuse_reads() RETURNS trigger LANGUAGE plpgsql AS $$
+                 BEGIN IF NEW.action {refuse} THEN RAISE EXCEPTION 'refused by the test'; END IF;
+                 RETURN NEW; END $$;
+                 CREATE TRIGGER test_refuse_reads BEFORE INSERT ON audit_events
+                 FOR EACH ROW EXECUTE FUNCTION test_refuse_reads()"
+                ),
+            ),
+        }
+        // Several at once, so that some share a batch with each other.
+        std::thread::scope(|scope| {
+            for (method, path, body) in &reads {
+                for _ in 0..3 {
+                    let (staff, worker, canary) = (&staff, &worker, &canary);
+                    scope.spawn(move || {
+                        let res = call(&staff.server, worker, method, path, body.clone());
+                        assert_eq!(res.status, 500, "{method} {path}: {}", res.text());
+                        assert!(
+                            !res.text().contains(canary.as_str()),
+                            "{method} {path} released data"
+                        );
+                        assert!(
+                            !res.text().contains("1234567"),
+                            "{method} {path} released data"
+                        );
+                        assert_eq!(res.json()["error"], "internal", "{}", res.text());
+                    });
+                }
+            }
+        });
+        // A write's event is not affected: it is in the write's own transaction.
+        let res = call(
+            &staff.server,
+            &staff.tokens["counselor"],
+            "POST",
+            "/api/v1/calls",
+            Some(logged.clone()),
+        );
+        assert_eq!(res.status, 201, "{}", res.text());
+        crate::referrals::sql(
+            &db,
+            match db.backend {
+                persistence::Backend::Sqlite => "DROP TRIGGER test_refuse_reads",
+                persistence::Backend::Postgres => "DROP TRIGGER test_refuse_reads ON audit_events",
+            },
+        );
+        for (method, path, body) in &reads {
+            let res = call(&staff.server, &worker, method, path, body.clone());
+            assert_eq!(res.status, 200, "{method} {path}: {}", res.text());
+        }
+        let res = call(
+            &staff.server,
+            &worker,
+            "GET",
+            &format!("/api/v1/cases/{case_id}"),
+            None,
+        );
+        assert!(res.text().contains(&canary));
+        let events = strings(
+            &db,
+            &format!(
+                "SELECT action AS item FROM audit_events WHERE action {refuse} ORDER BY action"
+            ),
+        );
+        assert_eq!(
+            events,
+            ["call.lookup", "case.list", "case.read", "case.read"]
+        );
+        let (verified, out) = crate::auth::cli(&db, &["audit", "verify"], "");
+        assert!(verified, "{out}");
+    }
+);

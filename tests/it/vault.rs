@@ -373,7 +373,13 @@ both!(
                             record_id: Some(i.to_string()),
                             ..Default::default()
                         };
-                        d.write(|c| v.record(c, &event)).expect("append");
+                        // Half the writers append in their own transaction, half through
+                        // the group commit of reads.
+                        if t % 4 < 2 {
+                            d.write(|c| v.record(c, &event)).expect("append");
+                        } else {
+                            v.record_durably(&d, event).expect("append");
+                        }
                     }
                 })
             })

@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
 use crypto::audit::{link, sign_checkpoint, verify_checkpoint, Canonical, GENESIS};
@@ -177,24 +178,14 @@ fn to_hash(bytes: &[u8]) -> Option<[u8; 32]> {
     bytes.try_into().ok()
 }
 
-/// Appends one event to a stripe chosen at random, inside the caller's transaction: the head
-/// row of that stripe is locked (by the UPDATE) until the transaction ends, so each chain stays
-/// linear while the other stripes take other writers. Returns the event's id.
-pub(crate) fn append(
-    conn: &mut DbConnection,
-    stripes: u32,
+/// The row of one event, its hash still empty.
+fn event_row(
     event: &AuditEvent,
-) -> Result<i64, DbError> {
-    let pick = u32::from_be_bytes(crypto::random::bytes::<4>().map_err(crypto::CryptoError::from)?);
-    let stripe = (pick % stripes.max(1)) as i32;
-    let (seq, prev): (i64, Vec<u8>) = diesel::update(audit_heads::table.find(stripe))
-        .set(audit_heads::seq.eq(audit_heads::seq + 1))
-        .returning((audit_heads::seq, audit_heads::hash))
-        .get_result(conn)
-        .optional()?
-        .ok_or_else(|| DbError::Migration(format!("audit stripe {stripe} has no head row")))?;
-    let prev = to_hash(&prev)
-        .ok_or_else(|| DbError::Refused(format!("audit head of stripe {stripe} is corrupt")))?;
+    stripe: i32,
+    stripe_seq: i64,
+    occurred_at: i64,
+    prev: [u8; 32],
+) -> EventRow {
     let AuditEvent {
         actor_id,
         actor_role,
@@ -210,11 +201,11 @@ pub(crate) fn append(
         source,
         request_id,
     } = event.clone();
-    let mut row = EventRow {
+    EventRow {
         id: 0,
         stripe,
-        stripe_seq: seq,
-        occurred_at: now_micros(),
+        stripe_seq,
+        occurred_at,
         actor_id,
         actor_role,
         session_ref,
@@ -230,17 +221,170 @@ pub(crate) fn append(
         request_id,
         prev_hash: prev.to_vec(),
         hash: Vec::new(),
+    }
+}
+
+/// Appends one event to a stripe chosen at random, inside the caller's transaction: the head
+/// row of that stripe is locked (by the UPDATE) until the transaction ends, so each chain stays
+/// linear while the other stripes take other writers.
+pub(crate) fn append(
+    conn: &mut DbConnection,
+    stripes: u32,
+    event: &AuditEvent,
+) -> Result<(), DbError> {
+    append_batch(conn, stripes, std::slice::from_ref(event))
+}
+
+/// Appends events to one stripe chosen at random, in the caller's transaction: one head update
+/// (which locks that stripe's head row until the transaction ends, so each chain stays linear
+/// while the other stripes take other writers), one insert and one head hash update, however
+/// many events.
+fn append_batch(
+    conn: &mut DbConnection,
+    stripes: u32,
+    events: &[AuditEvent],
+) -> Result<(), DbError> {
+    let pick = u32::from_be_bytes(crypto::random::bytes::<4>().map_err(crypto::CryptoError::from)?);
+    let stripe = (pick % stripes.max(1)) as i32;
+    let count = events.len() as i64;
+    let (last_seq, prev): (i64, Vec<u8>) = diesel::update(audit_heads::table.find(stripe))
+        .set(audit_heads::seq.eq(audit_heads::seq + count))
+        .returning((audit_heads::seq, audit_heads::hash))
+        .get_result(conn)
+        .optional()?
+        .ok_or_else(|| DbError::Migration(format!("audit stripe {stripe} has no head row")))?;
+    let mut prev = to_hash(&prev)
+        .ok_or_else(|| DbError::Refused(format!("audit head of stripe {stripe} is corrupt")))?;
+    let occurred_at = now_micros();
+    let mut rows = Vec::with_capacity(events.len());
+    for (n, event) in events.iter().enumerate() {
+        let mut row = event_row(
+            event,
+            stripe,
+            last_seq - count + 1 + n as i64,
+            occurred_at,
+            prev,
+        );
+        prev = link(&prev, &row.canonical());
+        row.hash = prev.to_vec();
+        rows.push(row);
+    }
+    // Multi-row inserts are not available through the multi-backend connection.
+    let insert = diesel::insert_into(audit_events::table).values(&rows);
+    match conn {
+        DbConnection::Sqlite(c) => insert.execute(c)?,
+        DbConnection::Pg(c) => insert.execute(c)?,
     };
-    let hash = link(&prev, &row.canonical());
-    row.hash = hash.to_vec();
-    let id = diesel::insert_into(audit_events::table)
-        .values(&row)
-        .returning(audit_events::id)
-        .get_result(conn)?;
     diesel::update(audit_heads::table.find(stripe))
-        .set(audit_heads::hash.eq(hash.to_vec()))
+        .set(audit_heads::hash.eq(prev.to_vec()))
         .execute(conn)?;
-    Ok(id)
+    Ok(())
+}
+
+/// Group commit of the audit events of reads. A read's event need not share a transaction with
+/// any write, only be durable before the read's data leaves the server. Requests queue their
+/// events here; a waiting request that finds events queued and a leader slot free becomes a
+/// leader, writes every queued event in one transaction, and wakes the others. So under load
+/// one commit (and one head-row lock) serves many requests, and at rest a lone request writes
+/// its own event at once. No thread of its own: nothing to start or stop.
+pub(crate) struct GroupCommit {
+    queue: Mutex<Queue>,
+    done: Condvar,
+}
+
+#[derive(Default)]
+struct Queue {
+    next_ticket: u64,
+    pending: Vec<(u64, AuditEvent)>,
+    /// Outcome of written batches, by ticket, until their requests take them.
+    outcomes: HashMap<u64, Result<(), BatchError>>,
+    leaders: usize,
+}
+
+/// Why a batch failed, for every request in it (`DbError` is not `Clone`).
+#[derive(Clone)]
+enum BatchError {
+    Unavailable(String),
+    Failed(String),
+}
+
+/// Batches in flight at once (each on its own stripe, most likely): one commit flushes while
+/// the next batch fills.
+const GROUP_LEADERS: usize = 2;
+/// Events in one batch (18 bind parameters each; PostgreSQL allows 65,535 per statement).
+const GROUP_MAX: usize = 512;
+
+impl GroupCommit {
+    pub(crate) fn new() -> Self {
+        GroupCommit {
+            queue: Mutex::new(Queue::default()),
+            done: Condvar::new(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Returns once `event` is committed (or its batch failed).
+    pub(crate) fn append(
+        &self,
+        db: &Database,
+        stripes: u32,
+        event: AuditEvent,
+    ) -> Result<(), DbError> {
+        let mut queue = self.lock();
+        let ticket = queue.next_ticket;
+        queue.next_ticket += 1;
+        queue.pending.push((ticket, event));
+        loop {
+            if let Some(outcome) = queue.outcomes.remove(&ticket) {
+                return outcome.map_err(|e| match e {
+                    BatchError::Unavailable(m) => DbError::Unavailable(m),
+                    BatchError::Failed(m) => DbError::Refused(m),
+                });
+            }
+            if queue.leaders < GROUP_LEADERS && !queue.pending.is_empty() {
+                queue.leaders += 1;
+                let take = queue.pending.len().min(GROUP_MAX);
+                let batch: Vec<(u64, AuditEvent)> = queue.pending.drain(..take).collect();
+                drop(queue);
+                let events: Vec<AuditEvent> = batch.iter().map(|(_, e)| e.clone()).collect();
+                let outcome = write_group(db, stripes, &events);
+                let outcomes: Vec<Result<(), BatchError>> = match outcome {
+                    // One event the database refuses must not fail its neighbours: each is
+                    // then written alone.
+                    Err(BatchError::Failed(_)) if events.len() > 1 => events
+                        .iter()
+                        .map(|e| write_group(db, stripes, std::slice::from_ref(e)))
+                        .collect(),
+                    outcome => vec![outcome; events.len()],
+                };
+                queue = self.lock();
+                queue.leaders -= 1;
+                for ((t, _), outcome) in batch.into_iter().zip(outcomes) {
+                    queue.outcomes.insert(t, outcome);
+                }
+                self.done.notify_all();
+                continue;
+            }
+            queue = self.done.wait(queue).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+}
+
+fn write_group(db: &Database, stripes: u32, events: &[AuditEvent]) -> Result<(), BatchError> {
+    db.write(|conn| append_batch(conn, stripes, events))
+        .map_err(|e| match e {
+            DbError::Unavailable(m) => BatchError::Unavailable(m),
+            DbError::Query(q) if DbError::is_connection_loss(&q) => {
+                BatchError::Unavailable(q.to_string())
+            }
+            other => {
+                log::error!("audit batch of {} events failed: {other}", events.len());
+                BatchError::Failed("the access log could not be written".into())
+            }
+        })
 }
 
 /// A signed statement of every chain head at one moment.

@@ -480,7 +480,7 @@ impl Vault {
         phone: &PhoneNumber,
     ) -> Result<CallerHistory, AuthError> {
         let rule = self.authorize(db, actor, Action::CallLookup, Relation::NoObject, None)?;
-        Ok(db.write(|conn| {
+        let mut matches = db.read(|conn| {
             let candidates =
                 self.blind_index_candidates(conn, TABLE, "caller_phone", phone.e164())?;
             let mut matches: Vec<(i64, Option<String>)> = Vec::new();
@@ -505,25 +505,26 @@ impl Vault {
                     matches.push((row.started_at, row.case_id.clone()));
                 }
             }
-            matches.sort();
-            self.record(
-                conn,
-                &AuditEvent {
-                    record_type: Some("call".into()),
-                    fields: vec!["caller_phone".into()],
-                    rule: Some(rule.into()),
-                    ..actor.event("call.lookup")
-                },
-            )?;
-            let mut case_ids: Vec<String> = matches.iter().filter_map(|(_, c)| c.clone()).collect();
-            case_ids.sort();
-            case_ids.dedup();
-            Ok(CallerHistory {
-                calls: matches.len(),
-                dates: matches.iter().map(|(d, _)| *d).collect(),
-                case_ids,
-            })
-        })?)
+            Ok(matches)
+        })?;
+        self.record_durably(
+            db,
+            AuditEvent {
+                record_type: Some("call".into()),
+                fields: vec!["caller_phone".into()],
+                rule: Some(rule.into()),
+                ..actor.event("call.lookup")
+            },
+        )?;
+        matches.sort();
+        let mut case_ids: Vec<String> = matches.iter().filter_map(|(_, c)| c.clone()).collect();
+        case_ids.sort();
+        case_ids.dedup();
+        Ok(CallerHistory {
+            calls: matches.len(),
+            dates: matches.iter().map(|(d, _)| *d).collect(),
+            case_ids,
+        })
     }
 }
 

@@ -841,7 +841,9 @@ impl Vault {
     ) -> Result<CaseFile, AuthError> {
         let id = row.id.clone();
         let id = id.as_str();
-        Ok(db.write(|conn| {
+        // The read, then its audit event committed (grouped with concurrent reads' events)
+        // before the file is returned.
+        let (file, event) = db.read(|conn| {
             // An erased case keeps only its statistical facts (and linked calls' facts).
             let (content, notes, plan, consents) = match self.data_key(conn, id) {
                 Ok(dek) => (
@@ -883,20 +885,15 @@ impl Vault {
                     fields.push(name.into());
                 }
             }
-            if let Some((actor, rule)) = audit {
-                self.record(
-                    conn,
-                    &AuditEvent {
-                        record_type: Some("case".into()),
-                        record_id: Some(id.to_string()),
-                        fields,
-                        rule: Some(rule.into()),
-                        purpose: break_glass_until.map(|_| "break_glass".into()),
-                        ..actor.event("case.read")
-                    },
-                )?;
-            }
-            Ok(CaseFile {
+            let event = audit.map(|(actor, rule)| AuditEvent {
+                record_type: Some("case".into()),
+                record_id: Some(id.to_string()),
+                fields,
+                rule: Some(rule.into()),
+                purpose: break_glass_until.map(|_| "break_glass".into()),
+                ..actor.event("case.read")
+            });
+            let file = CaseFile {
                 summary: row.summary(),
                 opened_by: row.opened_by.clone(),
                 facts: row.facts(),
@@ -917,8 +914,13 @@ impl Vault {
                     .collect(),
                 break_glass_until,
                 erased_at: row.erased_at,
-            })
-        })?)
+            };
+            Ok((file, event))
+        })?;
+        if let Some(event) = event {
+            self.record_durably(db, event)?;
+        }
+        Ok(file)
     }
 
     /// Applies changes if the case is still at `version` (else `Conflict`, nothing written);
@@ -1050,7 +1052,7 @@ impl Vault {
         filter: &CaseFilter,
     ) -> Result<Vec<CaseSummary>, AuthError> {
         let rule = self.authorize(db, actor, Action::CaseList, Relation::NoObject, None)?;
-        Ok(db.write(|conn| {
+        let rows = db.with_conn(|conn| {
             let mut q = cases::table.select(CaseRow::as_select()).into_boxed();
             let assignee = if actor.role == Role::Supervisor {
                 filter.assigned_to.clone()
@@ -1078,17 +1080,18 @@ impl Vault {
             let rows: Vec<CaseRow> = q
                 .order_by((cases::opened_at.desc(), cases::id.desc()))
                 .limit(filter.limit.clamp(1, 200))
-                .load(conn)?;
-            self.record(
-                conn,
-                &AuditEvent {
-                    record_type: Some("case".into()),
-                    rule: Some(rule.into()),
-                    ..actor.event("case.list")
-                },
-            )?;
-            Ok(rows.iter().map(CaseRow::summary).collect())
-        })?)
+                .load::<CaseRow>(conn)?;
+            Ok(rows)
+        })?;
+        self.record_durably(
+            db,
+            AuditEvent {
+                record_type: Some("case".into()),
+                rule: Some(rule.into()),
+                ..actor.event("case.list")
+            },
+        )?;
+        Ok(rows.iter().map(CaseRow::summary).collect())
     }
 }
 

@@ -38,6 +38,8 @@ pub struct Database {
     /// of spinning in SQLite's busy handler (which stalled for seconds under load in the
     /// prototype); the busy timeout remains for writers in other processes.
     sqlite_writer: Option<Arc<Mutex<()>>>,
+    /// Audit events of reads waiting for their group commit.
+    pub(crate) audit_group: Arc<crate::audit::GroupCommit>,
 }
 
 impl Database {
@@ -71,6 +73,7 @@ impl Database {
                 Backend::Sqlite => Some(Arc::new(Mutex::new(()))),
                 Backend::Postgres => None,
             },
+            audit_group: Arc::new(crate::audit::GroupCommit::new()),
         })
     }
 
@@ -110,13 +113,19 @@ impl Database {
         result
     }
 
-    /// Runs `f` in a read transaction: one consistent snapshot for all its statements.
+    /// Runs `f`, which only reads. On SQLite in a read transaction: one consistent snapshot for
+    /// all its statements. On PostgreSQL without BEGIN and COMMIT: at the READ COMMITTED level a
+    /// transaction gives every statement its own snapshot anyway, so for reads the pair would
+    /// add two round trips and no consistency.
     pub fn read<T>(
         &self,
         f: impl FnOnce(&mut DbConnection) -> Result<T, DbError>,
     ) -> Result<T, DbError> {
         let mut pooled = self.checkout()?;
-        let result = pooled.conn.transaction(f);
+        let result = match &pooled.conn {
+            DbConnection::Sqlite(_) => pooled.conn.transaction(f),
+            DbConnection::Pg(_) => f(&mut pooled.conn),
+        };
         mark_if_lost(&mut pooled, &result);
         result
     }

@@ -343,8 +343,15 @@ impl Vault {
     }
 
     /// Records an audit event in the caller's transaction (see [`crate::audit`]).
-    pub fn record(&self, conn: &mut DbConnection, event: &AuditEvent) -> Result<i64, DbError> {
+    pub fn record(&self, conn: &mut DbConnection, event: &AuditEvent) -> Result<(), DbError> {
         crate::audit::append(conn, self.audit.stripes, event)
+    }
+
+    /// Records the audit event of a read, outside the read's transaction, and returns once it
+    /// is committed: group commit with the events of concurrent reads (see
+    /// [`crate::audit::GroupCommit`]). Call it after the read and before its data leaves.
+    pub fn record_durably(&self, db: &Database, event: AuditEvent) -> Result<(), DbError> {
+        db.audit_group.append(db, self.audit.stripes, event)
     }
 
     pub fn key_status(&self, db: &Database) -> Result<KeyStatus, DbError> {
