@@ -237,12 +237,8 @@ fn ready_is_503_while_postgres_is_unreachable_and_the_process_stays_up() {
     assert!(server.terminate().success());
 }
 
-#[test]
-fn recovers_by_itself_when_postgres_comes_back() {
-    let Some(db) = TestDb::postgres("recovers_by_itself_when_postgres_comes_back") else {
-        return;
-    };
-    // Route the server to PostgreSQL through a proxy the test can cut.
+/// A proxy in front of the test database's PostgreSQL, and the database URL through it.
+pub(crate) fn proxied(db: &TestDb) -> (Proxy, String) {
     let (host_port, rest) = db
         .url
         .strip_prefix("postgres://")
@@ -261,6 +257,16 @@ fn recovers_by_itself_when_postgres_comes_back() {
         .unwrap()
         .0;
     let url = format!("postgres://{user}@{}/{rest}", proxy.addr);
+    (proxy, url)
+}
+
+#[test]
+fn recovers_by_itself_when_postgres_comes_back() {
+    let Some(db) = TestDb::postgres("recovers_by_itself_when_postgres_comes_back") else {
+        return;
+    };
+    // Route the server to PostgreSQL through a proxy the test can cut.
+    let (proxy, url) = proxied(&db);
 
     // Down at start: the server starts anyway, not ready.
     proxy.cut();

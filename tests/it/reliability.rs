@@ -643,3 +643,121 @@ both!(
         assert!(verified, "{out}");
     }
 );
+
+/// PostgreSQL goes away in the middle of a load of writes and reads (a proxy between the
+/// server and the database is cut): every request then gets 503 with the JSON error, never a
+/// 500 or a dropped connection, the server does not panic, and once the database is back the
+/// same clients succeed again without a restart. Every call acknowledged is in the database.
+#[test]
+fn an_outage_under_load_gives_503_and_recovers_by_itself() {
+    let Some(db) = TestDb::postgres("an_outage_under_load_gives_503_and_recovers") else {
+        return;
+    };
+    let (proxy, url) = crate::http_surface::proxied(&db);
+    let mut staff = crate::auth::staff_with(&db, &[("HOTLINE__DATABASE__URL", &url)]);
+    let case_id = crate::referrals::case_with_profile(&staff, "outage");
+    let ok = std::sync::atomic::AtomicUsize::new(0);
+    let unavailable = std::sync::atomic::AtomicUsize::new(0);
+    let unexpected = Mutex::new(Vec::<String>::new());
+    let acknowledged = Mutex::new(Vec::<String>::new());
+    let stop = AtomicBool::new(false);
+    let wait_until = |what: &str, done: &dyn Fn() -> bool| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while !done() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out waiting for {what}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    std::thread::scope(|scope| {
+        for t in 0..4 {
+            let (staff, ok, unavailable, unexpected, acknowledged, stop, case_id) = (
+                &staff,
+                &ok,
+                &unavailable,
+                &unexpected,
+                &acknowledged,
+                &stop,
+                &case_id,
+            );
+            scope.spawn(move || {
+                // Bounded: at most 5,000 requests per thread.
+                for i in 0..5_000 {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let (role, method, path, body) = match (t + i) % 3 {
+                        0 => {
+                            let mut body = crate::calls::anonymous_call();
+                            body["summary"] = json!(format!("outage {t}-{i}"));
+                            ("counselor", "POST", "/api/v1/calls".to_string(), Some(body))
+                        }
+                        1 => (
+                            "case_worker",
+                            "GET",
+                            format!("/api/v1/cases/{case_id}"),
+                            None,
+                        ),
+                        _ => ("case_worker", "GET", "/api/v1/cases".to_string(), None),
+                    };
+                    let res = call(&staff.server, &staff.tokens[role], method, &path, body);
+                    match res.status {
+                        200 | 201 => {
+                            ok.fetch_add(1, Ordering::SeqCst);
+                            if res.status == 201 {
+                                let id = res.json()["id"].as_str().unwrap().to_string();
+                                acknowledged.lock().unwrap().push(id);
+                            }
+                        }
+                        503 if res.json()["error"] == "unavailable" => {
+                            unavailable.fetch_add(1, Ordering::SeqCst);
+                        }
+                        status => unexpected
+                            .lock()
+                            .unwrap()
+                            .push(format!("{method} {path}: {status} {}", res.text())),
+                    }
+                }
+            });
+        }
+        wait_until("requests before the cut", &|| {
+            ok.load(Ordering::SeqCst) >= 60
+        });
+        proxy.cut();
+        let before = unavailable.load(Ordering::SeqCst);
+        wait_until("503s during the outage", &|| {
+            unavailable.load(Ordering::SeqCst) >= before + 30
+        });
+        let during = ok.load(Ordering::SeqCst);
+        proxy.restore();
+        wait_until("successes after the database is back", &|| {
+            ok.load(Ordering::SeqCst) >= during + 60
+        });
+        stop.store(true, Ordering::SeqCst);
+    });
+    let unexpected = unexpected.into_inner().unwrap();
+    assert!(
+        unexpected.is_empty(),
+        "{unexpected:#?}\n{}",
+        staff.server.log()
+    );
+    assert!(staff.server.is_running());
+    let log = staff.server.log();
+    assert!(!log.contains("panic"), "{log}");
+    // Nothing acknowledged is missing.
+    let acknowledged = acknowledged.into_inner().unwrap();
+    let stored = strings(&db, "SELECT id AS item FROM calls");
+    let missing: Vec<&String> = acknowledged
+        .iter()
+        .filter(|id| !stored.contains(id))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} acknowledged calls missing",
+        missing.len()
+    );
+    let (verified, out) = crate::auth::cli(&db, &["audit", "verify"], "");
+    assert!(verified, "{out}");
+}

@@ -350,7 +350,15 @@ impl GroupCommit {
                 let batch: Vec<(u64, AuditEvent)> = queue.pending.drain(..take).collect();
                 drop(queue);
                 let events: Vec<AuditEvent> = batch.iter().map(|(_, e)| e.clone()).collect();
-                let outcome = write_group(db, stripes, &events);
+                // A panic must not leave the others of the batch waiting for ever.
+                let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    write_group(db, stripes, &events)
+                }))
+                .unwrap_or_else(|_| {
+                    Err(BatchError::Failed(
+                        "the access log could not be written".into(),
+                    ))
+                });
                 let outcomes: Vec<Result<(), BatchError>> = match outcome {
                     // One event the database refuses must not fail its neighbours: each is
                     // then written alone.

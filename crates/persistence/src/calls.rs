@@ -205,12 +205,11 @@ impl Vault {
                 .map(|p| seal("caller_phone", p.e164()))
                 .transpose()?;
         }
-        if !fresh || call.phone.is_some() {
-            self.set_blind_index(
-                conn,
-                &ctx("caller_phone", id),
-                call.phone.as_ref().map(PhoneNumber::e164),
-            )?;
+        let phone = call.phone.as_ref().map(PhoneNumber::e164);
+        if fresh {
+            self.add_blind_index_values(conn, &ctx("caller_phone", id), phone.as_slice())?;
+        } else {
+            self.set_blind_index(conn, &ctx("caller_phone", id), phone)?;
         }
         Ok(CallColumns {
             channel: &c.channel,

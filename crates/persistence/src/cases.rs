@@ -158,8 +158,11 @@ impl CaseRow {
     }
 }
 
-/// What lists show of a case: no personal content.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What lists show of a case: no personal content (lists select these columns only, so
+/// sealed content is not even read).
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = cases)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
 pub struct CaseSummary {
     pub id: String,
     pub reference: String,
@@ -1053,7 +1056,7 @@ impl Vault {
     ) -> Result<Vec<CaseSummary>, AuthError> {
         let rule = self.authorize(db, actor, Action::CaseList, Relation::NoObject, None)?;
         let rows = db.with_conn(|conn| {
-            let mut q = cases::table.select(CaseRow::as_select()).into_boxed();
+            let mut q = cases::table.select(CaseSummary::as_select()).into_boxed();
             let assignee = if actor.role == Role::Supervisor {
                 filter.assigned_to.clone()
             } else {
@@ -1077,10 +1080,10 @@ impl Vault {
                         .or(cases::opened_at.eq(*at).and(cases::id.lt(id.clone()))),
                 );
             }
-            let rows: Vec<CaseRow> = q
+            let rows: Vec<CaseSummary> = q
                 .order_by((cases::opened_at.desc(), cases::id.desc()))
                 .limit(filter.limit.clamp(1, 200))
-                .load::<CaseRow>(conn)?;
+                .load::<CaseSummary>(conn)?;
             Ok(rows)
         })?;
         self.record_durably(
@@ -1091,7 +1094,7 @@ impl Vault {
                 ..actor.event("case.list")
             },
         )?;
-        Ok(rows.iter().map(CaseRow::summary).collect())
+        Ok(rows)
     }
 }
 

@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
+use diesel::r2d2::R2D2Connection;
 use diesel::Connection;
 
 use crate::connection::{
@@ -109,8 +110,7 @@ impl Database {
             .get_timeout(timeout)
             .map_err(|e| DbError::Unavailable(e.to_string()))?;
         let result = f(&mut pooled.conn);
-        mark_if_lost(&mut pooled, &result);
-        result
+        if_lost(&mut pooled, result)
     }
 
     /// Runs `f`, which only reads. On SQLite in a read transaction: one consistent snapshot for
@@ -126,8 +126,7 @@ impl Database {
             DbConnection::Sqlite(_) => pooled.conn.transaction(f),
             DbConnection::Pg(_) => f(&mut pooled.conn),
         };
-        mark_if_lost(&mut pooled, &result);
-        result
+        if_lost(&mut pooled, result)
     }
 
     /// Runs `f` in a write transaction that commits only if `f` returns `Ok`. On SQLite the
@@ -145,8 +144,7 @@ impl Database {
                 immediate_transaction(&mut pooled.conn, f)
             }
         };
-        mark_if_lost(&mut pooled, &result);
-        result
+        if_lost(&mut pooled, result)
     }
 
     /// A pooled connection, for callers that manage transactions themselves (migrations).
@@ -198,13 +196,26 @@ fn immediate_transaction<T>(
     }
 }
 
-/// A connection that failed as a connection (not as a query) must not go back to the pool.
-fn mark_if_lost<T>(pooled: &mut PooledDb, result: &Result<T, DbError>) {
-    pooled.broken |= match result {
+/// A connection that failed as a connection (not as a query) must not go back to the pool, and
+/// the caller gets `Unavailable` (503), not a query failure (500). libpq does not always say
+/// which it was (a connection cut in the middle of a TLS read is "SSL SYSCALL error: EOF
+/// detected", of unknown kind), so after an error of unknown kind the connection is pinged:
+/// only on the error path, and never after a constraint violation.
+fn if_lost<T>(pooled: &mut PooledDb, result: Result<T, DbError>) -> Result<T, DbError> {
+    let lost = match &result {
         Err(DbError::Unavailable(_)) => true,
-        Err(DbError::Query(e)) => DbError::is_connection_loss(e),
+        Err(DbError::Query(e)) if DbError::is_connection_loss(e) => true,
+        Err(DbError::Query(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::Unknown,
+            _,
+        ))) => pooled.conn.ping().is_err(),
         _ => false,
     };
+    pooled.broken |= lost;
+    match result {
+        Err(DbError::Query(e)) if lost => Err(DbError::Unavailable(e.to_string())),
+        other => other,
+    }
 }
 
 /// r2d2 logs every failed connection attempt at error level, which floods the log while the

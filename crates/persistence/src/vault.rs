@@ -262,6 +262,17 @@ impl Vault {
                 .filter(blind_indexes::record_id.eq(ctx.record_id)),
         )
         .execute(conn)?;
+        self.add_blind_index_values(conn, ctx, normalized)
+    }
+
+    /// Records blind index values of a field that has none yet (a row being created): no
+    /// delete first.
+    pub(crate) fn add_blind_index_values<S: AsRef<str>>(
+        &self,
+        conn: &mut DbConnection,
+        ctx: &FieldContext<'_>,
+        normalized: &[S],
+    ) -> Result<(), DbError> {
         let mut values = normalized
             .iter()
             .map(|v| self.indexer.compute(ctx.table, ctx.field, v.as_ref()))
