@@ -297,7 +297,7 @@ impl Vault {
         };
         let id = new_id()?;
         let now = now_micros();
-        db.write(|conn| {
+        Ok(db.write(|conn| {
             let (facts, profile) = self.case_facts_and_profile(conn, case_id)?;
             let packet = build_packet(&service_type, &facts, profile.as_ref(), &new.notes);
             let fields: Vec<String> = packet.keys().cloned().collect();
@@ -351,9 +351,14 @@ impl Vault {
                     ..actor.event("referral.create")
                 },
             )?;
-            Ok(())
-        })?;
-        self.read_referral(db, actor, &id)
+            // The answer is the draft as stored, in the same transaction: its creation event
+            // names the packet's fields, so no second (read) event and no second transaction.
+            let row: ReferralRow = referrals::table
+                .find(&id)
+                .select(ReferralRow::as_select())
+                .first(conn)?;
+            self.view(conn, row, Some(access.reference.clone()), false)
+        })?)
     }
 
     /// The referral and the rule that lets the actor do `action` to it: for the hotline's
