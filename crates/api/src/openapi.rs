@@ -80,7 +80,7 @@ use utoipa::{Modify, OpenApi};
         crate::referrals::start,
         crate::referrals::complete,
     ),
-    modifiers(&BearerAuth)
+    modifiers(&BearerAuth, &ErrorResponses)
 )]
 struct ApiDoc;
 
@@ -98,6 +98,95 @@ impl Modify for BearerAuth {
                     .build(),
             ),
         );
+    }
+}
+
+/// Every error has one body, `Error`, and some errors can answer any request of a kind: the
+/// annotations name the errors particular to a route; this adds the ones every route shares
+/// (400 malformed request, 503 database unavailable; with a body 413 and 415; with a body or
+/// parameters 422; signed in 401 and 403), and points every 4xx and 5xx response at the `Error`
+/// schema.
+struct ErrorResponses;
+
+impl Modify for ErrorResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Type};
+        use utoipa::openapi::{Content, Ref, RefOr, Response};
+        let text = || ObjectBuilder::new().schema_type(Type::String);
+        let error = ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .description(Some(
+                "An error: a fixed code, a fixed message, the request id to quote; for invalid \
+                 fields, their names and what is wrong (never the submitted values)",
+            ))
+            .property("error", text())
+            .required("error")
+            .property("message", text())
+            .required("message")
+            .property(
+                "fields",
+                ObjectBuilder::new()
+                    .schema_type(Type::Object)
+                    .additional_properties(Some(AdditionalProperties::RefOr(RefOr::T(
+                        text().into(),
+                    )))),
+            )
+            .property("request_id", text())
+            .required("request_id")
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+        openapi
+            .components
+            .get_or_insert_with(Default::default)
+            .schemas
+            .insert("Error".into(), RefOr::T(error.into()));
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for op in operations.into_iter().flatten() {
+                let mut shared = Vec::new();
+                if path != "/health/live" {
+                    shared.push(("400", "Malformed request (path, query or body)"));
+                    shared.push(("503", "The database is unavailable; try again shortly"));
+                }
+                if op.request_body.is_some() {
+                    shared.push(("413", "The body is larger than the limit"));
+                    shared.push(("415", "The body is not JSON"));
+                }
+                if op.request_body.is_some()
+                    || op.parameters.as_ref().is_some_and(|p| !p.is_empty())
+                {
+                    shared.push((
+                        "422",
+                        "Invalid fields, named; or a value the database cannot store (NUL)",
+                    ));
+                }
+                if op.security.is_some() {
+                    shared.push(("401", "Not signed in"));
+                    shared.push(("403", "The policy denies it"));
+                }
+                for (status, description) in shared {
+                    op.responses
+                        .responses
+                        .entry(status.into())
+                        .or_insert_with(|| RefOr::T(Response::new(description)));
+                }
+                for (status, response) in op.responses.responses.iter_mut() {
+                    if let (true, RefOr::T(response)) =
+                        (status.starts_with('4') || status.starts_with('5'), response)
+                    {
+                        response.content.insert(
+                            "application/json".into(),
+                            Content::new(Some(Ref::from_schema_name("Error"))),
+                        );
+                    }
+                }
+            }
+        }
     }
 }
 
