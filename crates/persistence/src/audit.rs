@@ -269,12 +269,19 @@ fn append_batch(
         row.hash = prev.to_vec();
         rows.push(row);
     }
-    // Multi-row inserts are not available through the multi-backend connection.
-    let insert = diesel::insert_into(audit_events::table).values(&rows);
-    match conn {
-        DbConnection::Sqlite(c) => insert.execute(c)?,
-        DbConnection::Pg(c) => insert.execute(c)?,
-    };
+    if let [row] = rows.as_slice() {
+        // One row (every write's own event): a statement diesel prepares once per connection.
+        diesel::insert_into(audit_events::table)
+            .values(row)
+            .execute(conn)?;
+    } else {
+        // Multi-row inserts are not available through the multi-backend connection.
+        let insert = diesel::insert_into(audit_events::table).values(&rows);
+        match conn {
+            DbConnection::Sqlite(c) => insert.execute(c)?,
+            DbConnection::Pg(c) => insert.execute(c)?,
+        };
+    }
     diesel::update(audit_heads::table.find(stripe))
         .set(audit_heads::hash.eq(prev.to_vec()))
         .execute(conn)?;

@@ -23,8 +23,11 @@ use crate::error::{new_id, refuse};
 use crate::identity::{Actor, AuthError};
 use crate::schema::{
     break_glass_grants, calls, case_consents, case_note_revisions, case_notes, case_plan_items,
-    cases, users,
+    cases, data_keys, users,
 };
+
+/// A data key's row: (`dek_version`, `wrapped`, `None` once shredded).
+type KeyRow = (i32, Option<Vec<u8>>);
 use crate::vault::FieldContext;
 use crate::{AuditEvent, Database, DbConnection, DbError, Vault};
 
@@ -785,17 +788,48 @@ impl Vault {
         action: Action,
         id: &str,
     ) -> Result<(CaseRow, &'static str, Option<i64>), AuthError> {
-        let found: Option<(CaseRow, Relation, Option<i64>)> = db.with_conn(|conn| {
-            let row: Option<CaseRow> = cases::table
-                .find(id)
-                .select(CaseRow::as_select())
-                .first(conn)
-                .optional()?;
-            let Some(row) = row else { return Ok(None) };
-            let (relation, grant) = policy_relation(conn, actor, &row, action, now_micros())?;
-            Ok(Some((row, relation, grant)))
-        })?;
-        let Some((row, relation, grant)) = found else {
+        let (row, rule, grant, _) = self.case_and_key_for(db, actor, action, id, false)?;
+        Ok((row, rule, grant))
+    }
+
+    /// [`Vault::case_for`], and with `with_key` the case's data key row in the same query (for
+    /// reads: a write reads the key in its own transaction, after any erasure).
+    #[allow(clippy::type_complexity)]
+    fn case_and_key_for(
+        &self,
+        db: &Database,
+        actor: &Actor,
+        action: Action,
+        id: &str,
+        with_key: bool,
+    ) -> Result<(CaseRow, &'static str, Option<i64>, Option<KeyRow>), AuthError> {
+        let found: Option<(CaseRow, Relation, Option<i64>, Option<KeyRow>)> =
+            db.with_conn(|conn| {
+                let row: Option<(CaseRow, Option<KeyRow>)> = if with_key {
+                    cases::table
+                        .left_join(data_keys::table.on(data_keys::owner_id.eq(cases::id)))
+                        .filter(cases::id.eq(id))
+                        .select((
+                            CaseRow::as_select(),
+                            (data_keys::dek_version, data_keys::wrapped).nullable(),
+                        ))
+                        .first(conn)
+                        .optional()?
+                } else {
+                    cases::table
+                        .find(id)
+                        .select(CaseRow::as_select())
+                        .first(conn)
+                        .optional()?
+                        .map(|row| (row, None))
+                };
+                let Some((row, key)) = row else {
+                    return Ok(None);
+                };
+                let (relation, grant) = policy_relation(conn, actor, &row, action, now_micros())?;
+                Ok(Some((row, relation, grant, key)))
+            })?;
+        let Some((row, relation, grant, key)) = found else {
             return Err(AuthError::NotFound);
         };
         match self.authorize(db, actor, action, relation, Some(("case", id))) {
@@ -805,7 +839,7 @@ impl Vault {
             {
                 Err(AuthError::Conflict(ERASED))
             }
-            Ok(rule) => Ok((row, rule, grant)),
+            Ok(rule) => Ok((row, rule, grant, key)),
             Err(AuthError::Forbidden(r)) if relation == Relation::BreakGlassCase => {
                 Err(AuthError::Forbidden(r))
             }
@@ -816,8 +850,9 @@ impl Vault {
 
     /// The whole case file, if the policy allows; one audit event names what was opened.
     pub fn read_case(&self, db: &Database, actor: &Actor, id: &str) -> Result<CaseFile, AuthError> {
-        let (row, rule, break_glass_until) = self.case_for(db, actor, Action::CaseRead, id)?;
-        self.load_case(db, row, Some((actor, rule)), break_glass_until)
+        let (row, rule, break_glass_until, key) =
+            self.case_and_key_for(db, actor, Action::CaseRead, id, true)?;
+        self.load_case(db, row, Some((actor, rule)), break_glass_until, Some(key))
     }
 
     /// The case file for a caller that authorized and audits itself (the subject access export).
@@ -832,7 +867,7 @@ impl Vault {
                 .select(CaseRow::as_select())
                 .first(conn)?)
         })?;
-        self.load_case(db, row, None, None)
+        self.load_case(db, row, None, None, None)
     }
 
     fn load_case(
@@ -841,6 +876,8 @@ impl Vault {
         row: CaseRow,
         audit: Option<(&Actor, &'static str)>,
         break_glass_until: Option<i64>,
+        // The data key row when the caller read it with the case (`Some(None)`: no key row).
+        key: Option<Option<KeyRow>>,
     ) -> Result<CaseFile, AuthError> {
         let id = row.id.clone();
         let id = id.as_str();
@@ -848,7 +885,11 @@ impl Vault {
         // before the file is returned.
         let (file, event) = db.read(|conn| {
             // An erased case keeps only its statistical facts (and linked calls' facts).
-            let (content, notes, plan, consents) = match self.data_key(conn, id) {
+            let dek = match key {
+                Some(key) => self.unwrap_data_key(id, key),
+                None => self.data_key(conn, id),
+            };
+            let (content, notes, plan, consents) = match dek {
                 Ok(dek) => (
                     self.open_content(&dek, &row)?,
                     self.current_notes(conn, &dek, id)?,

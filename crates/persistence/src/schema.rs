@@ -294,6 +294,7 @@ diesel::table! {
 
 diesel::allow_tables_to_appear_in_same_query!(case_notes, case_note_revisions);
 diesel::allow_tables_to_appear_in_same_query!(break_glass_grants, cases, users);
+diesel::allow_tables_to_appear_in_same_query!(cases, data_keys);
 
 diesel::table! {
     organisations (id) {

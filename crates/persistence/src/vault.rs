@@ -225,6 +225,16 @@ impl Vault {
             .select((data_keys::dek_version, data_keys::wrapped))
             .first(conn)
             .optional()?;
+        self.unwrap_data_key(owner_id, row)
+    }
+
+    /// A data key from its row (`dek_version`, `wrapped`) read by the caller, e.g. joined to
+    /// the owner's own row; `None` if there was no row. Same errors as [`Vault::data_key`].
+    pub(crate) fn unwrap_data_key(
+        &self,
+        owner_id: &str,
+        row: Option<(i32, Option<Vec<u8>>)>,
+    ) -> Result<DataKey, DbError> {
         let (dek_version, wrapped) = row.ok_or(DbError::NotFound)?;
         let wrapped = wrapped.ok_or(DbError::Erased)?;
         match DataKey::unwrap(&self.ring(), owner_id, dek_version as u32, &wrapped) {
