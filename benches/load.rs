@@ -243,21 +243,40 @@ fn cpu_ticks(stat: &str) -> u64 {
     field(11) + field(12)
 }
 
-/// (server, every `postgres` process, this process) CPU ticks so far.
-fn cpu_now(server: u32) -> (u64, u64, u64) {
+/// CPU ticks so far of the server, of each `postgres` process (by pid) and of this process.
+struct Cpu {
+    server: u64,
+    postgres: std::collections::BTreeMap<String, u64>,
+    own: u64,
+}
+
+fn cpu_now(server: u32) -> Cpu {
     let read = |path: String| std::fs::read_to_string(path).unwrap_or_default();
-    let mut postgres = 0;
+    let mut postgres = std::collections::BTreeMap::new();
     for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
         let stat = read(format!("{}/stat", entry.path().display()));
         if stat.contains(" (postgres) ") {
-            postgres += cpu_ticks(&stat);
+            postgres.insert(
+                entry.file_name().to_string_lossy().into_owned(),
+                cpu_ticks(&stat),
+            );
         }
     }
-    (
-        cpu_ticks(&read(format!("/proc/{server}/stat"))),
+    Cpu {
+        server: cpu_ticks(&read(format!("/proc/{server}/stat"))),
         postgres,
-        cpu_ticks(&read("/proc/self/stat".into())),
-    )
+        own: cpu_ticks(&read("/proc/self/stat".into())),
+    }
+}
+
+/// PostgreSQL's ticks between two readings: the processes alive at the second (one that
+/// started in between counts from zero; one that exited in between is not counted).
+fn postgres_ticks(before: &Cpu, after: &Cpu) -> u64 {
+    after
+        .postgres
+        .iter()
+        .map(|(pid, t)| t.saturating_sub(before.postgres.get(pid).copied().unwrap_or(0)))
+        .sum()
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -361,9 +380,9 @@ fn drive(
         p99: percentile(&all, 0.99),
         errors: per_thread.iter().map(|(_, e)| e).sum(),
         cpu_us: (
-            per_request(cpu_before.0, cpu_after.0),
-            per_request(cpu_before.1, cpu_after.1),
-            per_request(cpu_before.2, cpu_after.2),
+            per_request(cpu_before.server, cpu_after.server),
+            per_request(0, postgres_ticks(&cpu_before, &cpu_after)),
+            per_request(cpu_before.own, cpu_after.own),
         ),
     }
 }
