@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use diesel::prelude::*;
-use domain::calls::ValidCall;
+use domain::calls::{CallInput, ValidCall};
 use domain::normalize::PhoneNumber;
 use domain::policy::{Action, Relation};
 use domain::Sensitive;
@@ -165,6 +165,28 @@ struct CallColumns<'a> {
     caller_phone: Option<Vec<u8>>,
 }
 
+impl<'a> CallColumns<'a> {
+    /// The statistical columns of a call; no personal field.
+    fn statistical(c: &'a CallInput) -> Self {
+        CallColumns {
+            channel: &c.channel,
+            direction: &c.direction,
+            started_at: c.started_at,
+            ended_at: c.ended_at,
+            caller_role: &c.caller_role,
+            topics: c.topics.join(","),
+            region: &c.region,
+            caller_gender: &c.caller_gender,
+            caller_age_group: &c.caller_age_group,
+            language: &c.language,
+            outcome: &c.outcome,
+            summary: None,
+            caller_name: None,
+            caller_phone: None,
+        }
+    }
+}
+
 impl Vault {
     /// The stored form of a valid call: personal fields sealed under the call's data key
     /// (created when the call first has one), the phone's blind index set or cleared. `fresh`:
@@ -212,20 +234,10 @@ impl Vault {
             self.set_blind_index(conn, &ctx("caller_phone", id), phone)?;
         }
         Ok(CallColumns {
-            channel: &c.channel,
-            direction: &c.direction,
-            started_at: c.started_at,
-            ended_at: c.ended_at,
-            caller_role: &c.caller_role,
-            topics: c.topics.join(","),
-            region: &c.region,
-            caller_gender: &c.caller_gender,
-            caller_age_group: &c.caller_age_group,
-            language: &c.language,
-            outcome: &c.outcome,
             summary,
             caller_name,
             caller_phone,
+            ..CallColumns::statistical(c)
         })
     }
 }
@@ -688,17 +700,8 @@ fn changed_or<T>(
 struct AnonymousCallRow<'a> {
     id: String,
     counselor_id: &'a str,
-    channel: &'a str,
-    direction: &'a str,
-    started_at: i64,
-    ended_at: Option<i64>,
-    caller_role: &'a str,
-    topics: String,
-    region: &'a str,
-    caller_gender: &'a str,
-    caller_age_group: &'a str,
-    language: &'a str,
-    outcome: &'a str,
+    #[diesel(embed)]
+    columns: CallColumns<'a>,
     version: i32,
     created_at: i64,
     updated_at: i64,
@@ -726,21 +729,10 @@ impl Vault {
             let rows = batch
                 .iter()
                 .map(|call| {
-                    let c = &call.input;
                     Ok(AnonymousCallRow {
                         id: crypto::random::hex_id::<16>().map_err(crypto::CryptoError::from)?,
                         counselor_id: &actor.user_id,
-                        channel: &c.channel,
-                        direction: &c.direction,
-                        started_at: c.started_at,
-                        ended_at: c.ended_at,
-                        caller_role: &c.caller_role,
-                        topics: c.topics.join(","),
-                        region: &c.region,
-                        caller_gender: &c.caller_gender,
-                        caller_age_group: &c.caller_age_group,
-                        language: &c.language,
-                        outcome: &c.outcome,
+                        columns: CallColumns::statistical(&call.input),
                         version: 1,
                         created_at: now,
                         updated_at: now,
@@ -748,13 +740,13 @@ impl Vault {
                 })
                 .collect::<Result<Vec<_>, AuthError>>()?;
             db.write(|conn| {
-                // One statement per row (multi-row inserts are not portable over both backends'
-                // connection type), one transaction per batch.
-                for row in &rows {
-                    diesel::insert_into(calls::table)
-                        .values(row)
-                        .execute(conn)?;
-                }
+                // One statement and one transaction per batch (multi-row inserts are not
+                // available through the multi-backend connection, so per backend).
+                let insert = diesel::insert_into(calls::table).values(&rows);
+                match conn {
+                    DbConnection::Sqlite(c) => insert.execute(c)?,
+                    DbConnection::Pg(c) => insert.execute(c)?,
+                };
                 self.record(
                     conn,
                     &AuditEvent {
