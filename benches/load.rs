@@ -499,34 +499,22 @@ fn run(backend: &str, url: &str, dir: &std::path::Path, requests: usize, levels:
     let mut worker_logins = Vec::new();
     for i in 0..50 {
         let (c, w) = (format!("load-counselor-{i}"), format!("load-worker-{i}"));
-        cli(
-            url,
-            dir,
-            &[
-                "user",
-                "add",
-                "--login",
-                &c,
-                "--role",
-                "counselor",
-                "--password-stdin",
-            ],
-            &format!("{PASSWORD}\n"),
-        );
-        cli(
-            url,
-            dir,
-            &[
-                "user",
-                "add",
-                "--login",
-                &w,
-                "--role",
-                "case_worker",
-                "--password-stdin",
-            ],
-            &format!("{PASSWORD}\n"),
-        );
+        for (login, role) in [(&c, "counselor"), (&w, "case_worker")] {
+            cli(
+                url,
+                dir,
+                &[
+                    "user",
+                    "add",
+                    "--login",
+                    login,
+                    "--role",
+                    role,
+                    "--password-stdin",
+                ],
+                &format!("{PASSWORD}\n"),
+            );
+        }
         counselor_logins.push(c);
         worker_logins.push(w);
     }

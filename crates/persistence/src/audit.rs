@@ -354,9 +354,9 @@ impl GroupCommit {
             if queue.leaders < GROUP_LEADERS && !queue.pending.is_empty() {
                 queue.leaders += 1;
                 let take = queue.pending.len().min(GROUP_MAX);
-                let batch: Vec<(u64, AuditEvent)> = queue.pending.drain(..take).collect();
+                let (tickets, events): (Vec<u64>, Vec<AuditEvent>) =
+                    queue.pending.drain(..take).unzip();
                 drop(queue);
-                let events: Vec<AuditEvent> = batch.iter().map(|(_, e)| e.clone()).collect();
                 // A panic must not leave the others of the batch waiting for ever.
                 let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     write_group(db, stripes, &events)
@@ -377,7 +377,7 @@ impl GroupCommit {
                 };
                 queue = self.lock();
                 queue.leaders -= 1;
-                for ((t, _), outcome) in batch.into_iter().zip(outcomes) {
+                for (t, outcome) in tickets.into_iter().zip(outcomes) {
                     queue.outcomes.insert(t, outcome);
                 }
                 self.done.notify_all();
