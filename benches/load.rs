@@ -7,6 +7,8 @@
 //!
 //! `HOTLINE_BENCH_REQUESTS` sets the requests per operation and concurrency (default 1,000).
 //! `HOTLINE_BENCH_BACKENDS` (sqlite,postgres) and `HOTLINE_BENCH_CONCURRENCY` (1,8,32) narrow a run.
+//! `HOTLINE_BENCH_SERVER` names another `hotline` binary to drive (a build of an earlier commit),
+//! so two versions can be compared on the same machine within minutes of each other.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -17,6 +19,11 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 const BIN: &str = env!("CARGO_BIN_EXE_hotline");
+
+/// The server binary: the one built with this bench, or `HOTLINE_BENCH_SERVER`.
+fn server_binary() -> String {
+    std::env::var("HOTLINE_BENCH_SERVER").unwrap_or_else(|_| BIN.to_string())
+}
 const PASSWORD: &str = "load generator passphrase";
 
 /// One keep-alive HTTP/1.1 connection.
@@ -111,7 +118,7 @@ struct Server {
 }
 
 fn command(url: &str, dir: &std::path::Path) -> Command {
-    let mut cmd = Command::new(BIN);
+    let mut cmd = Command::new(server_binary());
     cmd.current_dir(dir)
         .env("HOTLINE__DATABASE__URL", url)
         .env("HOTLINE__CRYPTO__MASTER_KEYS_FILE", dir.join("master.keys"))

@@ -13,6 +13,7 @@ use crypto::audit::{link, sign_checkpoint, verify_checkpoint, Canonical, GENESIS
 use diesel::prelude::*;
 
 use crate::clock::now_micros;
+use crate::prepared::Prepared;
 use crate::schema::{audit_checkpoints, audit_events, audit_heads};
 use crate::{Database, DbConnection, DbError, Vault};
 
@@ -247,12 +248,14 @@ fn append_batch(
     let pick = u32::from_be_bytes(crypto::random::bytes::<4>().map_err(crypto::CryptoError::from)?);
     let stripe = (pick % stripes.max(1)) as i32;
     let count = events.len() as i64;
-    let (last_seq, prev): (i64, Vec<u8>) = diesel::update(audit_heads::table.find(stripe))
-        .set(audit_heads::seq.eq(audit_heads::seq + count))
-        .returning((audit_heads::seq, audit_heads::hash))
-        .get_result(conn)
-        .optional()?
-        .ok_or_else(|| DbError::Migration(format!("audit stripe {stripe} has no head row")))?;
+    let (last_seq, prev): (i64, Vec<u8>) = Prepared(
+        diesel::update(audit_heads::table.find(stripe))
+            .set(audit_heads::seq.eq(audit_heads::seq + count))
+            .returning((audit_heads::seq, audit_heads::hash)),
+    )
+    .get_result(conn)
+    .optional()?
+    .ok_or_else(|| DbError::Migration(format!("audit stripe {stripe} has no head row")))?;
     let mut prev = to_hash(&prev)
         .ok_or_else(|| DbError::Refused(format!("audit head of stripe {stripe} is corrupt")))?;
     let occurred_at = now_micros();
@@ -270,10 +273,14 @@ fn append_batch(
         rows.push(row);
     }
     if let [row] = rows.as_slice() {
-        // One row (every write's own event): a statement diesel prepares once per connection.
-        diesel::insert_into(audit_events::table)
-            .values(row)
-            .execute(conn)?;
+        // One row (every write's own event): kept prepared (its optional values give it a few
+        // forms).
+        Prepared(
+            diesel::insert_into(audit_events::table)
+                .values(row)
+                .returning(audit_events::id),
+        )
+        .get_result::<i64>(conn)?;
     } else {
         // Multi-row inserts are not available through the multi-backend connection.
         let insert = diesel::insert_into(audit_events::table).values(&rows);
@@ -282,9 +289,12 @@ fn append_batch(
             DbConnection::Pg(c) => insert.execute(c)?,
         };
     }
-    diesel::update(audit_heads::table.find(stripe))
-        .set(audit_heads::hash.eq(prev.to_vec()))
-        .execute(conn)?;
+    Prepared(
+        diesel::update(audit_heads::table.find(stripe))
+            .set(audit_heads::hash.eq(prev.to_vec()))
+            .returning(audit_heads::stripe),
+    )
+    .get_result::<i32>(conn)?;
     Ok(())
 }
 

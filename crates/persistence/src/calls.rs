@@ -12,6 +12,7 @@ use domain::Sensitive;
 
 use crate::clock::now_micros;
 use crate::identity::{Actor, AuthError};
+use crate::prepared::Prepared;
 use crate::schema::calls;
 use crate::vault::FieldContext;
 use crate::{AuditEvent, Database, DbConnection, DbError, Vault};
@@ -279,16 +280,19 @@ impl Vault {
                 }
             }
             let now = now_micros();
-            diesel::insert_into(calls::table)
-                .values((
-                    columns,
-                    calls::id.eq(&id),
-                    calls::counselor_id.eq(&actor.user_id),
-                    calls::version.eq(1),
-                    calls::created_at.eq(now),
-                    calls::updated_at.eq(now),
-                ))
-                .execute(conn)?;
+            Prepared(
+                diesel::insert_into(calls::table)
+                    .values((
+                        columns,
+                        calls::id.eq(&id),
+                        calls::counselor_id.eq(&actor.user_id),
+                        calls::version.eq(1),
+                        calls::created_at.eq(now),
+                        calls::updated_at.eq(now),
+                    ))
+                    .returning(calls::id),
+            )
+            .get_result::<String>(conn)?;
             self.record(
                 conn,
                 &AuditEvent {

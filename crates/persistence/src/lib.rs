@@ -19,6 +19,7 @@ pub mod installation;
 pub mod lifecycle;
 mod migrations;
 pub mod outbox;
+mod prepared;
 pub mod referrals;
 pub mod schema;
 pub mod stats;

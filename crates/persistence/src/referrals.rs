@@ -52,9 +52,12 @@ pub struct ReferralSettings {
     pub public_url: String,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = referrals)]
 #[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+// An absent value is stored as NULL, never left to a column default: one statement text, kept
+// prepared.
+#[diesel(treat_none_as_default_value = false)]
 struct ReferralRow {
     id: String,
     case_id: String,
@@ -78,6 +81,13 @@ struct ReferralRow {
     ended_at: Option<i64>,
     version: i32,
     created_at: i64,
+}
+
+/// What the caller of [`Vault::view`] already holds, so it is not read or unsealed again.
+#[derive(Default)]
+struct Known {
+    packet: Option<BTreeMap<String, serde_json::Value>>,
+    organisation_name: Option<String>,
 }
 
 impl ReferralRow {
@@ -242,7 +252,7 @@ impl Vault {
         mut new: NewReferral,
     ) -> Result<ReferralView, AuthError> {
         let access = self.case_access(db, actor, Action::ReferralCreate, case_id)?;
-        let service: Option<(String, String, bool)> = db.with_conn(|conn| {
+        let service: Option<(String, String, bool, String)> = db.with_conn(|conn| {
             Ok(services::table
                 .inner_join(
                     organisations::table.on(organisations::id.eq(services::organisation_id)),
@@ -252,11 +262,12 @@ impl Vault {
                     services::organisation_id,
                     services::service_type,
                     organisations::active,
+                    organisations::name,
                 ))
                 .first(conn)
                 .optional()?)
         })?;
-        let Some((organisation_id, service_type, true)) = service else {
+        let Some((organisation_id, service_type, true, organisation_name)) = service else {
             return Err(AuthError::Invalid {
                 field: "service_id",
                 message: "is not a service of an active organisation in the directory",
@@ -316,25 +327,32 @@ impl Vault {
                 }
                 _ => None,
             };
+            let row = ReferralRow {
+                id: id.clone(),
+                case_id: case_id.to_string(),
+                organisation_id,
+                service_id: new.service_id.clone(),
+                service_type,
+                status: Status::Draft.as_str().to_string(),
+                override_by: consent.is_none().then(|| actor.user_id.clone()),
+                consent_id: consent,
+                override_justification: sealed_justification,
+                packet: Some(sealed),
+                packet_fields: fields.join(","),
+                created_by: actor.user_id.clone(),
+                follow_up_on: new.follow_up_on.clone(),
+                sent_at: None,
+                answer_due_at: None,
+                answered_at: None,
+                partner_note: None,
+                first_opened_at: None,
+                last_opened_at: None,
+                ended_at: None,
+                version: 1,
+                created_at: now,
+            };
             diesel::insert_into(referrals::table)
-                .values((
-                    referrals::id.eq(&id),
-                    referrals::case_id.eq(case_id),
-                    referrals::organisation_id.eq(&organisation_id),
-                    referrals::service_id.eq(&new.service_id),
-                    referrals::service_type.eq(&service_type),
-                    referrals::status.eq(Status::Draft.as_str()),
-                    referrals::consent_id.eq(&consent),
-                    referrals::override_by.eq(consent.is_none().then(|| actor.user_id.clone())),
-                    referrals::override_justification.eq(sealed_justification),
-                    referrals::packet.eq(Some(sealed)),
-                    referrals::packet_fields.eq(fields.join(",")),
-                    referrals::created_by.eq(&actor.user_id),
-                    referrals::follow_up_on.eq(&new.follow_up_on),
-                    referrals::version.eq(1),
-                    referrals::created_at.eq(now),
-                    referrals::updated_at.eq(now),
-                ))
+                .values((&row, referrals::updated_at.eq(now)))
                 .execute(conn)?;
             self.record(
                 conn,
@@ -351,13 +369,14 @@ impl Vault {
                     ..actor.event("referral.create")
                 },
             )?;
-            // The answer is the draft as stored, in the same transaction: its creation event
-            // names the packet's fields, so no second (read) event and no second transaction.
-            let row: ReferralRow = referrals::table
-                .find(&id)
-                .select(ReferralRow::as_select())
-                .first(conn)?;
-            self.view(conn, row, Some(access.reference.clone()), false)
+            // The answer is the draft just stored, in the same transaction: its creation event
+            // names the packet's fields, so no second (read) event. Built from what this
+            // transaction wrote, so nothing is read back or unsealed again.
+            let known = Known {
+                packet: Some(packet),
+                organisation_name: Some(organisation_name),
+            };
+            self.view(conn, row, Some(access.reference.clone()), false, known)
         })?)
     }
 
@@ -405,9 +424,11 @@ impl Vault {
         row: ReferralRow,
         case_reference: Option<String>,
         partner: bool,
+        known: Known,
     ) -> Result<ReferralView, DbError> {
-        let packet = match &row.packet {
-            Some(sealed) => match self.data_key(conn, &row.id) {
+        let packet = match (&row.packet, known.packet) {
+            (Some(_), Some(packet)) => Some(Sensitive::new(packet)),
+            (Some(sealed), None) => match self.data_key(conn, &row.id) {
                 Ok(dek) => {
                     let json = zeroize::Zeroizing::new(dek.open(&packet_ctx(&row.id), sealed)?);
                     Some(Sensitive::new(serde_json::from_slice(&json).map_err(
@@ -417,7 +438,7 @@ impl Vault {
                 Err(DbError::Erased) => None,
                 Err(e) => return Err(e),
             },
-            None => None,
+            (None, _) => None,
         };
         let case_dek = if row.partner_note.is_some() || row.override_justification.is_some() {
             match self.data_key(conn, &row.case_id) {
@@ -446,10 +467,13 @@ impl Vault {
         } else {
             open_note("override_justification", &row.override_justification)?
         };
-        let organisation_name: String = organisations::table
-            .find(&row.organisation_id)
-            .select(organisations::name)
-            .first(conn)?;
+        let organisation_name: String = match known.organisation_name {
+            Some(name) => name,
+            None => organisations::table
+                .find(&row.organisation_id)
+                .select(organisations::name)
+                .first(conn)?,
+        };
         Ok(ReferralView {
             case_id: (!partner).then(|| row.case_id.clone()),
             case_reference: if partner { None } else { case_reference },
@@ -510,7 +534,7 @@ impl Vault {
             } else {
                 Vec::new()
             };
-            let view = self.view(conn, row, reference, partner)?;
+            let view = self.view(conn, row, reference, partner, Known::default())?;
             self.record(
                 conn,
                 &AuditEvent {
