@@ -975,3 +975,34 @@ both!(
         );
     }
 );
+
+/// Every write appends its audit event; on PostgreSQL that must not cost a parse and a plan
+/// per request. One pooled connection, two writes: the append's statements are among the
+/// connection's prepared statements (diesel names only what it keeps), and the event's insert
+/// and the head's new hash are one statement.
+#[test]
+fn postgres_keeps_the_audit_append_prepared() {
+    let Some(db) = TestDb::postgres("postgres_keeps_the_audit_append_prepared") else {
+        return;
+    };
+    let d = crate::support::open(&db.url, 1);
+    d.migrate().expect("migrate");
+    let (vault, _) = Vault::open(&d, &settings(&db, 2)).expect("open vault");
+    for _ in 0..2 {
+        d.write(|conn| vault.record(conn, &AuditEvent::system("test.prepared")))
+            .unwrap();
+    }
+    let prepared = query_strings(&d, "SELECT statement AS item FROM pg_prepared_statements")
+        .unwrap()
+        .join("\n");
+    assert!(
+        prepared.contains(r#"UPDATE "audit_heads" SET "seq""#),
+        "the head's update is not prepared: {prepared}"
+    );
+    assert!(
+        prepared.contains(r#"WITH first AS (INSERT INTO "audit_events""#)
+            && prepared.contains(r#"UPDATE "audit_heads" SET "hash""#),
+        "the insert and the head's hash are not one prepared statement: {prepared}"
+    );
+    assert!(vault.verify(&d, None).unwrap().ok());
+}

@@ -13,7 +13,7 @@ use crypto::audit::{link, sign_checkpoint, verify_checkpoint, Canonical, GENESIS
 use diesel::prelude::*;
 
 use crate::clock::now_micros;
-use crate::prepared::Prepared;
+use crate::prepared::{Prepared, With};
 use crate::schema::{audit_checkpoints, audit_events, audit_heads};
 use crate::{Database, DbConnection, DbError, Vault};
 
@@ -92,6 +92,8 @@ impl AuditEvent {
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = audit_events)]
 #[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+// An absent value is bound as NULL, not written as DEFAULT: one statement text, kept prepared.
+#[diesel(treat_none_as_default_value = false)]
 struct EventRow {
     #[diesel(skip_insertion)]
     id: i64,
@@ -272,29 +274,41 @@ fn append_batch(
         row.hash = prev.to_vec();
         rows.push(row);
     }
-    if let [row] = rows.as_slice() {
-        // One row (every write's own event): kept prepared (its optional values give it a few
-        // forms).
-        Prepared(
+    let advance = diesel::update(audit_heads::table.find(stripe))
+        .set(audit_heads::hash.eq(prev.to_vec()))
+        .returning(audit_heads::stripe);
+    match (conn, rows.as_slice()) {
+        // One row (every write's own event) on PostgreSQL: the insert and the head's new hash
+        // in one statement, kept prepared.
+        (DbConnection::Pg(c), [row]) => {
+            let insert = diesel::insert_into(audit_events::table).values(row);
+            Prepared(With(insert, advance)).get_result::<i32, _>(c)?;
+        }
+        // One row on SQLite (in-process, no round trip to save): two statements, both prepared.
+        (conn, [row]) => {
+            Prepared(
+                diesel::insert_into(audit_events::table)
+                    .values(row)
+                    .returning(audit_events::id),
+            )
+            .get_result::<i64, _>(conn)?;
+            Prepared(advance).get_result::<i32, _>(conn)?;
+        }
+        // A batch (group commit, bulk import): one multi-row insert, which the multi-backend
+        // connection does not offer, then the head.
+        (DbConnection::Pg(c), rows) => {
             diesel::insert_into(audit_events::table)
-                .values(row)
-                .returning(audit_events::id),
-        )
-        .get_result::<i64>(conn)?;
-    } else {
-        // Multi-row inserts are not available through the multi-backend connection.
-        let insert = diesel::insert_into(audit_events::table).values(&rows);
-        match conn {
-            DbConnection::Sqlite(c) => insert.execute(c)?,
-            DbConnection::Pg(c) => insert.execute(c)?,
-        };
+                .values(rows)
+                .execute(c)?;
+            Prepared(advance).get_result::<i32, _>(c)?;
+        }
+        (DbConnection::Sqlite(c), rows) => {
+            diesel::insert_into(audit_events::table)
+                .values(rows)
+                .execute(c)?;
+            Prepared(advance).get_result::<i32, _>(c)?;
+        }
     }
-    Prepared(
-        diesel::update(audit_heads::table.find(stripe))
-            .set(audit_heads::hash.eq(prev.to_vec()))
-            .returning(audit_heads::stripe),
-    )
-    .get_result::<i32>(conn)?;
     Ok(())
 }
 

@@ -292,7 +292,7 @@ impl Vault {
                     ))
                     .returning(calls::id),
             )
-            .get_result::<String>(conn)?;
+            .get_result::<String, _>(conn)?;
             self.record(
                 conn,
                 &AuditEvent {

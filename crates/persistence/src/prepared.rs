@@ -16,11 +16,10 @@
 //! every time. Hence no `RunQueryDsl` here, only [`Prepared::get_result`].
 
 use diesel::backend::Backend;
+use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::query_dsl::LoadQuery;
 use diesel::{QueryResult, RunQueryDsl};
-
-use crate::DbConnection;
 
 /// A statement to keep prepared; run it with [`Prepared::get_result`].
 #[derive(Debug, Clone, Copy)]
@@ -28,10 +27,10 @@ pub(crate) struct Prepared<Q>(pub(crate) Q);
 
 impl<Q> Prepared<Q> {
     /// Runs the statement and returns its one row.
-    pub(crate) fn get_result<'a, U>(self, conn: &mut DbConnection) -> QueryResult<U>
+    pub(crate) fn get_result<'a, U, C>(self, conn: &mut C) -> QueryResult<U>
     where
         Q: Query,
-        Cacheable<Q>: LoadQuery<'a, DbConnection, U>,
+        Cacheable<Q>: LoadQuery<'a, C, U>,
     {
         Cacheable(self.0).get_result(conn)
     }
@@ -61,3 +60,26 @@ impl<Q: Query> Query for Cacheable<Q> {
 }
 
 impl<Q, Conn> RunQueryDsl<Conn> for Cacheable<Q> {}
+
+/// Two statements as one, for PostgreSQL: `WITH first AS (first) second`. A data-modifying
+/// statement in `WITH` runs exactly once, in the same snapshot as the second; one round trip
+/// instead of two. SQLite allows no INSERT or UPDATE inside `WITH`.
+pub(crate) struct With<A, B>(pub(crate) A, pub(crate) B);
+
+impl<A, B> QueryId for With<A, B> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<A: QueryFragment<Pg>, B: QueryFragment<Pg>> QueryFragment<Pg> for With<A, B> {
+    fn walk_ast<'b>(&'b self, mut pass: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        pass.push_sql("WITH first AS (");
+        self.0.walk_ast(pass.reborrow())?;
+        pass.push_sql(") ");
+        self.1.walk_ast(pass)
+    }
+}
+
+impl<A, B: Query> Query for With<A, B> {
+    type SqlType = B::SqlType;
+}
