@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use crypto::envelope::DataKey;
 use diesel::prelude::*;
 use domain::calls::{CallInput, ValidCall};
 use domain::normalize::PhoneNumber;
@@ -12,9 +13,9 @@ use domain::Sensitive;
 
 use crate::clock::now_micros;
 use crate::identity::{Actor, AuthError};
-use crate::prepared::Prepared;
-use crate::schema::calls;
-use crate::vault::FieldContext;
+use crate::prepared::{Prepared, With, With2};
+use crate::schema::{blind_indexes, calls, data_keys};
+use crate::vault::{FieldContext, NewBlindIndex, NewDataKey};
 use crate::{AuditEvent, Database, DbConnection, DbError, Vault};
 
 const TABLE: &str = "calls";
@@ -188,58 +189,107 @@ impl<'a> CallColumns<'a> {
     }
 }
 
+/// The personal fields of a call, sealed under its data key.
+struct SealedPersonal {
+    summary: Option<Vec<u8>>,
+    caller_name: Option<Vec<u8>>,
+    caller_phone: Option<Vec<u8>>,
+}
+
+impl SealedPersonal {
+    fn seal(dek: &DataKey, id: &str, call: &ValidCall) -> Result<Self, DbError> {
+        let c = &call.input;
+        let seal = |field: &str, value: &str| dek.seal(&ctx(field, id), value.as_bytes());
+        Ok(SealedPersonal {
+            summary: c
+                .summary
+                .as_ref()
+                .map(|v| seal("summary", v.expose()))
+                .transpose()?,
+            caller_name: c
+                .caller_name
+                .as_ref()
+                .map(|v| seal("caller_name", v.expose().trim()))
+                .transpose()?,
+            caller_phone: call
+                .phone
+                .as_ref()
+                .map(|p| seal("caller_phone", p.e164()))
+                .transpose()?,
+        })
+    }
+
+    fn none() -> Self {
+        SealedPersonal {
+            summary: None,
+            caller_name: None,
+            caller_phone: None,
+        }
+    }
+
+    fn columns(self, call: &ValidCall) -> CallColumns<'_> {
+        let SealedPersonal {
+            summary,
+            caller_name,
+            caller_phone,
+        } = self;
+        CallColumns {
+            summary,
+            caller_name,
+            caller_phone,
+            ..CallColumns::statistical(&call.input)
+        }
+    }
+}
+
+/// What a new call's row is inserted with: its data key (when it holds personal data) and its
+/// phone's blind index, so that PostgreSQL can take all three in one statement.
+struct NewCall<'a> {
+    columns: CallColumns<'a>,
+    key: Option<NewDataKey<'a>>,
+    index: Vec<NewBlindIndex<'a>>,
+}
+
 impl Vault {
-    /// The stored form of a valid call: personal fields sealed under the call's data key
-    /// (created when the call first has one), the phone's blind index set or cleared. `fresh`:
-    /// the call is being created (no data key or index entry can exist yet).
+    /// The stored form of a new call: personal fields sealed under a new data key, the rows of
+    /// that key and of the phone's blind index, nothing written yet.
+    fn new_call<'a>(&self, id: &'a str, call: &'a ValidCall) -> Result<NewCall<'a>, DbError> {
+        let (sealed, key) = if call.has_personal_data() {
+            let (dek, key) = self.new_data_key("call", id)?;
+            (SealedPersonal::seal(&dek, id, call)?, Some(key))
+        } else {
+            (SealedPersonal::none(), None)
+        };
+        let phone = call.phone.as_ref().map(PhoneNumber::e164);
+        let index = self.blind_index_rows(&ctx("caller_phone", id), phone.as_slice())?;
+        Ok(NewCall {
+            columns: sealed.columns(call),
+            key,
+            index,
+        })
+    }
+
+    /// The stored form of a changed call: personal fields sealed under the call's data key
+    /// (created when the call first has personal data), the phone's blind index replaced.
     fn call_columns<'a>(
         &self,
         conn: &mut DbConnection,
         id: &str,
         call: &'a ValidCall,
-        fresh: bool,
     ) -> Result<CallColumns<'a>, DbError> {
-        let c = &call.input;
-        let (mut summary, mut caller_name, mut caller_phone) = (None, None, None);
-        if call.has_personal_data() {
-            let dek = match if fresh {
-                Err(DbError::NotFound)
-            } else {
-                self.data_key(conn, id)
-            } {
+        let sealed = if call.has_personal_data() {
+            let dek = match self.data_key(conn, id) {
                 Ok(dek) => dek,
                 Err(DbError::NotFound) => self.create_data_key(conn, "call", id)?,
                 Err(e) => return Err(e),
             };
-            let seal = |field: &str, value: &str| dek.seal(&ctx(field, id), value.as_bytes());
-            summary = c
-                .summary
-                .as_ref()
-                .map(|v| seal("summary", v.expose()))
-                .transpose()?;
-            caller_name = c
-                .caller_name
-                .as_ref()
-                .map(|v| seal("caller_name", v.expose().trim()))
-                .transpose()?;
-            caller_phone = call
-                .phone
-                .as_ref()
-                .map(|p| seal("caller_phone", p.e164()))
-                .transpose()?;
-        }
-        let phone = call.phone.as_ref().map(PhoneNumber::e164);
-        if fresh {
-            self.add_blind_index_values(conn, &ctx("caller_phone", id), phone.as_slice())?;
+            SealedPersonal::seal(&dek, id, call)?
         } else {
-            self.set_blind_index(conn, &ctx("caller_phone", id), phone)?;
-        }
-        Ok(CallColumns {
-            summary,
-            caller_name,
-            caller_phone,
-            ..CallColumns::statistical(c)
-        })
+            SealedPersonal::none()
+        };
+        let phone = call.phone.as_ref().map(PhoneNumber::e164);
+        self.set_blind_index(conn, &ctx("caller_phone", id), phone)?;
+        Ok(sealed.columns(call))
     }
 }
 
@@ -269,7 +319,11 @@ impl Vault {
                 "language",
                 "outcome",
             ];
-            let columns = self.call_columns(conn, &id, call, true)?;
+            let NewCall {
+                columns,
+                key,
+                index,
+            } = self.new_call(&id, call)?;
             for (name, present) in [
                 ("summary", columns.summary.is_some()),
                 ("caller_name", columns.caller_name.is_some()),
@@ -280,19 +334,38 @@ impl Vault {
                 }
             }
             let now = now_micros();
-            Prepared(
-                diesel::insert_into(calls::table)
-                    .values((
-                        columns,
-                        calls::id.eq(&id),
-                        calls::counselor_id.eq(&actor.user_id),
-                        calls::version.eq(1),
-                        calls::created_at.eq(now),
-                        calls::updated_at.eq(now),
-                    ))
-                    .returning(calls::id),
-            )
-            .get_result::<String, _>(conn)?;
+            let insert = diesel::insert_into(calls::table)
+                .values((
+                    columns,
+                    calls::id.eq(&id),
+                    calls::counselor_id.eq(&actor.user_id),
+                    calls::version.eq(1),
+                    calls::created_at.eq(now),
+                    calls::updated_at.eq(now),
+                ))
+                .returning(calls::id);
+            let key_insert = key.map(|k| diesel::insert_into(data_keys::table).values(k));
+            match (&mut *conn, key_insert, index.as_slice()) {
+                // PostgreSQL: the key, the phone's index and the call in one statement.
+                (DbConnection::Pg(pg), Some(key), []) => {
+                    Prepared(With(key, insert)).get_result::<String, _>(pg)?;
+                }
+                (DbConnection::Pg(pg), Some(key), [phone]) => {
+                    let phone = diesel::insert_into(blind_indexes::table).values(phone);
+                    Prepared(With2(key, phone, insert)).get_result::<String, _>(pg)?;
+                }
+                (conn, key, index) => {
+                    if let Some(key) = key {
+                        key.execute(conn)?;
+                    }
+                    for row in index {
+                        diesel::insert_into(blind_indexes::table)
+                            .values(row)
+                            .execute(conn)?;
+                    }
+                    Prepared(insert).get_result::<String, _>(conn)?;
+                }
+            }
             self.record(
                 conn,
                 &AuditEvent {
@@ -651,7 +724,7 @@ impl Vault {
         let call = domain::calls::validate(input, now_micros(), &settings.default_country_code)
             .map_err(AuthError::InvalidMany)?;
         db.write(|conn| {
-            let columns = self.call_columns(conn, id, &call, false)?;
+            let columns = self.call_columns(conn, id, &call)?;
             let updated = diesel::update(calls::table.find(id).filter(calls::version.eq(version)))
                 .set((
                     columns,

@@ -83,3 +83,31 @@ impl<A: QueryFragment<Pg>, B: QueryFragment<Pg>> QueryFragment<Pg> for With<A, B
 impl<A, B: Query> Query for With<A, B> {
     type SqlType = B::SqlType;
 }
+
+/// Three statements as one, for PostgreSQL: `WITH first AS (first), second AS (second) third`.
+pub(crate) struct With2<A, B, C>(pub(crate) A, pub(crate) B, pub(crate) C);
+
+impl<A, B, C> QueryId for With2<A, B, C> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<A, B, C> QueryFragment<Pg> for With2<A, B, C>
+where
+    A: QueryFragment<Pg>,
+    B: QueryFragment<Pg>,
+    C: QueryFragment<Pg>,
+{
+    fn walk_ast<'b>(&'b self, mut pass: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        pass.push_sql("WITH first AS (");
+        self.0.walk_ast(pass.reborrow())?;
+        pass.push_sql("), second AS (");
+        self.1.walk_ast(pass.reborrow())?;
+        pass.push_sql(") ");
+        self.2.walk_ast(pass)
+    }
+}
+
+impl<A, B, C: Query> Query for With2<A, B, C> {
+    type SqlType = C::SqlType;
+}

@@ -24,6 +24,30 @@ use crate::clock::now_micros;
 use crate::schema::{blind_indexes, data_keys};
 use crate::{Database, DbConnection, DbError};
 
+/// A data key's row as inserted.
+#[derive(Insertable)]
+#[diesel(table_name = data_keys)]
+#[diesel(treat_none_as_default_value = false)]
+pub(crate) struct NewDataKey<'a> {
+    owner_id: &'a str,
+    owner_kind: &'a str,
+    dek_version: i32,
+    kek_version: Option<i32>,
+    wrapped: Option<Vec<u8>>,
+    created_at: i64,
+}
+
+/// A blind index row as inserted.
+#[derive(Insertable)]
+#[diesel(table_name = blind_indexes)]
+pub(crate) struct NewBlindIndex<'a> {
+    table_name: &'a str,
+    field: &'a str,
+    value: i64,
+    record_id: &'a str,
+    owner_id: &'a str,
+}
+
 #[derive(Debug, Clone)]
 pub struct VaultSettings {
     pub keys_file: PathBuf,
@@ -201,20 +225,32 @@ impl Vault {
         owner_kind: &str,
         owner_id: &str,
     ) -> Result<DataKey, DbError> {
+        let (dek, row) = self.new_data_key(owner_kind, owner_id)?;
+        diesel::insert_into(data_keys::table)
+            .values(&row)
+            .execute(conn)?;
+        Ok(dek)
+    }
+
+    /// A new data key and its row (the key wrapped), for a caller that inserts the row itself
+    /// in one statement with others.
+    pub(crate) fn new_data_key<'a>(
+        &self,
+        owner_kind: &'a str,
+        owner_id: &'a str,
+    ) -> Result<(DataKey, NewDataKey<'a>), DbError> {
         let dek = DataKey::generate()?;
         let ring = self.ring();
         let wrapped = dek.wrap(&ring, owner_id)?;
-        diesel::insert_into(data_keys::table)
-            .values((
-                data_keys::owner_id.eq(owner_id),
-                data_keys::owner_kind.eq(owner_kind),
-                data_keys::dek_version.eq(dek.version() as i32),
-                data_keys::kek_version.eq(Some(ring.primary() as i32)),
-                data_keys::wrapped.eq(Some(wrapped)),
-                data_keys::created_at.eq(now_micros()),
-            ))
-            .execute(conn)?;
-        Ok(dek)
+        let row = NewDataKey {
+            owner_id,
+            owner_kind,
+            dek_version: dek.version() as i32,
+            kek_version: Some(ring.primary() as i32),
+            wrapped: Some(wrapped),
+            created_at: now_micros(),
+        };
+        Ok((dek, row))
     }
 
     /// The data key of an owner, unwrapped. `Erased` after shredding, `NotFound` if it never
@@ -283,25 +319,37 @@ impl Vault {
         ctx: &FieldContext<'_>,
         normalized: &[S],
     ) -> Result<(), DbError> {
+        for row in self.blind_index_rows(ctx, normalized)? {
+            diesel::insert_into(blind_indexes::table)
+                .values(&row)
+                .execute(conn)?;
+        }
+        Ok(())
+    }
+
+    /// The blind index rows of a field's normalised values, for a caller that inserts them
+    /// itself. Two values may share a truncated index value; one row covers both.
+    pub(crate) fn blind_index_rows<'a, S: AsRef<str>>(
+        &self,
+        ctx: &FieldContext<'a>,
+        normalized: &[S],
+    ) -> Result<Vec<NewBlindIndex<'a>>, DbError> {
         let mut values = normalized
             .iter()
             .map(|v| self.indexer.compute(ctx.table, ctx.field, v.as_ref()))
             .collect::<Result<Vec<i64>, _>>()?;
-        // Two values may share a truncated index value; one row covers both.
         values.sort_unstable();
         values.dedup();
-        for value in values {
-            diesel::insert_into(blind_indexes::table)
-                .values((
-                    blind_indexes::table_name.eq(ctx.table),
-                    blind_indexes::field.eq(ctx.field),
-                    blind_indexes::value.eq(value),
-                    blind_indexes::record_id.eq(ctx.record_id),
-                    blind_indexes::owner_id.eq(ctx.owner_id),
-                ))
-                .execute(conn)?;
-        }
-        Ok(())
+        Ok(values
+            .into_iter()
+            .map(|value| NewBlindIndex {
+                table_name: ctx.table,
+                field: ctx.field,
+                value,
+                record_id: ctx.record_id,
+                owner_id: ctx.owner_id,
+            })
+            .collect())
     }
 
     /// Rows whose blind index matches a normalised value: candidates only. Collisions are
