@@ -25,10 +25,7 @@ use crate::schema::{
     break_glass_grants, calls, case_consents, case_note_revisions, case_notes, case_plan_items,
     cases, data_keys, users,
 };
-
-/// A data key's row: (`dek_version`, `wrapped`, `None` once shredded).
-type KeyRow = (i32, Option<Vec<u8>>);
-use crate::vault::FieldContext;
+use crate::vault::{FieldContext, KeyRow};
 use crate::{AuditEvent, Database, DbConnection, DbError, Vault};
 
 const STALE: &str = "the case changed since it was read; read it again";
@@ -805,16 +802,8 @@ impl Vault {
     ) -> Result<(CaseRow, &'static str, Option<i64>, Option<KeyRow>), AuthError> {
         let found: Option<(CaseRow, Relation, Option<i64>, Option<KeyRow>)> =
             db.with_conn(|conn| {
-                let row: Option<(CaseRow, Option<KeyRow>)> = if with_key {
-                    cases::table
-                        .left_join(data_keys::table.on(data_keys::owner_id.eq(cases::id)))
-                        .filter(cases::id.eq(id))
-                        .select((
-                            CaseRow::as_select(),
-                            (data_keys::dek_version, data_keys::wrapped).nullable(),
-                        ))
-                        .first(conn)
-                        .optional()?
+                let row = if with_key {
+                    case_with_key(conn, id)?
                 } else {
                     cases::table
                         .find(id)
@@ -852,7 +841,7 @@ impl Vault {
     pub fn read_case(&self, db: &Database, actor: &Actor, id: &str) -> Result<CaseFile, AuthError> {
         let (row, rule, break_glass_until, key) =
             self.case_and_key_for(db, actor, Action::CaseRead, id, true)?;
-        self.load_case(db, row, Some((actor, rule)), break_glass_until, Some(key))
+        self.load_case(db, row, Some((actor, rule)), break_glass_until, key)
     }
 
     /// The case file for a caller that authorized and audits itself (the subject access export).
@@ -861,13 +850,8 @@ impl Vault {
         db: &Database,
         id: &str,
     ) -> Result<CaseFile, AuthError> {
-        let row: CaseRow = db.with_conn(|conn| {
-            Ok(cases::table
-                .find(id)
-                .select(CaseRow::as_select())
-                .first(conn)?)
-        })?;
-        self.load_case(db, row, None, None, None)
+        let (row, key) = db.with_conn(|conn| case_with_key(conn, id)?.ok_or(DbError::NotFound))?;
+        self.load_case(db, row, None, None, key)
     }
 
     fn load_case(
@@ -876,8 +860,8 @@ impl Vault {
         row: CaseRow,
         audit: Option<(&Actor, &'static str)>,
         break_glass_until: Option<i64>,
-        // The data key row when the caller read it with the case (`Some(None)`: no key row).
-        key: Option<Option<KeyRow>>,
+        // The data key row, read with the case (`None`: the case has no key row).
+        key: Option<KeyRow>,
     ) -> Result<CaseFile, AuthError> {
         let id = row.id.clone();
         let id = id.as_str();
@@ -885,11 +869,7 @@ impl Vault {
         // before the file is returned.
         let (file, event) = db.read(|conn| {
             // An erased case keeps only its statistical facts (and linked calls' facts).
-            let dek = match key {
-                Some(key) => self.unwrap_data_key(id, key),
-                None => self.data_key(conn, id),
-            };
-            let (content, notes, plan, consents) = match dek {
+            let (content, notes, plan, consents) = match self.unwrap_data_key(id, key) {
                 Ok(dek) => (
                     self.open_content(&dek, &row)?,
                     self.current_notes(conn, &dek, id)?,
@@ -2355,6 +2335,22 @@ fn year_of(us: i64) -> i32 {
 
 fn conflict(e: DbError) -> AuthError {
     crate::error::conflict_among(e, &CONFLICTS)
+}
+
+/// A case and its data key row in one query (`None` for the key: no key row).
+fn case_with_key(
+    conn: &mut DbConnection,
+    id: &str,
+) -> Result<Option<(CaseRow, Option<KeyRow>)>, DbError> {
+    Ok(cases::table
+        .left_join(data_keys::table.on(data_keys::owner_id.eq(cases::id)))
+        .filter(cases::id.eq(id))
+        .select((
+            CaseRow::as_select(),
+            (data_keys::dek_version, data_keys::wrapped).nullable(),
+        ))
+        .first(conn)
+        .optional()?)
 }
 
 #[cfg(test)]

@@ -24,6 +24,9 @@ use crate::clock::now_micros;
 use crate::schema::{blind_indexes, data_keys};
 use crate::{Database, DbConnection, DbError};
 
+/// A data key's row as read: (`dek_version`, `wrapped`, `None` once shredded).
+pub(crate) type KeyRow = (i32, Option<Vec<u8>>);
+
 /// A data key's row as inserted.
 #[derive(Insertable)]
 #[diesel(table_name = data_keys)]
@@ -256,7 +259,7 @@ impl Vault {
     /// The data key of an owner, unwrapped. `Erased` after shredding, `NotFound` if it never
     /// existed.
     pub fn data_key(&self, conn: &mut DbConnection, owner_id: &str) -> Result<DataKey, DbError> {
-        let row: Option<(i32, Option<Vec<u8>>)> = data_keys::table
+        let row: Option<KeyRow> = data_keys::table
             .find(owner_id)
             .select((data_keys::dek_version, data_keys::wrapped))
             .first(conn)
@@ -269,7 +272,7 @@ impl Vault {
     pub(crate) fn unwrap_data_key(
         &self,
         owner_id: &str,
-        row: Option<(i32, Option<Vec<u8>>)>,
+        row: Option<KeyRow>,
     ) -> Result<DataKey, DbError> {
         let (dek_version, wrapped) = row.ok_or(DbError::NotFound)?;
         let wrapped = wrapped.ok_or(DbError::Erased)?;
