@@ -1062,6 +1062,140 @@ both!(concurrent_openings_and_updates, |db: TestDb| {
     assert!(staff.server.terminate().success());
 });
 
+both!(
+    a_case_file_holds_its_own_children_whole_and_in_order,
+    |db: TestDb| {
+        // Two cases filled in turns (a note to one, then to the other, ...): each file must show
+        // its own notes (current revision), plan items, consents and calls, each kind in the order
+        // it was made, and nothing of the other case.
+        let staff = staff_for_tests(&db);
+        let s = &staff.server;
+        let worker = &staff.tokens["case_worker"];
+        let counselor = &staff.tokens["counselor"];
+        let (a, _) = open_case(&staff, worker, json!({}));
+        let (b, _) = open_case(&staff, worker, json!({}));
+        let post = |case: &str, what: &str, body: Value| {
+            ok(
+                &call(
+                    s,
+                    worker,
+                    "POST",
+                    &format!("/api/v1/cases/{case}/{what}"),
+                    Some(body),
+                ),
+                201,
+            )["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        };
+        let mut made: std::collections::HashMap<(String, &str), Vec<String>> = Default::default();
+        for i in 0..3 {
+            for case in [&a, &b] {
+                let tag = format!("{}-{i}", &case[..8]);
+                let note = post(case, "notes", json!({ "body": format!("note {tag}") }));
+                made.entry((case.clone(), "notes")).or_default().push(note);
+                let mut item = json!({ "domain": "housing", "goal": format!("goal {tag}") });
+                if i == 1 {
+                    item["due_on"] = json!("2027-03-01");
+                }
+                let item = post(case, "plan", item);
+                made.entry((case.clone(), "plan")).or_default().push(item);
+                let mut consent =
+                    json!({ "purpose": "referral_sharing", "service_types": ["shelter"] });
+                if i != 2 {
+                    consent["scope"] = json!(format!("scope {tag}"));
+                }
+                let consent = post(case, "consents", consent);
+                made.entry((case.clone(), "consents"))
+                    .or_default()
+                    .push(consent);
+                // Calls are listed by their start, which is not the order they were logged in.
+                let minute = 50 - 10 * i - if case == &a { 0 } else { 5 };
+                let mut logged = anonymous_call();
+                logged["started_at"] = json!(format!("2026-11-30T09:{minute:02}:00Z"));
+                logged["ended_at"] = json!(format!("2026-11-30T09:{:02}:00Z", minute + 1));
+                let logged = ok(
+                    &call(s, counselor, "POST", "/api/v1/calls", Some(logged)),
+                    201,
+                )["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_string();
+                let linked = call(
+                    s,
+                    worker,
+                    "PUT",
+                    &format!("/api/v1/calls/{logged}/case"),
+                    Some(json!({ "case_id": case })),
+                );
+                assert_eq!(linked.status, 204, "{}", linked.text());
+                made.entry((case.clone(), "calls"))
+                    .or_default()
+                    .insert(0, logged);
+            }
+        }
+        // The first note of case a edited twice: the file shows its third revision only.
+        let first = &made[&(a.clone(), "notes")][0];
+        for revision in 1..3 {
+            ok(
+                &call(
+                    s,
+                    worker,
+                    "PUT",
+                    &format!("/api/v1/cases/{a}/notes/{first}"),
+                    Some(json!({ "revision": revision, "body": format!("edited {revision}") })),
+                ),
+                200,
+            );
+        }
+        for case in [&a, &b] {
+            let file = ok(&get_case(&staff, worker, case), 200);
+            let text = file.to_string();
+            let other = if case == &a { &b } else { &a };
+            assert!(
+                !text.contains(&other[..8]),
+                "nothing of the other case: {text}"
+            );
+            for kind in ["notes", "plan", "consents", "calls"] {
+                let ids: Vec<&str> = file[kind]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v["id"].as_str().unwrap())
+                    .collect();
+                assert_eq!(ids, made[&(case.clone(), kind)], "{kind} of {case}");
+            }
+            let tag = &case[..8];
+            let notes = &file["notes"];
+            let plan = &file["plan"];
+            let consents = &file["consents"];
+            if case == &a {
+                assert_eq!(notes[0]["body"], "edited 2");
+                assert_eq!(notes[0]["revision"], 3);
+            } else {
+                assert_eq!(notes[0]["body"], format!("note {tag}-0"));
+                assert_eq!(notes[0]["revision"], 1);
+            }
+            assert_eq!(notes[2]["body"], format!("note {tag}-2"));
+            assert_eq!(notes[2]["author_id"], json!(staff.ids["case_worker"]));
+            assert_eq!(plan[1]["goal"], format!("goal {tag}-1"));
+            assert_eq!(plan[1]["due_on"], "2027-03-01");
+            assert_eq!(plan[0]["due_on"], Value::Null);
+            assert_eq!(plan[2]["progress"], json!([]));
+            assert_eq!(consents[0]["scope"], format!("scope {tag}-0"));
+            assert_eq!(consents[2]["scope"], Value::Null);
+            assert_eq!(consents[2]["live"], true);
+            assert_eq!(consents[2]["service_types"], json!(["shelter"]));
+            assert_eq!(
+                file["calls"][0]["outcome"],
+                json!(anonymous_call()["outcome"])
+            );
+        }
+        assert!(staff.server.terminate().success());
+    }
+);
+
 /// A phone number unique to canary `i` (its digits are searched for too).
 fn canary_phone(i: usize) -> String {
     format!("+38093{:07}", 4_000_000 + i)

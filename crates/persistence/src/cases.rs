@@ -21,6 +21,7 @@ use crate::calls::CallSettings;
 use crate::clock::{code_list, now_micros};
 use crate::error::{new_id, refuse};
 use crate::identity::{Actor, AuthError};
+use crate::prepared::Prepared;
 use crate::schema::{
     break_glass_grants, calls, case_consents, case_note_revisions, case_notes, case_plan_items,
     cases, data_keys, users,
@@ -869,30 +870,24 @@ impl Vault {
         // before the file is returned.
         let (file, event) = db.read(|conn| {
             // An erased case keeps only its statistical facts (and linked calls' facts).
-            let (content, notes, plan, consents) = match self.unwrap_data_key(id, key) {
-                Ok(dek) => (
-                    self.open_content(&dek, &row)?,
-                    self.current_notes(conn, &dek, id)?,
-                    self.plan_items(conn, &dek, id)?,
-                    self.consents(conn, &dek, id)?,
-                ),
+            let (content, dek) = match self.unwrap_data_key(id, key) {
+                Ok(dek) => (self.open_content(&dek, &row)?, Some(dek)),
                 Err(DbError::Erased) => (
                     Content {
                         profile: None,
                         exploitation_details: None,
                         needs_assessment: None,
                     },
-                    Vec::new(),
-                    Vec::new(),
-                    Vec::new(),
+                    None,
                 ),
                 Err(e) => return Err(e),
             };
-            let linked: Vec<(String, i64, String, String)> = calls::table
-                .filter(calls::case_id.eq(id))
-                .select((calls::id, calls::started_at, calls::channel, calls::outcome))
-                .order_by((calls::started_at, calls::id))
-                .load(conn)?;
+            let CaseChildren {
+                notes,
+                plan,
+                consents,
+                calls: linked,
+            } = self.case_children(conn, dek.as_ref(), id)?;
             let mut fields = vec!["facts".to_string()];
             for (name, present) in [
                 ("profile", content.profile.is_some()),
@@ -927,15 +922,7 @@ impl Vault {
                 notes,
                 plan,
                 consents,
-                calls: linked
-                    .into_iter()
-                    .map(|(id, started_at, channel, outcome)| LinkedCall {
-                        id,
-                        started_at,
-                        channel,
-                        outcome,
-                    })
-                    .collect(),
+                calls: linked,
                 break_glass_until,
                 erased_at: row.erased_at,
             };
@@ -1223,6 +1210,197 @@ impl Vault {
 }
 
 // ---------------------------------------------------------------------------------------------
+// A case file's children in one query
+
+/// Everything under a case that its file shows: current notes (with their current revision),
+/// plan items, consents and linked calls, one `UNION ALL` of four selects in one common row
+/// shape, so opening a case is one round trip for all of them instead of four. `$1` is the
+/// case id in every branch: PostgreSQL binds it once, and SQLite takes `$1` as one named
+/// parameter wherever it appears. Ordered by kind, then each kind's own order (creation, given,
+/// start time) and id. Every NULL is cast: PostgreSQL types a `UNION` pair by pair, and a
+/// column NULL in the first two branches would be typed text.
+const CASE_CHILDREN: &str = "\
+SELECT 0 AS kind, n.id AS id, n.author_id AS t1, CAST(NULL AS TEXT) AS t2, \
+CAST(NULL AS TEXT) AS t3, CAST(NULL AS TEXT) AS t4, CAST(NULL AS TEXT) AS t5, \
+n.created_at AS n1, n.updated_at AS n2, CAST(NULL AS BIGINT) AS n3, n.revision AS v, \
+r.body AS x1, CAST(NULL AS BYTEA) AS x2, n.created_at AS s \
+FROM case_notes n JOIN case_note_revisions r ON r.note_id = n.id AND r.revision = n.revision \
+WHERE n.case_id = $1 \
+UNION ALL \
+SELECT 1, id, domain, status, due_on, created_by, CAST(NULL AS TEXT), completed_at, \
+updated_at, CAST(NULL AS BIGINT), version, goal, progress, created_at \
+FROM case_plan_items WHERE case_id = $1 \
+UNION ALL \
+SELECT 2, id, purpose, service_types, organisations, recorded_by, withdrawn_by, given_at, \
+expires_at, withdrawn_at, CAST(NULL AS INTEGER), scope, CAST(NULL AS BYTEA), given_at \
+FROM case_consents WHERE case_id = $1 \
+UNION ALL \
+SELECT 3, id, channel, outcome, CAST(NULL AS TEXT), CAST(NULL AS TEXT), CAST(NULL AS TEXT), \
+started_at, CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS INTEGER), \
+CAST(NULL AS BYTEA), CAST(NULL AS BYTEA), started_at \
+FROM calls WHERE case_id = $1 \
+ORDER BY 1, 14, 2";
+
+const NOTE: i32 = 0;
+const PLAN_ITEM: i32 = 1;
+const CONSENT: i32 = 2;
+const LINKED_CALL: i32 = 3;
+
+/// One row of [`CASE_CHILDREN`]; what each column holds depends on `kind`.
+#[derive(QueryableByName)]
+struct ChildRow {
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    kind: i32,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    id: String,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    t1: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    t2: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    t3: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    t4: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    t5: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
+    n1: Option<i64>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
+    n2: Option<i64>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
+    n3: Option<i64>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Integer>)]
+    v: Option<i32>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Binary>)]
+    x1: Option<Vec<u8>>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Binary>)]
+    x2: Option<Vec<u8>>,
+}
+
+/// A column the row's table declares NOT NULL.
+fn present<T>(value: Option<T>) -> Result<T, DbError> {
+    value.ok_or_else(|| DbError::Refused("a stored case file row lacks a required column".into()))
+}
+
+#[derive(Default)]
+struct CaseChildren {
+    notes: Vec<NoteView>,
+    plan: Vec<PlanItemView>,
+    consents: Vec<ConsentView>,
+    calls: Vec<LinkedCall>,
+}
+
+impl Vault {
+    /// The case's notes, plan items, consents and linked calls. Without a data key (an erased
+    /// case) only the linked calls' statistical fields.
+    fn case_children(
+        &self,
+        conn: &mut DbConnection,
+        dek: Option<&crypto::envelope::DataKey>,
+        case_id: &str,
+    ) -> Result<CaseChildren, DbError> {
+        let rows: Vec<ChildRow> =
+            Prepared(diesel::sql_query(CASE_CHILDREN).bind::<diesel::sql_types::Text, _>(case_id))
+                .load(conn)?;
+        let now = now_micros();
+        let mut children = CaseChildren::default();
+        for row in rows {
+            let ChildRow {
+                kind,
+                id,
+                t1,
+                t2,
+                t3,
+                t4,
+                t5,
+                n1,
+                n2,
+                n3,
+                v,
+                x1,
+                x2,
+            } = row;
+            let dek = match (kind, dek) {
+                (LINKED_CALL, _) => {
+                    children.calls.push(LinkedCall {
+                        id,
+                        started_at: present(n1)?,
+                        channel: present(t1)?,
+                        outcome: present(t2)?,
+                    });
+                    continue;
+                }
+                (_, None) => continue,
+                (_, Some(dek)) => dek,
+            };
+            match kind {
+                NOTE => {
+                    let revision = present(v)?;
+                    let body = open_revision(dek, case_id, &id, revision, &present(x1)?)?;
+                    children.notes.push(NoteView {
+                        id,
+                        author_id: present(t1)?,
+                        revision,
+                        created_at: present(n1)?,
+                        updated_at: present(n2)?,
+                        body: Sensitive::new(body),
+                    });
+                }
+                PLAN_ITEM => children.plan.push(self.open_plan_item(
+                    dek,
+                    PlanRow {
+                        id,
+                        case_id: case_id.to_string(),
+                        domain: present(t1)?,
+                        status: present(t2)?,
+                        due_on: t3,
+                        completed_at: n1,
+                        goal: present(x1)?,
+                        progress: x2,
+                        version: present(v)?,
+                        created_by: present(t4)?,
+                        updated_at: present(n2)?,
+                    },
+                )?),
+                CONSENT => {
+                    let row = ConsentRow {
+                        id,
+                        purpose: present(t1)?,
+                        service_types: present(t2)?,
+                        organisations: present(t3)?,
+                        scope: x1,
+                        given_at: present(n1)?,
+                        expires_at: n2,
+                        recorded_by: present(t4)?,
+                        withdrawn_at: n3,
+                        withdrawn_by: t5,
+                    };
+                    let facts = row.facts();
+                    children.consents.push(ConsentView {
+                        live: facts.is_live(row.withdrawn_at, now),
+                        scope: row
+                            .scope
+                            .as_ref()
+                            .map(|s| {
+                                open_text(dek, &ctx("case_consents", "scope", &row.id, case_id), s)
+                            })
+                            .transpose()?
+                            .map(Sensitive::new),
+                        facts,
+                        id: row.id,
+                        recorded_by: row.recorded_by,
+                        withdrawn_at: row.withdrawn_at,
+                        withdrawn_by: row.withdrawn_by,
+                    });
+                }
+                _ => return Err(DbError::Refused("unknown case file row".into())),
+            }
+        }
+        Ok(children)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Notes
 
 /// Opens one revision of a note of `case_id` (sealed under the case's key, bound to the note
@@ -1270,44 +1448,6 @@ fn add_revision(
 }
 
 impl Vault {
-    fn current_notes(
-        &self,
-        conn: &mut DbConnection,
-        dek: &crypto::envelope::DataKey,
-        case_id: &str,
-    ) -> Result<Vec<NoteView>, DbError> {
-        let rows: Vec<(String, String, i32, i64, i64, Vec<u8>)> = case_notes::table
-            .inner_join(
-                case_note_revisions::table.on(case_note_revisions::note_id
-                    .eq(case_notes::id)
-                    .and(case_note_revisions::revision.eq(case_notes::revision))),
-            )
-            .filter(case_notes::case_id.eq(case_id))
-            .select((
-                case_notes::id,
-                case_notes::author_id,
-                case_notes::revision,
-                case_notes::created_at,
-                case_notes::updated_at,
-                case_note_revisions::body,
-            ))
-            .order_by((case_notes::created_at, case_notes::id))
-            .load(conn)?;
-        rows.into_iter()
-            .map(|(id, author_id, revision, created_at, updated_at, body)| {
-                let body = open_revision(dek, case_id, &id, revision, &body)?;
-                Ok(NoteView {
-                    id,
-                    author_id,
-                    revision,
-                    created_at,
-                    updated_at,
-                    body: Sensitive::new(body),
-                })
-            })
-            .collect()
-    }
-
     fn note_body(errors_field: &'static str, body: Sensitive<String>) -> Result<String, AuthError> {
         let mut errors = FieldErrors::new();
         let mut text = body.into_inner();
@@ -1568,22 +1708,6 @@ impl Vault {
         })
     }
 
-    fn plan_items(
-        &self,
-        conn: &mut DbConnection,
-        dek: &crypto::envelope::DataKey,
-        case_id: &str,
-    ) -> Result<Vec<PlanItemView>, DbError> {
-        let rows: Vec<PlanRow> = case_plan_items::table
-            .filter(case_plan_items::case_id.eq(case_id))
-            .select(PlanRow::as_select())
-            .order_by((case_plan_items::created_at, case_plan_items::id))
-            .load(conn)?;
-        rows.into_iter()
-            .map(|r| self.open_plan_item(dek, r))
-            .collect()
-    }
-
     /// Applies plan changes to an item (or to a new one), validating the result.
     fn plan_apply(
         facts: &mut PlanFacts,
@@ -1823,39 +1947,6 @@ impl ConsentRow {
 }
 
 impl Vault {
-    fn consents(
-        &self,
-        conn: &mut DbConnection,
-        dek: &crypto::envelope::DataKey,
-        case_id: &str,
-    ) -> Result<Vec<ConsentView>, DbError> {
-        let rows: Vec<ConsentRow> = case_consents::table
-            .filter(case_consents::case_id.eq(case_id))
-            .select(ConsentRow::as_select())
-            .order_by((case_consents::given_at, case_consents::id))
-            .load(conn)?;
-        let now = now_micros();
-        rows.into_iter()
-            .map(|r| {
-                let facts = r.facts();
-                Ok(ConsentView {
-                    live: facts.is_live(r.withdrawn_at, now),
-                    scope: r
-                        .scope
-                        .as_ref()
-                        .map(|s| open_text(dek, &ctx("case_consents", "scope", &r.id, case_id), s))
-                        .transpose()?
-                        .map(Sensitive::new),
-                    facts,
-                    id: r.id,
-                    recorded_by: r.recorded_by,
-                    withdrawn_at: r.withdrawn_at,
-                    withdrawn_by: r.withdrawn_by,
-                })
-            })
-            .collect()
-    }
-
     /// Records a consent given by the person. Returns its id.
     pub fn add_consent(
         &self,

@@ -13,7 +13,7 @@
 //! Only queries that return rows can be wrapped (give an INSERT or UPDATE a RETURNING clause):
 //! diesel's `execute` asks a reference to the statement whether it may be cached, and a
 //! reference does not pass the question on, so an executed statement would still be parsed
-//! every time. Hence no `RunQueryDsl` here, only [`Prepared::get_result`].
+//! every time. Hence no `RunQueryDsl` here, only [`Prepared::get_result`] and [`Prepared::load`].
 
 use diesel::backend::Backend;
 use diesel::pg::Pg;
@@ -21,7 +21,7 @@ use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::query_dsl::LoadQuery;
 use diesel::{QueryResult, RunQueryDsl};
 
-/// A statement to keep prepared; run it with [`Prepared::get_result`].
+/// A statement to keep prepared; run it with [`Prepared::get_result`] or [`Prepared::load`].
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Prepared<Q>(pub(crate) Q);
 
@@ -33,6 +33,15 @@ impl<Q> Prepared<Q> {
         Cacheable<Q>: LoadQuery<'a, C, U>,
     {
         Cacheable(self.0).get_result(conn)
+    }
+
+    /// Runs the query and returns its rows.
+    pub(crate) fn load<'a, U, C>(self, conn: &mut C) -> QueryResult<Vec<U>>
+    where
+        Q: Query,
+        Cacheable<Q>: LoadQuery<'a, C, U>,
+    {
+        Cacheable(self.0).load(conn)
     }
 }
 
