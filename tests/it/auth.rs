@@ -134,6 +134,33 @@ pub(crate) fn unauthenticated(res: &http::Response) {
     assert_eq!(res.header("www-authenticate"), Some("Bearer"));
 }
 
+/// The routes that check the session in the same blocking call as their work, each with input
+/// it would refuse (422 or 400) or a record that does not exist (404).
+fn busiest_routes_with_bad_input() -> Vec<(&'static str, &'static str, Option<Value>)> {
+    let mut pigeon = crate::calls::anonymous_call();
+    pigeon["channel"] = json!("pigeon");
+    vec![
+        ("POST", "/api/v1/calls", Some(pigeon)),
+        (
+            "POST",
+            "/api/v1/calls/lookup",
+            Some(json!({ "phone": "x" })),
+        ),
+        ("GET", "/api/v1/cases?cursor=not-a-cursor", None),
+        ("GET", "/api/v1/cases/no-such-case", None),
+        (
+            "POST",
+            "/api/v1/cases/no-such-case/notes",
+            Some(json!({ "revision": 1, "body": "x" })),
+        ),
+        (
+            "POST",
+            "/api/v1/cases/no-such-case/referrals",
+            Some(json!({ "service_id": "none" })),
+        ),
+    ]
+}
+
 /// The body without its request id, to compare two answers.
 fn sans_id(res: &http::Response) -> (u16, Value) {
     let mut body = res.json();
@@ -175,6 +202,11 @@ both!(a_session_lives_refreshes_and_ends, |db: TestDb| {
     assert_eq!(out.status, 204, "{}", out.text());
     unauthenticated(&me(&server, &access3));
     unauthenticated(&refresh(&server, &refresh3));
+    // The busiest routes check the session on the same thread as their work: an ended session
+    // is still 401 first, whatever its input.
+    for (method, path, body) in busiest_routes_with_bad_input() {
+        unauthenticated(&call(&server, &access3, method, path, body));
+    }
 
     // Every step is in the access log; the password and tokens are nowhere in the server log.
     let d = db.open();
@@ -632,6 +664,11 @@ both!(
         );
         assert_eq!(blocked.status, 403, "{}", blocked.text());
         assert_eq!(blocked.json()["error"], "totp_enrolment_required");
+        for (method, path, body) in busiest_routes_with_bad_input() {
+            let res = call(&server, &access, method, path, body);
+            assert_eq!(res.status, 403, "{method} {path}: {}", res.text());
+            assert_eq!(res.json()["error"], "totp_enrolment_required");
+        }
 
         let enrol = post("/api/v1/auth/totp", &access, json!({}));
         assert_eq!(enrol.status, 200, "{}", enrol.text());

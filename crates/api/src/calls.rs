@@ -10,7 +10,7 @@ use persistence::calls::{CallFacts, CallView};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::auth::Authenticated;
+use crate::auth::{Authenticated, Session};
 use crate::{ApiError, Services};
 
 pub(crate) fn micros(field: &'static str, text: &str) -> Result<i64, ApiError> {
@@ -124,8 +124,7 @@ fn facts_json(f: CallFacts) -> serde_json::Value {
     responses((status = 201, description = "Logged; the call's id"), (status = 401, description = "Not signed in"),
               (status = 403, description = "The policy denies it"), (status = 422, description = "Invalid fields, named")))]
 pub(crate) async fn create(
-    services: web::Data<Services>,
-    actor: Authenticated,
+    session: Session,
     body: web::Json<NewCall>,
 ) -> Result<HttpResponse, ApiError> {
     let NewCall {
@@ -144,33 +143,35 @@ pub(crate) async fn create(
         caller_name,
         caller_phone,
     } = body.into_inner();
-    let started_at = micros("started_at", &started_at)?;
-    let ended_at = ended_at.map(|e| micros("ended_at", &e)).transpose()?;
-    let input = CallInput {
-        channel,
-        direction,
-        started_at,
-        ended_at,
-        caller_role,
-        topics,
-        region,
-        caller_gender,
-        caller_age_group,
-        language,
-        outcome,
-        summary,
-        caller_name,
-        caller_phone,
-    };
-    let call = validate(
-        input,
-        persistence::now_micros(),
-        &services.calls.default_country_code,
-    )
-    .map_err(ApiError::invalid_fields)?;
-    let vault = services.vault()?;
-    let s = services.clone();
-    let id = web::block(move || vault.create_call(&s.db, &actor.0, &call)).await??;
+    let id = session
+        .run(move |vault, s, actor| {
+            let started_at = micros("started_at", &started_at)?;
+            let ended_at = ended_at.map(|e| micros("ended_at", &e)).transpose()?;
+            let input = CallInput {
+                channel,
+                direction,
+                started_at,
+                ended_at,
+                caller_role,
+                topics,
+                region,
+                caller_gender,
+                caller_age_group,
+                language,
+                outcome,
+                summary,
+                caller_name,
+                caller_phone,
+            };
+            let call = validate(
+                input,
+                persistence::now_micros(),
+                &s.calls.default_country_code,
+            )
+            .map_err(ApiError::invalid_fields)?;
+            Ok(vault.create_call(&s.db, actor, &call)?)
+        })
+        .await?;
     Ok(HttpResponse::Created().json(json!({ "id": id })))
 }
 
@@ -276,20 +277,21 @@ pub(crate) async fn list(
               (status = 401, description = "Not signed in"), (status = 403, description = "The policy denies it"),
               (status = 422, description = "Not a phone number")))]
 pub(crate) async fn lookup(
-    services: web::Data<Services>,
-    actor: Authenticated,
+    session: Session,
     body: web::Json<LookupRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let phone = PhoneNumber::parse(body.phone.expose(), &services.calls.default_country_code)
-        .ok_or_else(|| {
-            ApiError::invalid_field(
-                "phone",
-                "is not a phone number (international, or national with a leading 0)",
-            )
-        })?;
-    let vault = services.vault()?;
-    let s = services.clone();
-    let history = web::block(move || vault.lookup_caller(&s.db, &actor.0, &phone)).await??;
+    let history = session
+        .run(move |vault, s, actor| {
+            let phone = PhoneNumber::parse(body.phone.expose(), &s.calls.default_country_code)
+                .ok_or_else(|| {
+                    ApiError::invalid_field(
+                        "phone",
+                        "is not a phone number (international, or national with a leading 0)",
+                    )
+                })?;
+            Ok(vault.lookup_caller(&s.db, actor, &phone)?)
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(json!({
         "calls": history.calls,
         "dates": history.dates.into_iter().map(rfc3339).collect::<Vec<_>>(),

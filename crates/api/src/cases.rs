@@ -13,7 +13,7 @@ use persistence::identity::Reauth;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::auth::Authenticated;
+use crate::auth::{Authenticated, Session};
 use crate::calls::{micros, present, rfc3339};
 use crate::{ApiError, Services};
 
@@ -315,13 +315,12 @@ pub(crate) async fn link_call(
     responses((status = 200, description = "The case file: facts, profile (its contact block always with the safe-contact instructions), narratives, notes, plan, consents, linked calls"),
               (status = 401, description = "Not signed in"), (status = 404, description = "No such case, or not one the actor may see")))]
 pub(crate) async fn read(
-    services: web::Data<Services>,
-    actor: Authenticated,
+    session: Session,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let vault = services.vault()?;
-    let s = services.clone();
-    let file = web::block(move || vault.read_case(&s.db, &actor.0, &id)).await??;
+    let file = session
+        .run(move |vault, s, actor| Ok(vault.read_case(&s.db, actor, &id)?))
+        .await?;
     Ok(HttpResponse::Ok().json(case_json(file)))
 }
 
@@ -402,8 +401,7 @@ pub(crate) struct ListQuery {
     responses((status = 200, description = "Cases, newest first, without personal content (a case worker's own; all for a supervisor), and the next cursor"),
               (status = 401, description = "Not signed in"), (status = 403, description = "The policy denies it")))]
 pub(crate) async fn list(
-    services: web::Data<Services>,
-    actor: Authenticated,
+    session: Session,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let ListQuery {
@@ -413,24 +411,29 @@ pub(crate) async fn list(
         risk_level,
         assigned_to,
     } = query.into_inner();
-    let bad_cursor = || ApiError::bad_request("the cursor is not one this server gave");
-    let before = cursor
-        .map(|c| {
-            let (at, id) = c.split_once('.').ok_or_else(bad_cursor)?;
-            Ok::<_, ApiError>((at.parse::<i64>().map_err(|_| bad_cursor())?, id.to_string()))
-        })
-        .transpose()?;
     let limit = limit.unwrap_or(50).clamp(1, 200);
-    let filter = CaseFilter {
-        status,
-        risk_level,
-        assigned_to,
-        before,
-        limit,
-    };
-    let vault = services.vault()?;
-    let s = services.clone();
-    let cases = web::block(move || vault.list_cases(&s.db, &actor.0, &filter)).await??;
+    let cases = session
+        .run(move |vault, s, actor| {
+            let bad_cursor = || ApiError::bad_request("the cursor is not one this server gave");
+            let before = cursor
+                .map(|c| {
+                    let (at, id) = c.split_once('.').ok_or_else(bad_cursor)?;
+                    Ok::<_, ApiError>((
+                        at.parse::<i64>().map_err(|_| bad_cursor())?,
+                        id.to_string(),
+                    ))
+                })
+                .transpose()?;
+            let filter = CaseFilter {
+                status,
+                risk_level,
+                assigned_to,
+                before,
+                limit,
+            };
+            Ok(vault.list_cases(&s.db, actor, &filter)?)
+        })
+        .await?;
     let next = (cases.len() as i64 == limit)
         .then(|| cases.last().map(|c| format!("{}.{}", c.opened_at, c.id)))
         .flatten();
@@ -507,18 +510,19 @@ pub(crate) struct NoteBody {
     responses((status = 201, description = "Added; the note's id"), (status = 401, description = "Not signed in"),
               (status = 404, description = "No such case, or not one the actor may change"), (status = 422, description = "Empty or too long")))]
 pub(crate) async fn add_note(
-    services: web::Data<Services>,
-    actor: Authenticated,
+    session: Session,
     id: web::Path<String>,
     body: web::Json<NoteBody>,
 ) -> Result<HttpResponse, ApiError> {
     let NoteBody { revision, body } = body.into_inner();
-    if revision.is_some() {
-        return Err(ApiError::invalid_field("revision", "a new note has none"));
-    }
-    let vault = services.vault()?;
-    let s = services.clone();
-    let note = web::block(move || vault.add_note(&s.db, &actor.0, &id, body)).await??;
+    let note = session
+        .run(move |vault, s, actor| {
+            if revision.is_some() {
+                return Err(ApiError::invalid_field("revision", "a new note has none"));
+            }
+            Ok(vault.add_note(&s.db, actor, &id, body)?)
+        })
+        .await?;
     Ok(HttpResponse::Created().json(json!({ "id": note, "revision": 1 })))
 }
 

@@ -9,7 +9,7 @@ use persistence::referrals::{NewReferral, PartnerAnswer, ReferralSummary, Referr
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::auth::Authenticated;
+use crate::auth::{Authenticated, Session};
 use crate::calls::rfc3339;
 use crate::{ApiError, Services};
 
@@ -396,8 +396,7 @@ pub(crate) struct ReferralBody {
               (status = 404, description = "No such case, or not one the actor may refer"),
               (status = 409, description = "No live consent covers this provider"), (status = 422, description = "Invalid fields, named")))]
 pub(crate) async fn create(
-    services: web::Data<Services>,
-    actor: Authenticated,
+    session: Session,
     case_id: web::Path<String>,
     body: web::Json<ReferralBody>,
 ) -> Result<HttpResponse, ApiError> {
@@ -417,9 +416,9 @@ pub(crate) async fn create(
         follow_up_on,
         override_justification,
     };
-    let vault = services.vault()?;
-    let s = services.clone();
-    let view = web::block(move || vault.create_referral(&s.db, &actor.0, &case_id, new)).await??;
+    let view = session
+        .run(move |vault, s, actor| Ok(vault.create_referral(&s.db, actor, &case_id, new)?))
+        .await?;
     Ok(HttpResponse::Created().json(referral_json(view)))
 }
 
