@@ -2108,14 +2108,11 @@ impl Vault {
         &self,
         conn: &mut DbConnection,
         id: &str,
-    ) -> Result<(CaseFacts, Option<VictimProfile>), DbError> {
-        let row: CaseRow = cases::table
-            .find(id)
-            .select(CaseRow::as_select())
-            .first(conn)?;
-        let dek = self.data_key(conn, id)?;
+    ) -> Result<(CaseFacts, Option<VictimProfile>, crypto::envelope::DataKey), DbError> {
+        let (row, key) = case_with_key(conn, id)?.ok_or(DbError::NotFound)?;
+        let dek = self.unwrap_data_key(id, key)?;
         let content = self.open_content(&dek, &row)?;
-        Ok((row.facts(), content.profile))
+        Ok((row.facts(), content.profile, dek))
     }
 }
 

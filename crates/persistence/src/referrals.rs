@@ -21,7 +21,8 @@ use crate::clock::now_micros;
 use crate::error::new_id;
 use crate::identity::{Actor, AuthError};
 use crate::outbox::{queue_to_address, queue_to_user};
-use crate::schema::{organisations, referral_ledger, referrals, services};
+use crate::prepared::{Prepared, With};
+use crate::schema::{data_keys, organisations, referral_ledger, referrals, services};
 use crate::vault::FieldContext;
 use crate::{AuditEvent, Database, DbConnection, DbError, Vault};
 
@@ -309,22 +310,19 @@ impl Vault {
         let id = new_id()?;
         let now = now_micros();
         Ok(db.write(|conn| {
-            let (facts, profile) = self.case_facts_and_profile(conn, case_id)?;
+            let (facts, profile, case_dek) = self.case_facts_and_profile(conn, case_id)?;
             let packet = build_packet(&service_type, &facts, profile.as_ref(), &new.notes);
             let fields: Vec<String> = packet.keys().cloned().collect();
-            let dek = self.create_data_key(conn, "referral", &id)?;
+            let (dek, key_row) = self.new_data_key("referral", &id)?;
             let json = zeroize::Zeroizing::new(
                 serde_json::to_vec(&packet).map_err(|e| DbError::Refused(e.to_string()))?,
             );
             let sealed = dek.seal(&packet_ctx(&id), &json)?;
             let sealed_justification = match &justification {
-                Some(j) if consent.is_none() => {
-                    let case_dek = self.data_key(conn, case_id)?;
-                    Some(case_dek.seal(
-                        &case_note_ctx("override_justification", &id, case_id),
-                        j.as_bytes(),
-                    )?)
-                }
+                Some(j) if consent.is_none() => Some(case_dek.seal(
+                    &case_note_ctx("override_justification", &id, case_id),
+                    j.as_bytes(),
+                )?),
                 _ => None,
             };
             let row = ReferralRow {
@@ -351,9 +349,20 @@ impl Vault {
                 version: 1,
                 created_at: now,
             };
-            diesel::insert_into(referrals::table)
+            let key = diesel::insert_into(data_keys::table).values(&key_row);
+            let insert = diesel::insert_into(referrals::table)
                 .values((&row, referrals::updated_at.eq(now)))
-                .execute(conn)?;
+                .returning(referrals::id);
+            match &mut *conn {
+                // PostgreSQL: the referral's data key and the referral in one statement.
+                DbConnection::Pg(pg) => {
+                    Prepared(With(key, insert)).get_result::<String, _>(pg)?;
+                }
+                conn => {
+                    key.execute(conn)?;
+                    Prepared(insert).get_result::<String, _>(conn)?;
+                }
+            }
             self.record(
                 conn,
                 &AuditEvent {
