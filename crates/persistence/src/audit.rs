@@ -294,14 +294,14 @@ fn append_batch(
             .get_result::<i64, _>(conn)?;
             Prepared(advance).get_result::<i32, _>(conn)?;
         }
-        // A batch (group commit, bulk import): one multi-row insert, which the multi-backend
-        // connection does not offer, then the head.
+        // A batch (group commit, bulk import) on PostgreSQL: the multi-row insert (which the
+        // multi-backend connection does not offer) and the head's new hash in one statement.
+        // Not kept prepared: its text differs with the number of rows.
         (DbConnection::Pg(c), rows) => {
-            diesel::insert_into(audit_events::table)
-                .values(rows)
-                .execute(c)?;
-            Prepared(advance).get_result::<i32, _>(c)?;
+            let insert = diesel::insert_into(audit_events::table).values(rows);
+            With(insert, advance).get_result::<i32>(c)?;
         }
+        // On SQLite the insert, then the head.
         (DbConnection::Sqlite(c), rows) => {
             diesel::insert_into(audit_events::table)
                 .values(rows)

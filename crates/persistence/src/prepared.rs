@@ -93,6 +93,10 @@ impl<A, B: Query> Query for With<A, B> {
     type SqlType = B::SqlType;
 }
 
+/// Run as it is, `With` is kept prepared only if both parts could be (a multi-row insert never
+/// is); wrap it in [`Prepared`] to keep it regardless.
+impl<A, B, Conn> RunQueryDsl<Conn> for With<A, B> {}
+
 /// Three statements as one, for PostgreSQL: `WITH first AS (first), second AS (second) third`.
 pub(crate) struct With2<A, B, C>(pub(crate) A, pub(crate) B, pub(crate) C);
 
