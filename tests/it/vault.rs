@@ -1000,7 +1000,7 @@ fn postgres_keeps_the_audit_append_prepared() {
         "the head's update is not prepared: {prepared}"
     );
     assert!(
-        prepared.contains(r#"WITH first AS (INSERT INTO "audit_events""#)
+        prepared.contains(r#"WITH s1 AS (INSERT INTO "audit_events""#)
             && prepared.contains(r#"UPDATE "audit_heads" SET "hash""#),
         "the insert and the head's hash are not one prepared statement: {prepared}"
     );

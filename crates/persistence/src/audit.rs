@@ -13,7 +13,7 @@ use crypto::audit::{link, sign_checkpoint, verify_checkpoint, Canonical, GENESIS
 use diesel::prelude::*;
 
 use crate::clock::now_micros;
-use crate::prepared::{Prepared, With};
+use crate::prepared::{part, Prepared, With};
 use crate::schema::{audit_checkpoints, audit_events, audit_heads};
 use crate::{Database, DbConnection, DbError, Vault};
 
@@ -238,28 +238,34 @@ pub(crate) fn append(
     append_batch(conn, stripes, std::slice::from_ref(event))
 }
 
-/// Appends events to one stripe chosen at random, in the caller's transaction: one head update
-/// (which locks that stripe's head row until the transaction ends, so each chain stays linear
-/// while the other stripes take other writers), one insert and one head hash update, however
-/// many events.
-fn append_batch(
-    conn: &mut DbConnection,
-    stripes: u32,
-    events: &[AuditEvent],
-) -> Result<(), DbError> {
+/// The head update that takes `count` sequence numbers of `stripe` and returns the last of them
+/// with the head's hash; it locks the head row until the transaction ends.
+macro_rules! take_head {
+    ($stripe:expr, $count:expr) => {
+        diesel::update(audit_heads::table.find($stripe))
+            .set(audit_heads::seq.eq(audit_heads::seq + $count))
+            .returning((audit_heads::seq, audit_heads::hash))
+    };
+}
+
+/// A stripe chosen at random.
+fn pick_stripe(stripes: u32) -> Result<i32, DbError> {
     let pick = u32::from_be_bytes(crypto::random::bytes::<4>().map_err(crypto::CryptoError::from)?);
-    let stripe = (pick % stripes.max(1)) as i32;
-    let count = events.len() as i64;
-    let (last_seq, prev): (i64, Vec<u8>) = Prepared(
-        diesel::update(audit_heads::table.find(stripe))
-            .set(audit_heads::seq.eq(audit_heads::seq + count))
-            .returning((audit_heads::seq, audit_heads::hash)),
-    )
-    .get_result(conn)
-    .optional()?
-    .ok_or_else(|| DbError::Migration(format!("audit stripe {stripe} has no head row")))?;
+    Ok((pick % stripes.max(1)) as i32)
+}
+
+/// The rows of `events` chained after the head (`last_seq`, `prev`) of `stripe`, and the hash
+/// the head moves to.
+fn chain(
+    stripe: i32,
+    head: Option<(i64, Vec<u8>)>,
+    events: &[AuditEvent],
+) -> Result<(Vec<EventRow>, Vec<u8>), DbError> {
+    let (last_seq, prev) =
+        head.ok_or_else(|| DbError::Migration(format!("audit stripe {stripe} has no head row")))?;
     let mut prev = to_hash(&prev)
         .ok_or_else(|| DbError::Refused(format!("audit head of stripe {stripe} is corrupt")))?;
+    let count = events.len() as i64;
     let occurred_at = now_micros();
     let mut rows = Vec::with_capacity(events.len());
     for (n, event) in events.iter().enumerate() {
@@ -274,15 +280,32 @@ fn append_batch(
         row.hash = prev.to_vec();
         rows.push(row);
     }
+    Ok((rows, prev.to_vec()))
+}
+
+/// Appends events to one stripe chosen at random, in the caller's transaction: one head update
+/// (which locks that stripe's head row until the transaction ends, so each chain stays linear
+/// while the other stripes take other writers), one insert and one head hash update, however
+/// many events.
+fn append_batch(
+    conn: &mut DbConnection,
+    stripes: u32,
+    events: &[AuditEvent],
+) -> Result<(), DbError> {
+    let stripe = pick_stripe(stripes)?;
+    let head = Prepared(take_head!(stripe, events.len() as i64))
+        .get_result(conn)
+        .optional()?;
+    let (rows, hash) = chain(stripe, head, events)?;
     let advance = diesel::update(audit_heads::table.find(stripe))
-        .set(audit_heads::hash.eq(prev.to_vec()))
+        .set(audit_heads::hash.eq(hash))
         .returning(audit_heads::stripe);
     match (conn, rows.as_slice()) {
         // One row (every write's own event) on PostgreSQL: the insert and the head's new hash
         // in one statement, kept prepared.
         (DbConnection::Pg(c), [row]) => {
             let insert = diesel::insert_into(audit_events::table).values(row);
-            Prepared(With(insert, advance)).get_result::<i32, _>(c)?;
+            Prepared(With::new(vec![part(insert)], advance)).get_result::<i32, _>(c)?;
         }
         // One row on SQLite (in-process, no round trip to save): two statements, both prepared.
         (conn, [row]) => {
@@ -299,7 +322,7 @@ fn append_batch(
         // Not kept prepared: its text differs with the number of rows.
         (DbConnection::Pg(c), rows) => {
             let insert = diesel::insert_into(audit_events::table).values(rows);
-            With(insert, advance).get_result::<i32>(c)?;
+            With::new(vec![part(insert)], advance).get_result::<i32>(c)?;
         }
         // On SQLite the insert, then the head.
         (DbConnection::Sqlite(c), rows) => {
@@ -309,6 +332,29 @@ fn append_batch(
             Prepared(advance).get_result::<i32, _>(c)?;
         }
     }
+    Ok(())
+}
+
+/// Appends one event on PostgreSQL, in the caller's transaction, with the caller's own writes
+/// (`first`: a new record's rows, say) in the statement that takes the chain head: a write and
+/// its event in two statements instead of three. The head row is locked from that statement
+/// until the transaction ends, as with [`append`]. Nothing in `first` may read the head.
+pub(crate) fn append_with<'a>(
+    pg: &mut diesel::PgConnection,
+    stripes: u32,
+    event: &AuditEvent,
+    first: Vec<Box<dyn diesel::query_builder::QueryFragment<diesel::pg::Pg> + 'a>>,
+) -> Result<(), DbError> {
+    let stripe = pick_stripe(stripes)?;
+    let head = Prepared(With::new(first, take_head!(stripe, 1_i64)))
+        .get_result(pg)
+        .optional()?;
+    let (rows, hash) = chain(stripe, head, std::slice::from_ref(event))?;
+    let insert = diesel::insert_into(audit_events::table).values(&rows[0]);
+    let advance = diesel::update(audit_heads::table.find(stripe))
+        .set(audit_heads::hash.eq(hash))
+        .returning(audit_heads::stripe);
+    Prepared(With::new(vec![part(insert)], advance)).get_result::<i32, _>(pg)?;
     Ok(())
 }
 

@@ -13,7 +13,7 @@ use domain::Sensitive;
 
 use crate::clock::now_micros;
 use crate::identity::{Actor, AuthError};
-use crate::prepared::{Prepared, With, With2};
+use crate::prepared::{part, Prepared};
 use crate::schema::{blind_indexes, calls, data_keys};
 use crate::vault::{FieldContext, NewBlindIndex, NewDataKey};
 use crate::{AuditEvent, Database, DbConnection, DbError, Vault};
@@ -344,38 +344,37 @@ impl Vault {
                     calls::updated_at.eq(now),
                 ))
                 .returning(calls::id);
+            let event = AuditEvent {
+                record_type: Some("call".into()),
+                record_id: Some(id.clone()),
+                fields: fields.into_iter().map(String::from).collect(),
+                rule: Some(rule.into()),
+                ..actor.event("call.create")
+            };
             let key_insert = key.map(|k| diesel::insert_into(data_keys::table).values(k));
-            match (&mut *conn, key_insert, index.as_slice()) {
-                // PostgreSQL: the key, the phone's index and the call in one statement.
-                (DbConnection::Pg(pg), Some(key), []) => {
-                    Prepared(With(key, insert)).get_result::<String, _>(pg)?;
+            let index_inserts = index
+                .iter()
+                .map(|row| diesel::insert_into(blind_indexes::table).values(row));
+            match &mut *conn {
+                // PostgreSQL: the key, the phone's index, the call and the audit chain's head
+                // in one statement; the event in a second.
+                DbConnection::Pg(pg) => {
+                    let mut first: Vec<_> = key_insert.into_iter().map(part).collect();
+                    first.extend(index_inserts.map(part));
+                    first.push(part(insert));
+                    self.record_with(pg, &event, first)
                 }
-                (DbConnection::Pg(pg), Some(key), [phone]) => {
-                    let phone = diesel::insert_into(blind_indexes::table).values(phone);
-                    Prepared(With2(key, phone, insert)).get_result::<String, _>(pg)?;
-                }
-                (conn, key, index) => {
-                    if let Some(key) = key {
+                conn => {
+                    if let Some(key) = key_insert {
                         key.execute(conn)?;
                     }
-                    for row in index {
-                        diesel::insert_into(blind_indexes::table)
-                            .values(row)
-                            .execute(conn)?;
+                    for row in index_inserts {
+                        row.execute(conn)?;
                     }
                     Prepared(insert).get_result::<String, _>(conn)?;
+                    self.record(conn, &event)
                 }
             }
-            self.record(
-                conn,
-                &AuditEvent {
-                    record_type: Some("call".into()),
-                    record_id: Some(id.clone()),
-                    fields: fields.into_iter().map(String::from).collect(),
-                    rule: Some(rule.into()),
-                    ..actor.event("call.create")
-                },
-            )
         })?;
         Ok(id)
     }

@@ -10,6 +10,7 @@
 use std::time::Duration;
 
 use diesel::prelude::*;
+use diesel::query_dsl::methods::ExecuteDsl;
 use domain::cases::{CaseFacts, ConsentFacts, FieldErrors, PlanFacts, Status, VictimProfile};
 use domain::identity::Role;
 use domain::normalize::PhoneNumber;
@@ -21,7 +22,7 @@ use crate::calls::CallSettings;
 use crate::clock::{code_list, now_micros};
 use crate::error::{new_id, refuse};
 use crate::identity::{Actor, AuthError};
-use crate::prepared::Prepared;
+use crate::prepared::{part, Prepared};
 use crate::schema::{
     break_glass_grants, calls, case_consents, case_note_revisions, case_notes, case_plan_items,
     cases, data_keys, users,
@@ -1420,6 +1421,37 @@ pub(crate) fn open_revision(
     )
 }
 
+/// One revision of a note of `case_id`, sealed under the case's key (bound to the note and the
+/// revision number).
+fn seal_revision(
+    dek: &crypto::envelope::DataKey,
+    case_id: &str,
+    (note_id, revision): (&str, i32),
+    body: &str,
+) -> Result<Vec<u8>, DbError> {
+    let record = format!("{note_id}/{revision}");
+    Ok(dek.seal(
+        &ctx("case_note_revisions", "body", &record, case_id),
+        body.as_bytes(),
+    )?)
+}
+
+/// The insert of a sealed revision.
+fn revision_insert<'a>(
+    sealed: &'a Vec<u8>,
+    (note_id, revision): (&'a str, i32),
+    author_id: &'a str,
+    now: i64,
+) -> impl ExecuteDsl<DbConnection> + diesel::query_builder::QueryFragment<diesel::pg::Pg> + 'a {
+    diesel::insert_into(case_note_revisions::table).values((
+        case_note_revisions::note_id.eq(note_id),
+        case_note_revisions::revision.eq(revision),
+        case_note_revisions::author_id.eq(author_id),
+        case_note_revisions::body.eq(sealed),
+        case_note_revisions::created_at.eq(now),
+    ))
+}
+
 /// Seals and stores one revision of a note, in the caller's transaction.
 fn add_revision(
     conn: &mut DbConnection,
@@ -1430,20 +1462,11 @@ fn add_revision(
     body: &str,
     now: i64,
 ) -> Result<(), DbError> {
-    let record = format!("{note_id}/{revision}");
-    let sealed = dek.seal(
-        &ctx("case_note_revisions", "body", &record, case_id),
-        body.as_bytes(),
+    let sealed = seal_revision(dek, case_id, (note_id, revision), body)?;
+    ExecuteDsl::execute(
+        revision_insert(&sealed, (note_id, revision), author_id, now),
+        conn,
     )?;
-    diesel::insert_into(case_note_revisions::table)
-        .values((
-            case_note_revisions::note_id.eq(note_id),
-            case_note_revisions::revision.eq(revision),
-            case_note_revisions::author_id.eq(author_id),
-            case_note_revisions::body.eq(sealed),
-            case_note_revisions::created_at.eq(now),
-        ))
-        .execute(conn)?;
     Ok(())
 }
 
@@ -1476,30 +1499,37 @@ impl Vault {
         let (_, rule, _) = self.case_for(db, actor, Action::CaseUpdate, case_id)?;
         let id = new_id()?;
         let now = now_micros();
+        let event = AuditEvent {
+            record_type: Some("case".into()),
+            record_id: Some(case_id.to_string()),
+            fields: vec!["notes".into()],
+            rule: Some(rule.into()),
+            ..actor.event("case.note.add")
+        };
         db.write(|conn| {
             let dek = self.data_key(conn, case_id)?;
-            diesel::insert_into(case_notes::table)
-                .values((
-                    case_notes::id.eq(&id),
-                    case_notes::case_id.eq(case_id),
-                    case_notes::author_id.eq(&actor.user_id),
-                    case_notes::revision.eq(1),
-                    case_notes::created_at.eq(now),
-                    case_notes::updated_at.eq(now),
-                ))
-                .execute(conn)?;
-            add_revision(conn, &dek, case_id, (&id, 1), &actor.user_id, &body, now)?;
-            self.record(
-                conn,
-                &AuditEvent {
-                    record_type: Some("case".into()),
-                    record_id: Some(case_id.to_string()),
-                    fields: vec!["notes".into()],
-                    rule: Some(rule.into()),
-                    ..actor.event("case.note.add")
-                },
-            )?;
-            Ok(())
+            let note = diesel::insert_into(case_notes::table).values((
+                case_notes::id.eq(&id),
+                case_notes::case_id.eq(case_id),
+                case_notes::author_id.eq(&actor.user_id),
+                case_notes::revision.eq(1),
+                case_notes::created_at.eq(now),
+                case_notes::updated_at.eq(now),
+            ));
+            let sealed = seal_revision(&dek, case_id, (&id, 1), &body)?;
+            let revision = revision_insert(&sealed, (&id, 1), &actor.user_id, now);
+            match &mut *conn {
+                // PostgreSQL: the note, its first revision and the audit chain's head in one
+                // statement; the event in a second.
+                DbConnection::Pg(pg) => {
+                    self.record_with(pg, &event, vec![part(note), part(revision)])
+                }
+                conn => {
+                    note.execute(conn)?;
+                    ExecuteDsl::execute(revision, conn)?;
+                    self.record(conn, &event)
+                }
+            }
         })?;
         Ok(id)
     }

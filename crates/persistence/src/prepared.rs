@@ -70,57 +70,52 @@ impl<Q: Query> Query for Cacheable<Q> {
 
 impl<Q, Conn> RunQueryDsl<Conn> for Cacheable<Q> {}
 
-/// Two statements as one, for PostgreSQL: `WITH first AS (first) second`. A data-modifying
-/// statement in `WITH` runs exactly once, in the same snapshot as the second; one round trip
-/// instead of two. SQLite allows no INSERT or UPDATE inside `WITH`.
-pub(crate) struct With<A, B>(pub(crate) A, pub(crate) B);
+/// Statements as one, for PostgreSQL: `WITH s1 AS (first[0]), s2 AS (first[1]), ... last`.
+/// A data-modifying statement in `WITH` runs exactly once, in the same snapshot as the others,
+/// whether or not anything refers to it: one round trip instead of several. SQLite allows no
+/// INSERT or UPDATE inside `WITH`. The statements in `first` must not depend on each other's
+/// effects (they see the same snapshot), and a `WITH` cannot nest inside another.
+pub(crate) struct With<'a, L> {
+    first: Vec<Box<dyn QueryFragment<Pg> + 'a>>,
+    last: L,
+}
 
-impl<A, B> QueryId for With<A, B> {
+impl<'a, L> With<'a, L> {
+    pub(crate) fn new(first: Vec<Box<dyn QueryFragment<Pg> + 'a>>, last: L) -> Self {
+        With { first, last }
+    }
+}
+
+/// A statement for [`With::new`]'s list.
+pub(crate) fn part<'a>(statement: impl QueryFragment<Pg> + 'a) -> Box<dyn QueryFragment<Pg> + 'a> {
+    Box::new(statement)
+}
+
+impl<L> QueryId for With<'_, L> {
     type QueryId = ();
     const HAS_STATIC_QUERY_ID: bool = false;
 }
 
-impl<A: QueryFragment<Pg>, B: QueryFragment<Pg>> QueryFragment<Pg> for With<A, B> {
+impl<L: QueryFragment<Pg>> QueryFragment<Pg> for With<'_, L> {
     fn walk_ast<'b>(&'b self, mut pass: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        pass.push_sql("WITH first AS (");
-        self.0.walk_ast(pass.reborrow())?;
-        pass.push_sql(") ");
-        self.1.walk_ast(pass)
+        for (n, statement) in self.first.iter().enumerate() {
+            pass.push_sql(if n == 0 { "WITH s" } else { ", s" });
+            pass.push_sql(&(n + 1).to_string());
+            pass.push_sql(" AS (");
+            statement.walk_ast(pass.reborrow())?;
+            pass.push_sql(")");
+        }
+        if !self.first.is_empty() {
+            pass.push_sql(" ");
+        }
+        self.last.walk_ast(pass)
     }
 }
 
-impl<A, B: Query> Query for With<A, B> {
-    type SqlType = B::SqlType;
+impl<L: Query> Query for With<'_, L> {
+    type SqlType = L::SqlType;
 }
 
-/// Run as it is, `With` is kept prepared only if both parts could be (a multi-row insert never
+/// Run as it is, `With` is kept prepared only if every part could be (a multi-row insert never
 /// is); wrap it in [`Prepared`] to keep it regardless.
-impl<A, B, Conn> RunQueryDsl<Conn> for With<A, B> {}
-
-/// Three statements as one, for PostgreSQL: `WITH first AS (first), second AS (second) third`.
-pub(crate) struct With2<A, B, C>(pub(crate) A, pub(crate) B, pub(crate) C);
-
-impl<A, B, C> QueryId for With2<A, B, C> {
-    type QueryId = ();
-    const HAS_STATIC_QUERY_ID: bool = false;
-}
-
-impl<A, B, C> QueryFragment<Pg> for With2<A, B, C>
-where
-    A: QueryFragment<Pg>,
-    B: QueryFragment<Pg>,
-    C: QueryFragment<Pg>,
-{
-    fn walk_ast<'b>(&'b self, mut pass: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        pass.push_sql("WITH first AS (");
-        self.0.walk_ast(pass.reborrow())?;
-        pass.push_sql("), second AS (");
-        self.1.walk_ast(pass.reborrow())?;
-        pass.push_sql(") ");
-        self.2.walk_ast(pass)
-    }
-}
-
-impl<A, B, C: Query> Query for With2<A, B, C> {
-    type SqlType = C::SqlType;
-}
+impl<L, Conn> RunQueryDsl<Conn> for With<'_, L> {}

@@ -21,7 +21,7 @@ use crate::clock::now_micros;
 use crate::error::new_id;
 use crate::identity::{Actor, AuthError};
 use crate::outbox::{queue_to_address, queue_to_user};
-use crate::prepared::{Prepared, With};
+use crate::prepared::{part, Prepared};
 use crate::schema::{data_keys, organisations, referral_ledger, referrals, services};
 use crate::vault::FieldContext;
 use crate::{AuditEvent, Database, DbConnection, DbError, Vault};
@@ -349,35 +349,34 @@ impl Vault {
                 version: 1,
                 created_at: now,
             };
+            let event = AuditEvent {
+                record_type: Some("referral".into()),
+                record_id: Some(id.clone()),
+                fields: fields.clone(),
+                rule: Some(
+                    override_rule
+                        .map(|r| format!("{}+{r}", access.rule))
+                        .unwrap_or_else(|| access.rule.to_string()),
+                ),
+                purpose: override_rule.map(|_| "consent_override".into()),
+                ..actor.event("referral.create")
+            };
             let key = diesel::insert_into(data_keys::table).values(&key_row);
             let insert = diesel::insert_into(referrals::table)
                 .values((&row, referrals::updated_at.eq(now)))
                 .returning(referrals::id);
             match &mut *conn {
-                // PostgreSQL: the referral's data key and the referral in one statement.
+                // PostgreSQL: the referral's data key, the referral and the audit chain's head
+                // in one statement; the event in a second.
                 DbConnection::Pg(pg) => {
-                    Prepared(With(key, insert)).get_result::<String, _>(pg)?;
+                    self.record_with(pg, &event, vec![part(key), part(insert)])?;
                 }
                 conn => {
                     key.execute(conn)?;
                     Prepared(insert).get_result::<String, _>(conn)?;
+                    self.record(conn, &event)?;
                 }
             }
-            self.record(
-                conn,
-                &AuditEvent {
-                    record_type: Some("referral".into()),
-                    record_id: Some(id.clone()),
-                    fields: fields.clone(),
-                    rule: Some(
-                        override_rule
-                            .map(|r| format!("{}+{r}", access.rule))
-                            .unwrap_or_else(|| access.rule.to_string()),
-                    ),
-                    purpose: override_rule.map(|_| "consent_override".into()),
-                    ..actor.event("referral.create")
-                },
-            )?;
             // The answer is the draft just stored, in the same transaction: its creation event
             // names the packet's fields, so no second (read) event. Built from what this
             // transaction wrote, so nothing is read back or unsealed again.

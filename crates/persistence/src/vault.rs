@@ -419,6 +419,17 @@ impl Vault {
         crate::audit::append(conn, self.audit.stripes, event)
     }
 
+    /// [`Vault::record`] on PostgreSQL, with the caller's own writes in the statement that
+    /// takes the chain head (see [`crate::audit::append_with`]).
+    pub(crate) fn record_with<'a>(
+        &self,
+        pg: &mut diesel::PgConnection,
+        event: &AuditEvent,
+        first: Vec<Box<dyn diesel::query_builder::QueryFragment<diesel::pg::Pg> + 'a>>,
+    ) -> Result<(), DbError> {
+        crate::audit::append_with(pg, self.audit.stripes, event, first)
+    }
+
     /// Records the audit event of a read, outside the read's transaction, and returns once it
     /// is committed: group commit with the events of concurrent reads (see
     /// [`crate::audit::GroupCommit`]). Call it after the read and before its data leaves.
