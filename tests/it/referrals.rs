@@ -538,6 +538,9 @@ both!(
                 body,
             )
         };
+        // Another case's consent covers nothing here.
+        let other = case_with_profile(&staff, "CNRY-o");
+        consent(&staff, &other, &["shelter", "medical"], None);
         // No consent: refused, unless a supervisor overrides in writing (flagged).
         assert_eq!(
             refer("case_worker", json!({ "service_id": shelter })).status,

@@ -1951,7 +1951,7 @@ impl Vault {
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = case_consents)]
 #[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
-struct ConsentRow {
+pub(crate) struct ConsentRow {
     id: String,
     purpose: String,
     service_types: String,
@@ -2092,19 +2092,25 @@ impl Vault {
         case_id: &str,
         purpose: &str,
     ) -> Result<Vec<(String, ConsentFacts)>, DbError> {
-        let now = now_micros();
         let rows: Vec<ConsentRow> = case_consents::table
             .filter(case_consents::case_id.eq(case_id))
             .filter(case_consents::purpose.eq(purpose))
             .filter(case_consents::withdrawn_at.is_null())
             .select(ConsentRow::as_select())
             .load(conn)?;
-        Ok(rows
-            .iter()
-            .map(|r| (r.id.clone(), r.facts()))
-            .filter(|(_, f)| f.is_live(None, now))
-            .collect())
+        Ok(live(rows))
     }
+}
+
+/// The consents of `rows` that are live now (given, not withdrawn, not expired).
+pub(crate) fn live(rows: impl IntoIterator<Item = ConsentRow>) -> Vec<(String, ConsentFacts)> {
+    let now = now_micros();
+    rows.into_iter()
+        .filter(|r| r.withdrawn_at.is_none())
+        .map(|r| (r.facts(), r.id))
+        .filter(|(f, _)| f.is_live(None, now))
+        .map(|(f, id)| (id, f))
+        .collect()
 }
 
 /// What other modules need of a case the actor may act on.

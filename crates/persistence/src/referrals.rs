@@ -10,19 +10,22 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use diesel::prelude::*;
-use domain::cases::FieldErrors;
+use domain::cases::{ConsentFacts, FieldErrors};
 use domain::identity::Role;
 use domain::mail::Template;
 use domain::policy::{Action, Relation};
 use domain::referrals::{packet_fields, Mover, PacketField, PacketNotes, Status};
 use domain::Sensitive;
 
+use crate::cases::ConsentRow;
 use crate::clock::now_micros;
 use crate::error::new_id;
 use crate::identity::{Actor, AuthError};
 use crate::outbox::{queue_to_address, queue_to_user};
 use crate::prepared::{part, Prepared};
-use crate::schema::{data_keys, organisations, referral_ledger, referrals, services};
+use crate::schema::{
+    case_consents, data_keys, organisations, referral_ledger, referrals, services,
+};
 use crate::vault::FieldContext;
 use crate::{AuditEvent, Database, DbConnection, DbError, Vault};
 
@@ -221,6 +224,24 @@ pub enum PartnerAnswer {
     Complete(Sensitive<String>),
 }
 
+/// The newest of `consents` (live ones) that covers sharing with a service of `service_type`
+/// run by `organisation_id` (a consent naming no organisations covers any).
+fn covering(
+    consents: Vec<(String, ConsentFacts)>,
+    service_type: &str,
+    organisation_id: &str,
+) -> Option<String> {
+    consents
+        .into_iter()
+        .filter(|(_, f)| {
+            f.service_types.iter().any(|t| t == service_type)
+                && (f.organisations.is_empty()
+                    || f.organisations.iter().any(|o| o == organisation_id))
+        })
+        .max_by_key(|(_, f)| f.given_at)
+        .map(|(id, _)| id)
+}
+
 impl Vault {
     /// The live consent for referral sharing that covers this provider and service type.
     fn covering_consent(
@@ -230,16 +251,11 @@ impl Vault {
         service_type: &str,
         organisation_id: &str,
     ) -> Result<Option<String>, DbError> {
-        Ok(self
-            .live_consents(conn, case_id, "referral_sharing")?
-            .into_iter()
-            .filter(|(_, f)| {
-                f.service_types.iter().any(|t| t == service_type)
-                    && (f.organisations.is_empty()
-                        || f.organisations.iter().any(|o| o == organisation_id))
-            })
-            .max_by_key(|(_, f)| f.given_at)
-            .map(|(id, _)| id))
+        Ok(covering(
+            self.live_consents(conn, case_id, "referral_sharing")?,
+            service_type,
+            organisation_id,
+        ))
     }
 
     /// Drafts a referral: checks the consent (or the override), builds the packet from the case
@@ -253,21 +269,46 @@ impl Vault {
         mut new: NewReferral,
     ) -> Result<ReferralView, AuthError> {
         let access = self.case_access(db, actor, Action::ReferralCreate, case_id)?;
-        let service: Option<(String, String, bool, String)> = db.with_conn(|conn| {
+        // The service, and the case's referral-sharing consents alongside (one row per consent,
+        // or one without): one query.
+        type ServiceRow = (String, String, bool, String);
+        let rows: Vec<(ServiceRow, Option<ConsentRow>)> = db.with_conn(|conn| {
             Ok(services::table
                 .inner_join(
                     organisations::table.on(organisations::id.eq(services::organisation_id)),
                 )
+                .left_join(
+                    case_consents::table.on(case_consents::case_id
+                        .eq(case_id)
+                        .and(case_consents::purpose.eq("referral_sharing"))
+                        .and(case_consents::withdrawn_at.is_null())),
+                )
                 .filter(services::id.eq(&new.service_id))
                 .select((
-                    services::organisation_id,
-                    services::service_type,
-                    organisations::active,
-                    organisations::name,
+                    (
+                        services::organisation_id,
+                        services::service_type,
+                        organisations::active,
+                        organisations::name,
+                    ),
+                    (
+                        case_consents::id,
+                        case_consents::purpose,
+                        case_consents::service_types,
+                        case_consents::organisations,
+                        case_consents::scope,
+                        case_consents::given_at,
+                        case_consents::expires_at,
+                        case_consents::recorded_by,
+                        case_consents::withdrawn_at,
+                        case_consents::withdrawn_by,
+                    )
+                        .nullable(),
                 ))
-                .first(conn)
-                .optional()?)
+                .load(conn)?)
         })?;
+        let service = rows.first().map(|(service, _)| service.clone());
+        let consents = crate::cases::live(rows.into_iter().filter_map(|(_, consent)| consent));
         let Some((organisation_id, service_type, true, organisation_name)) = service else {
             return Err(AuthError::Invalid {
                 field: "service_id",
@@ -293,9 +334,7 @@ impl Vault {
         if !errors.is_empty() {
             return Err(AuthError::InvalidMany(errors));
         }
-        let consent = db.with_conn(|conn| {
-            self.covering_consent(conn, case_id, &service_type, &organisation_id)
-        })?;
+        let consent = covering(consents, &service_type, &organisation_id);
         let override_rule = match (&consent, &justification) {
             (Some(_), _) => None,
             (None, None) => return Err(AuthError::Conflict(NO_CONSENT)),

@@ -366,6 +366,8 @@ diesel::table! {
 diesel::allow_tables_to_appear_in_same_query!(referrals, organisations, services);
 diesel::allow_tables_to_appear_in_same_query!(mail_outbox, users);
 diesel::allow_tables_to_appear_in_same_query!(referrals, case_consents);
+diesel::allow_tables_to_appear_in_same_query!(services, case_consents);
+diesel::allow_tables_to_appear_in_same_query!(organisations, case_consents);
 
 diesel::table! {
     legal_holds (id) {
