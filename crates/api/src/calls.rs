@@ -127,41 +127,24 @@ pub(crate) async fn create(
     session: Session,
     body: web::Json<NewCall>,
 ) -> Result<HttpResponse, ApiError> {
-    let NewCall {
-        channel,
-        direction,
-        started_at,
-        ended_at,
-        caller_role,
-        topics,
-        region,
-        caller_gender,
-        caller_age_group,
-        language,
-        outcome,
-        summary,
-        caller_name,
-        caller_phone,
-    } = body.into_inner();
+    let body = body.into_inner();
     let id = session
         .run(move |vault, s, actor| {
-            let started_at = micros("started_at", &started_at)?;
-            let ended_at = ended_at.map(|e| micros("ended_at", &e)).transpose()?;
             let input = CallInput {
-                channel,
-                direction,
-                started_at,
-                ended_at,
-                caller_role,
-                topics,
-                region,
-                caller_gender,
-                caller_age_group,
-                language,
-                outcome,
-                summary,
-                caller_name,
-                caller_phone,
+                started_at: micros("started_at", &body.started_at)?,
+                ended_at: body.ended_at.map(|e| micros("ended_at", &e)).transpose()?,
+                channel: body.channel,
+                direction: body.direction,
+                caller_role: body.caller_role,
+                topics: body.topics,
+                region: body.region,
+                caller_gender: body.caller_gender,
+                caller_age_group: body.caller_age_group,
+                language: body.language,
+                outcome: body.outcome,
+                summary: body.summary,
+                caller_name: body.caller_name,
+                caller_phone: body.caller_phone,
             };
             let call = validate(
                 input,
