@@ -940,7 +940,54 @@ pub(crate) fn call(
     if !text.is_empty() {
         headers.push(("Content-Type", "application/json"));
     }
-    request(server.addr, method, path, &headers, text.as_bytes())
+    let res = request(server.addr, method, path, &headers, text.as_bytes());
+    documented_body(method, path, &res);
+    res
+}
+
+/// Checks a response against the schema the OpenAPI document gives its route and status, if
+/// it gives one: so every answer of every test through [`call`] is held to the document.
+pub(crate) fn documented_body(method: &str, path: &str, res: &http::Response) {
+    static DOC: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    let doc = DOC.get_or_init(|| serde_json::from_str(&api::openapi_json()).unwrap());
+    let path = path.split('?').next().unwrap_or_default();
+    let segments: Vec<&str> = path.split('/').collect();
+    // The route whose template matches, literal segments preferred over parameters.
+    let route = doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter_map(|(template, item)| {
+            let parts: Vec<&str> = template.split('/').collect();
+            if parts.len() != segments.len() {
+                return None;
+            }
+            let mut literal = 0;
+            for (part, segment) in parts.iter().zip(&segments) {
+                if part.starts_with('{') {
+                    continue;
+                }
+                if part != segment {
+                    return None;
+                }
+                literal += 1;
+            }
+            item.get(method.to_lowercase()).map(|op| (literal, op))
+        })
+        .max_by_key(|(literal, _)| *literal);
+    let Some((_, op)) = route else { return };
+    let schema = &op["responses"][res.status.to_string()]["content"]["application/json"]["schema"];
+    if schema.is_null() {
+        return;
+    }
+    let body: Value = serde_json::from_slice(&res.body)
+        .unwrap_or_else(|e| panic!("{method} {path}: {} is documented as JSON: {e}", res.status));
+    if let Err(e) = crate::reliability::conforms(doc, schema, &body) {
+        panic!(
+            "{method} {path}: {} {body} is not the documented body: {e}",
+            res.status
+        );
+    }
 }
 
 both!(

@@ -298,7 +298,7 @@ both!(
 /// Whether `value` conforms to `schema` of the OpenAPI document: the subset the document uses
 /// (`$ref`, `type` as a name or a list, `properties`, `required`, `additionalProperties`,
 /// `items`).
-fn conforms(
+pub(crate) fn conforms(
     doc: &serde_json::Value,
     schema: &serde_json::Value,
     value: &serde_json::Value,

@@ -7,7 +7,7 @@ use domain::calls::{validate, CallInput};
 use domain::normalize::PhoneNumber;
 use domain::Sensitive;
 use persistence::calls::{CallFacts, CallView};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::auth::{Authenticated, Session};
@@ -121,7 +121,7 @@ fn facts_json(f: CallFacts) -> serde_json::Value {
 }
 
 #[utoipa::path(post, path = "/api/v1/calls", tag = "calls", security(("bearer" = [])), request_body = NewCall,
-    responses((status = 201, description = "Logged; the call's id"), (status = 401, description = "Not signed in"),
+    responses((status = 201, description = "Logged; the call's id", body = Created), (status = 401, description = "Not signed in"),
               (status = 403, description = "The policy denies it"), (status = 422, description = "Invalid fields, named")))]
 pub(crate) async fn create(
     session: Session,
@@ -155,7 +155,24 @@ pub(crate) async fn create(
             Ok(vault.create_call(&s.db, actor, &call)?)
         })
         .await?;
-    Ok(HttpResponse::Created().json(json!({ "id": id })))
+    Ok(HttpResponse::Created().json(Created { id }))
+}
+
+/// The id of a record just made.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct Created {
+    pub(crate) id: String,
+}
+
+/// What the repeat-caller lookup tells a counselor.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct CallerHistoryBody {
+    /// How many calls came from this number.
+    calls: usize,
+    /// When (RFC 3339), oldest first.
+    dates: Vec<String>,
+    /// Cases linked to those calls.
+    case_ids: Vec<String>,
 }
 
 #[utoipa::path(get, path = "/api/v1/calls/{id}", tag = "calls", security(("bearer" = [])),
@@ -256,7 +273,7 @@ pub(crate) async fn list(
 }
 
 #[utoipa::path(post, path = "/api/v1/calls/lookup", tag = "calls", security(("bearer" = [])), request_body = LookupRequest,
-    responses((status = 200, description = "How often and when this number called, and linked cases"),
+    responses((status = 200, description = "How often and when this number called, and linked cases", body = CallerHistoryBody),
               (status = 401, description = "Not signed in"), (status = 403, description = "The policy denies it"),
               (status = 422, description = "Not a phone number")))]
 pub(crate) async fn lookup(
@@ -275,11 +292,11 @@ pub(crate) async fn lookup(
             Ok(vault.lookup_caller(&s.db, actor, &phone)?)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(json!({
-        "calls": history.calls,
-        "dates": history.dates.into_iter().map(rfc3339).collect::<Vec<_>>(),
-        "case_ids": history.case_ids,
-    })))
+    Ok(HttpResponse::Ok().json(CallerHistoryBody {
+        calls: history.calls,
+        dates: history.dates.into_iter().map(rfc3339).collect(),
+        case_ids: history.case_ids,
+    }))
 }
 
 /// Absent stays absent (`None`); `null` becomes `Some(None)`: "remove this value".

@@ -10,7 +10,7 @@ use persistence::cases::{
     PlanItemView,
 };
 use persistence::identity::Reauth;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::auth::{Authenticated, Session};
@@ -146,23 +146,53 @@ impl CaseBody {
     }
 }
 
+/// A case without personal content, as lists show it.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct CaseSummaryBody {
+    id: String,
+    /// The public reference, YYYY-NNNNNN.
+    reference: String,
+    status: String,
+    assigned_to: Option<String>,
+    risk_level: String,
+    opened_at: String,
+    closed_at: Option<String>,
+    version: i32,
+    updated_at: String,
+}
+
+impl From<CaseSummary> for CaseSummaryBody {
+    fn from(s: CaseSummary) -> Self {
+        CaseSummaryBody {
+            opened_at: rfc3339(s.opened_at),
+            closed_at: s.closed_at.map(rfc3339),
+            updated_at: rfc3339(s.updated_at),
+            id: s.id,
+            reference: s.reference,
+            status: s.status,
+            assigned_to: s.assigned_to,
+            risk_level: s.risk_level,
+            version: s.version,
+        }
+    }
+}
+
+/// A page of cases, newest first, and the cursor of the next page (none on the last).
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct CaseListBody {
+    cases: Vec<CaseSummaryBody>,
+    next_cursor: Option<String>,
+}
+
+/// A new note's id and revision (always 1).
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct NoteCreated {
+    id: String,
+    revision: i32,
+}
+
 fn summary_json(s: CaseSummary) -> Value {
-    let CaseSummary {
-        id,
-        reference,
-        status,
-        assigned_to,
-        risk_level,
-        opened_at,
-        closed_at,
-        version,
-        updated_at,
-    } = s;
-    json!({
-        "id": id, "reference": reference, "status": status, "assigned_to": assigned_to,
-        "risk_level": risk_level, "opened_at": rfc3339(opened_at),
-        "closed_at": closed_at.map(rfc3339), "version": version, "updated_at": rfc3339(updated_at),
-    })
+    serde_json::to_value(CaseSummaryBody::from(s)).unwrap_or(Value::Null)
 }
 
 fn note_json(n: NoteView) -> Value {
@@ -398,7 +428,7 @@ pub(crate) struct ListQuery {
 }
 
 #[utoipa::path(get, path = "/api/v1/cases", tag = "cases", security(("bearer" = [])), params(ListQuery),
-    responses((status = 200, description = "Cases, newest first, without personal content (a case worker's own; all for a supervisor), and the next cursor"),
+    responses((status = 200, description = "Cases, newest first, without personal content (a case worker's own; all for a supervisor), and the next cursor", body = CaseListBody),
               (status = 401, description = "Not signed in"), (status = 403, description = "The policy denies it")))]
 pub(crate) async fn list(
     session: Session,
@@ -437,10 +467,10 @@ pub(crate) async fn list(
     let next = (cases.len() as i64 == limit)
         .then(|| cases.last().map(|c| format!("{}.{}", c.opened_at, c.id)))
         .flatten();
-    Ok(HttpResponse::Ok().json(json!({
-        "cases": cases.into_iter().map(summary_json).collect::<Vec<_>>(),
-        "next_cursor": next,
-    })))
+    Ok(HttpResponse::Ok().json(CaseListBody {
+        cases: cases.into_iter().map(CaseSummaryBody::from).collect(),
+        next_cursor: next,
+    }))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -507,7 +537,7 @@ pub(crate) struct NoteBody {
 
 #[utoipa::path(post, path = "/api/v1/cases/{id}/notes", tag = "cases", security(("bearer" = [])), request_body = NoteBody,
     params(("id" = String, Path, description = "Case id")),
-    responses((status = 201, description = "Added; the note's id"), (status = 401, description = "Not signed in"),
+    responses((status = 201, description = "Added; the note's id", body = NoteCreated), (status = 401, description = "Not signed in"),
               (status = 404, description = "No such case, or not one the actor may change"), (status = 422, description = "Empty or too long")))]
 pub(crate) async fn add_note(
     session: Session,
@@ -523,7 +553,10 @@ pub(crate) async fn add_note(
             Ok(vault.add_note(&s.db, actor, &id, body)?)
         })
         .await?;
-    Ok(HttpResponse::Created().json(json!({ "id": note, "revision": 1 })))
+    Ok(HttpResponse::Created().json(NoteCreated {
+        id: note,
+        revision: 1,
+    }))
 }
 
 #[utoipa::path(put, path = "/api/v1/cases/{id}/notes/{note_id}", tag = "cases", security(("bearer" = [])), request_body = NoteBody,
