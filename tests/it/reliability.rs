@@ -296,8 +296,8 @@ both!(
 );
 
 /// Whether `value` conforms to `schema` of the OpenAPI document: the subset the document uses
-/// (`$ref`, `type` as a name or a list, `properties`, `required`, `additionalProperties`,
-/// `items`).
+/// (`$ref`, `allOf`, `type` as a name or a list, `properties`, `required`,
+/// `additionalProperties`, `items`).
 pub(crate) fn conforms(
     doc: &serde_json::Value,
     schema: &serde_json::Value,
@@ -307,6 +307,15 @@ pub(crate) fn conforms(
     if let Some(name) = schema.get("$ref").and_then(Value::as_str) {
         let name = name.rsplit('/').next().unwrap_or_default();
         return conforms(doc, &doc["components"]["schemas"][name], value);
+    }
+    // `allOf` (a flattened struct): every part holds.
+    for part in schema
+        .get("allOf")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        conforms(doc, part, value)?;
     }
     if let Some(t) = schema.get("type") {
         let types: Vec<&str> = match t {
@@ -513,6 +522,13 @@ both!(
         ] {
             assert!(conforms(&doc, &error, &bad).is_err(), "{bad}");
         }
+        // Nor a case file without its summary's fields (a flattened struct, `allOf`).
+        let file = json!({ "$ref": "#/components/schemas/CaseFileBody" });
+        let partial = json!({ "opened_by": "u", "gender": "f", "age_band": "a", "nationality": "n",
+            "exploitation_types": [], "control_methods": [], "recruitment": "r",
+            "recruitment_countries": [], "transit_countries": [], "exploitation_countries": [],
+            "nrm_status": "s", "notes": [], "plan": [], "consents": [], "calls": [] });
+        assert!(conforms(&doc, &file, &partial).is_err());
         let mut rng = Rng(0xf00d);
         let params = [
             "x".to_string(),

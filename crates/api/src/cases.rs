@@ -6,7 +6,7 @@ use domain::cases::{ConsentFacts, VictimProfile};
 use domain::normalize::PhoneNumber;
 use domain::Sensitive;
 use persistence::cases::{
-    CaseChanges, CaseFile, CaseFilter, CaseSummary, ConsentView, GrantView, NoteView, PlanChanges,
+    CaseChanges, CaseFile, CaseFilter, CaseSummary, ConsentView, GrantView, PlanChanges,
     PlanItemView,
 };
 use persistence::identity::Reauth;
@@ -195,77 +195,191 @@ fn summary_json(s: CaseSummary) -> Value {
     serde_json::to_value(CaseSummaryBody::from(s)).unwrap_or(Value::Null)
 }
 
-fn note_json(n: NoteView) -> Value {
-    json!({
-        "id": n.id, "author_id": n.author_id, "revision": n.revision,
-        "created_at": rfc3339(n.created_at), "updated_at": rfc3339(n.updated_at),
-        "body": n.body.expose(),
-    })
+/// A note at its current revision.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct NoteOut {
+    id: String,
+    author_id: String,
+    revision: i32,
+    created_at: String,
+    updated_at: String,
+    body: String,
 }
 
-fn plan_json(p: PlanItemView) -> Value {
-    json!({
-        "id": p.id, "domain": p.facts.domain, "status": p.facts.status, "due_on": p.facts.due_on,
-        "completed_at": p.completed_at.map(rfc3339), "goal": p.goal.expose(),
-        "progress": p.progress.iter().map(|e| json!({
-            "at": rfc3339(e.at), "author_id": e.author_id, "text": e.text,
-        })).collect::<Vec<_>>(),
-        "version": p.version, "created_by": p.created_by, "updated_at": rfc3339(p.updated_at),
-    })
+/// One entry of a plan item's progress notes.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct ProgressBody {
+    at: String,
+    author_id: String,
+    text: String,
 }
 
-fn consent_json(c: ConsentView) -> Value {
-    json!({
-        "id": c.id, "purpose": c.facts.purpose, "service_types": c.facts.service_types,
-        "organisations": c.facts.organisations, "scope": c.scope.as_ref().map(|s| s.expose()),
-        "given_at": rfc3339(c.facts.given_at), "expires_at": c.facts.expires_at.map(rfc3339),
-        "recorded_by": c.recorded_by, "withdrawn_at": c.withdrawn_at.map(rfc3339),
-        "withdrawn_by": c.withdrawn_by, "live": c.live,
-    })
+/// A reintegration plan item.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct PlanItemBody {
+    id: String,
+    domain: String,
+    status: String,
+    due_on: Option<String>,
+    completed_at: Option<String>,
+    goal: String,
+    progress: Vec<ProgressBody>,
+    version: i32,
+    created_by: String,
+    updated_at: String,
 }
 
-fn case_json(file: CaseFile) -> Value {
-    let CaseFile {
-        summary,
-        opened_by,
-        facts: f,
-        profile,
-        exploitation_details,
-        needs_assessment,
-        notes,
-        plan,
-        consents,
-        calls,
-        break_glass_until,
-        erased_at,
-    } = file;
-    let mut body = summary_json(summary);
-    let extra = json!({
-        "opened_by": opened_by, "gender": f.gender, "age_band": f.age_band,
-        "nationality": f.nationality, "exploitation_types": f.exploitation_types,
-        "control_methods": f.control_methods, "recruitment": f.recruitment,
-        "recruitment_countries": f.recruitment_countries,
-        "transit_countries": f.transit_countries,
-        "exploitation_countries": f.exploitation_countries,
-        "exploitation_from": f.exploitation_from, "exploitation_to": f.exploitation_to,
-        "nrm_status": f.nrm_status,
-        // The contact block always carries `safe_contact` next to the phones, e-mail and address.
-        "profile": profile.as_ref().map(|p| serde_json::to_value(p.expose()).unwrap_or(Value::Null)),
-        "exploitation_details": exploitation_details.as_ref().map(|v| v.expose()),
-        "needs_assessment": needs_assessment.as_ref().map(|v| v.expose()),
-        "notes": notes.into_iter().map(note_json).collect::<Vec<_>>(),
-        "plan": plan.into_iter().map(plan_json).collect::<Vec<_>>(),
-        "consents": consents.into_iter().map(consent_json).collect::<Vec<_>>(),
-        "calls": calls.into_iter().map(|c| json!({
-            "id": c.id, "started_at": rfc3339(c.started_at), "channel": c.channel, "outcome": c.outcome,
-        })).collect::<Vec<_>>(),
-        "break_glass_until": break_glass_until.map(rfc3339),
-        "erased_at": erased_at.map(rfc3339),
-    });
-    if let (Value::Object(b), Value::Object(e)) = (&mut body, extra) {
-        b.extend(e);
+/// A consent the person gave, and whether it is live now.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct ConsentOut {
+    id: String,
+    purpose: String,
+    service_types: Vec<String>,
+    organisations: Vec<String>,
+    scope: Option<String>,
+    given_at: String,
+    expires_at: Option<String>,
+    recorded_by: String,
+    withdrawn_at: Option<String>,
+    withdrawn_by: Option<String>,
+    live: bool,
+}
+
+/// A call linked to the case (statistical fields only).
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct LinkedCallBody {
+    id: String,
+    started_at: String,
+    channel: String,
+    outcome: String,
+}
+
+/// A whole case file: the summary's fields, the statistical facts, the sealed content opened,
+/// and the case's notes, plan, consents and linked calls.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct CaseFileBody {
+    #[serde(flatten)]
+    summary: CaseSummaryBody,
+    opened_by: String,
+    gender: String,
+    age_band: String,
+    nationality: String,
+    exploitation_types: Vec<String>,
+    control_methods: Vec<String>,
+    recruitment: String,
+    recruitment_countries: Vec<String>,
+    transit_countries: Vec<String>,
+    exploitation_countries: Vec<String>,
+    exploitation_from: Option<String>,
+    exploitation_to: Option<String>,
+    nrm_status: String,
+    /// The victim profile; its contact block always carries `safe_contact` next to the phones,
+    /// e-mail and address.
+    #[schema(value_type = Option<Object>)]
+    profile: Option<Value>,
+    exploitation_details: Option<String>,
+    needs_assessment: Option<String>,
+    notes: Vec<NoteOut>,
+    plan: Vec<PlanItemBody>,
+    consents: Vec<ConsentOut>,
+    calls: Vec<LinkedCallBody>,
+    /// While the actor reads under a break-glass grant: when it ends.
+    break_glass_until: Option<String>,
+    /// When the case's personal content was erased (only facts remain).
+    erased_at: Option<String>,
+}
+
+impl From<CaseFile> for CaseFileBody {
+    fn from(file: CaseFile) -> Self {
+        let f = file.facts;
+        CaseFileBody {
+            summary: file.summary.into(),
+            opened_by: file.opened_by,
+            gender: f.gender,
+            age_band: f.age_band,
+            nationality: f.nationality,
+            exploitation_types: f.exploitation_types,
+            control_methods: f.control_methods,
+            recruitment: f.recruitment,
+            recruitment_countries: f.recruitment_countries,
+            transit_countries: f.transit_countries,
+            exploitation_countries: f.exploitation_countries,
+            exploitation_from: f.exploitation_from,
+            exploitation_to: f.exploitation_to,
+            nrm_status: f.nrm_status,
+            profile: file
+                .profile
+                .as_ref()
+                .map(|p| serde_json::to_value(p.expose()).unwrap_or(Value::Null)),
+            exploitation_details: file.exploitation_details.map(Sensitive::into_inner),
+            needs_assessment: file.needs_assessment.map(Sensitive::into_inner),
+            notes: file
+                .notes
+                .into_iter()
+                .map(|n| NoteOut {
+                    created_at: rfc3339(n.created_at),
+                    updated_at: rfc3339(n.updated_at),
+                    id: n.id,
+                    author_id: n.author_id,
+                    revision: n.revision,
+                    body: n.body.into_inner(),
+                })
+                .collect(),
+            plan: file.plan.into_iter().map(plan_body).collect(),
+            consents: file.consents.into_iter().map(consent_body).collect(),
+            calls: file
+                .calls
+                .into_iter()
+                .map(|c| LinkedCallBody {
+                    started_at: rfc3339(c.started_at),
+                    id: c.id,
+                    channel: c.channel,
+                    outcome: c.outcome,
+                })
+                .collect(),
+            break_glass_until: file.break_glass_until.map(rfc3339),
+            erased_at: file.erased_at.map(rfc3339),
+        }
     }
-    body
+}
+
+fn plan_body(p: PlanItemView) -> PlanItemBody {
+    PlanItemBody {
+        completed_at: p.completed_at.map(rfc3339),
+        updated_at: rfc3339(p.updated_at),
+        progress: p
+            .progress
+            .into_iter()
+            .map(|e| ProgressBody {
+                at: rfc3339(e.at),
+                author_id: e.author_id,
+                text: e.text,
+            })
+            .collect(),
+        id: p.id,
+        domain: p.facts.domain,
+        status: p.facts.status,
+        due_on: p.facts.due_on,
+        goal: p.goal.into_inner(),
+        version: p.version,
+        created_by: p.created_by,
+    }
+}
+
+fn consent_body(c: ConsentView) -> ConsentOut {
+    ConsentOut {
+        given_at: rfc3339(c.facts.given_at),
+        expires_at: c.facts.expires_at.map(rfc3339),
+        withdrawn_at: c.withdrawn_at.map(rfc3339),
+        id: c.id,
+        purpose: c.facts.purpose,
+        service_types: c.facts.service_types,
+        organisations: c.facts.organisations,
+        scope: c.scope.map(Sensitive::into_inner),
+        recorded_by: c.recorded_by,
+        withdrawn_by: c.withdrawn_by,
+        live: c.live,
+    }
 }
 
 #[utoipa::path(post, path = "/api/v1/cases", tag = "cases", security(("bearer" = [])), request_body = CaseBody,
@@ -342,7 +456,7 @@ pub(crate) async fn link_call(
 
 #[utoipa::path(get, path = "/api/v1/cases/{id}", tag = "cases", security(("bearer" = [])),
     params(("id" = String, Path, description = "Case id")),
-    responses((status = 200, description = "The case file: facts, profile (its contact block always with the safe-contact instructions), narratives, notes, plan, consents, linked calls"),
+    responses((status = 200, description = "The case file: facts, profile (its contact block always with the safe-contact instructions), narratives, notes, plan, consents, linked calls", body = CaseFileBody),
               (status = 401, description = "Not signed in"), (status = 404, description = "No such case, or not one the actor may see")))]
 pub(crate) async fn read(
     session: Session,
@@ -351,7 +465,7 @@ pub(crate) async fn read(
     let file = session
         .run(move |vault, s, actor| Ok(vault.read_case(&s.db, actor, &id)?))
         .await?;
-    Ok(HttpResponse::Ok().json(case_json(file)))
+    Ok(HttpResponse::Ok().json(CaseFileBody::from(file)))
 }
 
 #[utoipa::path(patch, path = "/api/v1/cases/{id}", tag = "cases", security(("bearer" = [])), request_body = CaseBody,
