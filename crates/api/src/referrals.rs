@@ -1,12 +1,14 @@
 //! The service provider directory and referrals over HTTP: search and maintain the directory
 //! (with CSV import and export), draft, send and follow referrals, and the partner's side.
 
+use std::collections::BTreeMap;
+
 use actix_web::{web, HttpResponse};
 use domain::referrals::{OrganisationInput, PacketNotes, Status};
 use domain::Sensitive;
 use persistence::directory::{DirectoryFilter, OrganisationView};
 use persistence::referrals::{NewReferral, PartnerAnswer, ReferralSummary, ReferralView};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::auth::{Authenticated, Session};
@@ -337,24 +339,69 @@ pub(crate) async fn export(
         .body(bytes))
 }
 
-fn referral_json(r: ReferralView) -> Value {
-    json!({
-        "id": r.id, "case_id": r.case_id, "case_reference": r.case_reference,
-        "organisation_id": r.organisation_id, "organisation_name": r.organisation_name,
-        "service_id": r.service_id, "service_type": r.service_type, "status": r.status,
-        "packet_fields": r.packet_fields,
-        "packet": r.packet.as_ref().map(|p| json!(p.expose())),
-        "consent_id": r.consent_id, "overridden": r.overridden,
-        "override_justification": r.override_justification.as_ref().map(|j| j.expose()),
-        "created_by": r.created_by, "follow_up_on": r.follow_up_on,
-        "sent_at": r.sent_at.map(rfc3339), "answer_due_at": r.answer_due_at.map(rfc3339),
-        "answered_at": r.answered_at.map(rfc3339),
-        "partner_note": r.partner_note.as_ref().map(|n| n.expose()),
-        "first_opened_at": r.first_opened_at.map(rfc3339),
-        "last_opened_at": r.last_opened_at.map(rfc3339),
-        "ended_at": r.ended_at.map(rfc3339), "version": r.version,
-        "created_at": rfc3339(r.created_at),
-    })
+/// A referral as the hotline's side sees it (and a partner, without the case).
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct ReferralOut {
+    id: String,
+    /// Not shown to a partner.
+    case_id: Option<String>,
+    case_reference: Option<String>,
+    organisation_id: String,
+    organisation_name: String,
+    service_id: String,
+    service_type: String,
+    status: String,
+    /// The names of the packet's fields.
+    packet_fields: Vec<String>,
+    /// The packet exactly as the partner sees it, while the referral has one.
+    #[schema(value_type = Option<Object>)]
+    packet: Option<BTreeMap<String, Value>>,
+    consent_id: Option<String>,
+    overridden: bool,
+    override_justification: Option<String>,
+    created_by: String,
+    follow_up_on: Option<String>,
+    sent_at: Option<String>,
+    answer_due_at: Option<String>,
+    answered_at: Option<String>,
+    /// The provider's reason (declined) or outcome (completed).
+    partner_note: Option<String>,
+    first_opened_at: Option<String>,
+    last_opened_at: Option<String>,
+    ended_at: Option<String>,
+    version: i32,
+    created_at: String,
+}
+
+impl From<ReferralView> for ReferralOut {
+    fn from(r: ReferralView) -> Self {
+        ReferralOut {
+            sent_at: r.sent_at.map(rfc3339),
+            answer_due_at: r.answer_due_at.map(rfc3339),
+            answered_at: r.answered_at.map(rfc3339),
+            first_opened_at: r.first_opened_at.map(rfc3339),
+            last_opened_at: r.last_opened_at.map(rfc3339),
+            ended_at: r.ended_at.map(rfc3339),
+            created_at: rfc3339(r.created_at),
+            id: r.id,
+            case_id: r.case_id,
+            case_reference: r.case_reference,
+            organisation_id: r.organisation_id,
+            organisation_name: r.organisation_name,
+            service_id: r.service_id,
+            service_type: r.service_type,
+            status: r.status,
+            packet_fields: r.packet_fields,
+            packet: r.packet.map(Sensitive::into_inner),
+            consent_id: r.consent_id,
+            overridden: r.overridden,
+            override_justification: r.override_justification.map(Sensitive::into_inner),
+            created_by: r.created_by,
+            follow_up_on: r.follow_up_on,
+            partner_note: r.partner_note.map(Sensitive::into_inner),
+            version: r.version,
+        }
+    }
 }
 
 fn summary_json(r: ReferralSummary) -> Value {
@@ -391,7 +438,7 @@ pub(crate) struct ReferralBody {
 
 #[utoipa::path(post, path = "/api/v1/cases/{id}/referrals", tag = "referrals", security(("bearer" = [])), request_body = ReferralBody,
     params(("id" = String, Path, description = "Case id")),
-    responses((status = 201, description = "A draft, with the packet exactly as it would be sent"), (status = 401, description = "Not signed in"),
+    responses((status = 201, description = "A draft, with the packet exactly as it would be sent", body = ReferralOut), (status = 401, description = "Not signed in"),
               (status = 403, description = "Only a supervisor may override a missing consent"),
               (status = 404, description = "No such case, or not one the actor may refer"),
               (status = 409, description = "No live consent covers this provider"), (status = 422, description = "Invalid fields, named")))]
@@ -419,7 +466,7 @@ pub(crate) async fn create(
     let view = session
         .run(move |vault, s, actor| Ok(vault.create_referral(&s.db, actor, &case_id, new)?))
         .await?;
-    Ok(HttpResponse::Created().json(referral_json(view)))
+    Ok(HttpResponse::Created().json(ReferralOut::from(view)))
 }
 
 #[utoipa::path(get, path = "/api/v1/cases/{id}/referrals", tag = "referrals", security(("bearer" = [])),
@@ -472,7 +519,7 @@ pub(crate) async fn due(
 
 #[utoipa::path(get, path = "/api/v1/referrals/{id}", tag = "referrals", security(("bearer" = [])),
     params(("id" = String, Path, description = "Referral id")),
-    responses((status = 200, description = "The referral with its packet while it has one; a partner's read is recorded on it"),
+    responses((status = 200, description = "The referral with its packet while it has one; a partner's read is recorded on it", body = ReferralOut),
               (status = 401, description = "Not signed in"), (status = 404, description = "No such referral, or not one the actor may see")))]
 pub(crate) async fn read(
     services: web::Data<Services>,
@@ -482,7 +529,7 @@ pub(crate) async fn read(
     let vault = services.vault()?;
     let s = services.clone();
     let view = web::block(move || vault.read_referral(&s.db, &actor.0, &id)).await??;
-    Ok(HttpResponse::Ok().json(referral_json(view)))
+    Ok(HttpResponse::Ok().json(ReferralOut::from(view)))
 }
 
 /// The version read, and for some moves a text.
