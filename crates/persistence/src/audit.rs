@@ -248,6 +248,29 @@ macro_rules! take_head {
     };
 }
 
+/// The head update that moves `stripe`'s hash to `hash` (returning the stripe, so that it can
+/// be kept prepared).
+macro_rules! advance_head {
+    ($stripe:expr, $hash:expr) => {
+        diesel::update(audit_heads::table.find($stripe))
+            .set(audit_heads::hash.eq($hash))
+            .returning(audit_heads::stripe)
+    };
+}
+
+/// One event row and its stripe's new head hash in one prepared statement (PostgreSQL).
+fn insert_and_advance(
+    pg: &mut diesel::PgConnection,
+    stripe: i32,
+    row: &EventRow,
+    hash: Vec<u8>,
+) -> Result<(), DbError> {
+    let insert = diesel::insert_into(audit_events::table).values(row);
+    Prepared(With::new(vec![part(insert)], advance_head!(stripe, hash)))
+        .get_result::<i32, _>(pg)?;
+    Ok(())
+}
+
 /// A stripe chosen at random.
 fn pick_stripe(stripes: u32) -> Result<i32, DbError> {
     let pick = u32::from_be_bytes(crypto::random::bytes::<4>().map_err(crypto::CryptoError::from)?);
@@ -297,16 +320,13 @@ fn append_batch(
         .get_result(conn)
         .optional()?;
     let (rows, hash) = chain(stripe, head, events)?;
-    let advance = diesel::update(audit_heads::table.find(stripe))
-        .set(audit_heads::hash.eq(hash))
-        .returning(audit_heads::stripe);
+    if let (DbConnection::Pg(c), [row]) = (&mut *conn, rows.as_slice()) {
+        // One row (a write's own event) on PostgreSQL: the insert and the head's new hash in
+        // one statement, kept prepared.
+        return insert_and_advance(c, stripe, row, hash);
+    }
+    let advance = advance_head!(stripe, hash);
     match (conn, rows.as_slice()) {
-        // One row (every write's own event) on PostgreSQL: the insert and the head's new hash
-        // in one statement, kept prepared.
-        (DbConnection::Pg(c), [row]) => {
-            let insert = diesel::insert_into(audit_events::table).values(row);
-            Prepared(With::new(vec![part(insert)], advance)).get_result::<i32, _>(c)?;
-        }
         // One row on SQLite (in-process, no round trip to save): two statements, both prepared.
         (conn, [row]) => {
             Prepared(
@@ -350,12 +370,7 @@ pub(crate) fn append_with<'a>(
         .get_result(pg)
         .optional()?;
     let (rows, hash) = chain(stripe, head, std::slice::from_ref(event))?;
-    let insert = diesel::insert_into(audit_events::table).values(&rows[0]);
-    let advance = diesel::update(audit_heads::table.find(stripe))
-        .set(audit_heads::hash.eq(hash))
-        .returning(audit_heads::stripe);
-    Prepared(With::new(vec![part(insert)], advance)).get_result::<i32, _>(pg)?;
-    Ok(())
+    insert_and_advance(pg, stripe, &rows[0], hash)
 }
 
 /// Group commit of the audit events of reads. A read's event need not share a transaction with

@@ -13,7 +13,7 @@ use domain::Sensitive;
 
 use crate::clock::now_micros;
 use crate::identity::{Actor, AuthError};
-use crate::prepared::{part, Prepared};
+use crate::prepared::write;
 use crate::schema::{blind_indexes, calls, data_keys};
 use crate::vault::{FieldContext, NewBlindIndex, NewDataKey};
 use crate::{AuditEvent, Database, DbConnection, DbError, Vault};
@@ -334,16 +334,14 @@ impl Vault {
                 }
             }
             let now = now_micros();
-            let insert = diesel::insert_into(calls::table)
-                .values((
-                    columns,
-                    calls::id.eq(&id),
-                    calls::counselor_id.eq(&actor.user_id),
-                    calls::version.eq(1),
-                    calls::created_at.eq(now),
-                    calls::updated_at.eq(now),
-                ))
-                .returning(calls::id);
+            let insert = diesel::insert_into(calls::table).values((
+                columns,
+                calls::id.eq(&id),
+                calls::counselor_id.eq(&actor.user_id),
+                calls::version.eq(1),
+                calls::created_at.eq(now),
+                calls::updated_at.eq(now),
+            ));
             let event = AuditEvent {
                 record_type: Some("call".into()),
                 record_id: Some(id.clone()),
@@ -351,30 +349,18 @@ impl Vault {
                 rule: Some(rule.into()),
                 ..actor.event("call.create")
             };
-            let key_insert = key.map(|k| diesel::insert_into(data_keys::table).values(k));
-            let index_inserts = index
-                .iter()
-                .map(|row| diesel::insert_into(blind_indexes::table).values(row));
-            match &mut *conn {
-                // PostgreSQL: the key, the phone's index, the call and the audit chain's head
-                // in one statement; the event in a second.
-                DbConnection::Pg(pg) => {
-                    let mut first: Vec<_> = key_insert.into_iter().map(part).collect();
-                    first.extend(index_inserts.map(part));
-                    first.push(part(insert));
-                    self.record_with(pg, &event, first)
-                }
-                conn => {
-                    if let Some(key) = key_insert {
-                        key.execute(conn)?;
-                    }
-                    for row in index_inserts {
-                        row.execute(conn)?;
-                    }
-                    Prepared(insert).get_result::<String, _>(conn)?;
-                    self.record(conn, &event)
-                }
-            }
+            // The key, the phone's index, then the call (one statement on PostgreSQL).
+            let mut writes: Vec<_> = key
+                .map(|k| write(diesel::insert_into(data_keys::table).values(k)))
+                .into_iter()
+                .collect();
+            writes.extend(
+                index
+                    .iter()
+                    .map(|row| write(diesel::insert_into(blind_indexes::table).values(row))),
+            );
+            writes.push(write(insert));
+            self.record_with(conn, writes, &event)
         })?;
         Ok(id)
     }

@@ -10,7 +10,6 @@
 use std::time::Duration;
 
 use diesel::prelude::*;
-use diesel::query_dsl::methods::ExecuteDsl;
 use domain::cases::{CaseFacts, ConsentFacts, FieldErrors, PlanFacts, Status, VictimProfile};
 use domain::identity::Role;
 use domain::normalize::PhoneNumber;
@@ -22,7 +21,7 @@ use crate::calls::CallSettings;
 use crate::clock::{code_list, now_micros};
 use crate::error::{new_id, refuse};
 use crate::identity::{Actor, AuthError};
-use crate::prepared::{part, Prepared};
+use crate::prepared::{write, Prepared, Write};
 use crate::schema::{
     break_glass_grants, calls, case_consents, case_note_revisions, case_notes, case_plan_items,
     cases, data_keys, users,
@@ -1442,7 +1441,7 @@ fn revision_insert<'a>(
     (note_id, revision): (&'a str, i32),
     author_id: &'a str,
     now: i64,
-) -> impl ExecuteDsl<DbConnection> + diesel::query_builder::QueryFragment<diesel::pg::Pg> + 'a {
+) -> impl Write + 'a {
     diesel::insert_into(case_note_revisions::table).values((
         case_note_revisions::note_id.eq(note_id),
         case_note_revisions::revision.eq(revision),
@@ -1463,9 +1462,9 @@ fn add_revision(
     now: i64,
 ) -> Result<(), DbError> {
     let sealed = seal_revision(dek, case_id, (note_id, revision), body)?;
-    ExecuteDsl::execute(
-        revision_insert(&sealed, (note_id, revision), author_id, now),
+    crate::prepared::execute(
         conn,
+        &revision_insert(&sealed, (note_id, revision), author_id, now),
     )?;
     Ok(())
 }
@@ -1518,18 +1517,8 @@ impl Vault {
             ));
             let sealed = seal_revision(&dek, case_id, (&id, 1), &body)?;
             let revision = revision_insert(&sealed, (&id, 1), &actor.user_id, now);
-            match &mut *conn {
-                // PostgreSQL: the note, its first revision and the audit chain's head in one
-                // statement; the event in a second.
-                DbConnection::Pg(pg) => {
-                    self.record_with(pg, &event, vec![part(note), part(revision)])
-                }
-                conn => {
-                    note.execute(conn)?;
-                    ExecuteDsl::execute(revision, conn)?;
-                    self.record(conn, &event)
-                }
-            }
+            // The note and its first revision (one statement on PostgreSQL).
+            self.record_with(conn, vec![write(note), write(revision)], &event)
         })?;
         Ok(id)
     }
@@ -2106,10 +2095,10 @@ impl Vault {
 pub(crate) fn live(rows: impl IntoIterator<Item = ConsentRow>) -> Vec<(String, ConsentFacts)> {
     let now = now_micros();
     rows.into_iter()
-        .filter(|r| r.withdrawn_at.is_none())
-        .map(|r| (r.facts(), r.id))
-        .filter(|(f, _)| f.is_live(None, now))
-        .map(|(f, id)| (id, f))
+        .filter_map(|r| {
+            let facts = r.facts();
+            facts.is_live(r.withdrawn_at, now).then_some((r.id, facts))
+        })
         .collect()
 }
 

@@ -19,7 +19,10 @@ use diesel::backend::Backend;
 use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::query_dsl::LoadQuery;
+use diesel::sqlite::Sqlite;
 use diesel::{QueryResult, RunQueryDsl};
+
+use crate::DbConnection;
 
 /// A statement to keep prepared; run it with [`Prepared::get_result`] or [`Prepared::load`].
 #[derive(Debug, Clone, Copy)]
@@ -90,6 +93,47 @@ impl<'a, L> With<'a, L> {
 pub(crate) fn part<'a>(statement: impl QueryFragment<Pg> + 'a) -> Box<dyn QueryFragment<Pg> + 'a> {
     Box::new(statement)
 }
+
+/// A write either database can run: joined into a [`With`] on PostgreSQL, alone on SQLite
+/// (see `Vault::record_with`).
+pub(crate) trait Write: QueryFragment<Pg> + QueryFragment<Sqlite> {}
+
+impl<T: QueryFragment<Pg> + QueryFragment<Sqlite>> Write for T {}
+
+/// A write for a list of them.
+pub(crate) fn write<'a>(statement: impl Write + 'a) -> Box<dyn Write + 'a> {
+    Box::new(statement)
+}
+
+/// Runs one write by itself, on either database; returns the rows it changed.
+pub(crate) fn execute(conn: &mut DbConnection, statement: &dyn Write) -> QueryResult<usize> {
+    match conn {
+        DbConnection::Pg(c) => Alone(statement).execute(c),
+        DbConnection::Sqlite(c) => Alone(statement).execute(c),
+    }
+}
+
+/// A [`Write`] as diesel runs it.
+struct Alone<'w, 'a>(&'w (dyn Write + 'a));
+
+impl QueryId for Alone<'_, '_> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl QueryFragment<Pg> for Alone<'_, '_> {
+    fn walk_ast<'b>(&'b self, pass: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        QueryFragment::<Pg>::walk_ast(self.0, pass)
+    }
+}
+
+impl QueryFragment<Sqlite> for Alone<'_, '_> {
+    fn walk_ast<'b>(&'b self, pass: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
+        QueryFragment::<Sqlite>::walk_ast(self.0, pass)
+    }
+}
+
+impl<Conn> RunQueryDsl<Conn> for Alone<'_, '_> {}
 
 impl<L> QueryId for With<'_, L> {
     type QueryId = ();

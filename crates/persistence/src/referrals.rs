@@ -22,7 +22,7 @@ use crate::clock::now_micros;
 use crate::error::new_id;
 use crate::identity::{Actor, AuthError};
 use crate::outbox::{queue_to_address, queue_to_user};
-use crate::prepared::{part, Prepared};
+use crate::prepared::write;
 use crate::schema::{
     case_consents, data_keys, organisations, referral_ledger, referrals, services,
 };
@@ -307,8 +307,9 @@ impl Vault {
                 ))
                 .load(conn)?)
         })?;
-        let service = rows.first().map(|(service, _)| service.clone());
-        let consents = crate::cases::live(rows.into_iter().filter_map(|(_, consent)| consent));
+        let (services, consents): (Vec<_>, Vec<_>) = rows.into_iter().unzip();
+        let service = services.into_iter().next();
+        let consents = crate::cases::live(consents.into_iter().flatten());
         let Some((organisation_id, service_type, true, organisation_name)) = service else {
             return Err(AuthError::Invalid {
                 field: "service_id",
@@ -401,21 +402,10 @@ impl Vault {
                 ..actor.event("referral.create")
             };
             let key = diesel::insert_into(data_keys::table).values(&key_row);
-            let insert = diesel::insert_into(referrals::table)
-                .values((&row, referrals::updated_at.eq(now)))
-                .returning(referrals::id);
-            match &mut *conn {
-                // PostgreSQL: the referral's data key, the referral and the audit chain's head
-                // in one statement; the event in a second.
-                DbConnection::Pg(pg) => {
-                    self.record_with(pg, &event, vec![part(key), part(insert)])?;
-                }
-                conn => {
-                    key.execute(conn)?;
-                    Prepared(insert).get_result::<String, _>(conn)?;
-                    self.record(conn, &event)?;
-                }
-            }
+            let insert =
+                diesel::insert_into(referrals::table).values((&row, referrals::updated_at.eq(now)));
+            // The referral's key and the referral (one statement on PostgreSQL).
+            self.record_with(conn, vec![write(key), write(insert)], &event)?;
             // The answer is the draft just stored, in the same transaction: its creation event
             // names the packet's fields, so no second (read) event. Built from what this
             // transaction wrote, so nothing is read back or unsealed again.

@@ -21,8 +21,11 @@ pub use crypto::envelope::FieldContext;
 
 use crate::audit::{AuditEvent, AuditSettings};
 use crate::clock::now_micros;
+use crate::prepared::Write;
 use crate::schema::{blind_indexes, data_keys};
 use crate::{Database, DbConnection, DbError};
+use diesel::pg::Pg;
+use diesel::query_builder::QueryFragment;
 
 /// A data key's row as read: (`dek_version`, `wrapped`, `None` once shredded).
 pub(crate) type KeyRow = (i32, Option<Vec<u8>>);
@@ -419,15 +422,30 @@ impl Vault {
         crate::audit::append(conn, self.audit.stripes, event)
     }
 
-    /// [`Vault::record`] on PostgreSQL, with the caller's own writes in the statement that
-    /// takes the chain head (see [`crate::audit::append_with`]).
+    /// The caller's writes (a new record's rows), then [`Vault::record`] of their event, in
+    /// the caller's transaction. On PostgreSQL the writes share the statement that takes the
+    /// audit chain's head (see [`crate::audit::append_with`]); on SQLite, in process, each
+    /// runs alone, in order.
     pub(crate) fn record_with<'a>(
         &self,
-        pg: &mut diesel::PgConnection,
+        conn: &mut DbConnection,
+        writes: Vec<Box<dyn Write + 'a>>,
         event: &AuditEvent,
-        first: Vec<Box<dyn diesel::query_builder::QueryFragment<diesel::pg::Pg> + 'a>>,
     ) -> Result<(), DbError> {
-        crate::audit::append_with(pg, self.audit.stripes, event, first)
+        match conn {
+            DbConnection::Pg(pg) => {
+                let first = writes
+                    .into_iter()
+                    .map(|w| -> Box<dyn QueryFragment<Pg> + 'a> { w });
+                crate::audit::append_with(pg, self.audit.stripes, event, first.collect())
+            }
+            conn => {
+                for w in &writes {
+                    crate::prepared::execute(conn, w.as_ref())?;
+                }
+                self.record(conn, event)
+            }
+        }
     }
 
     /// Records the audit event of a read, outside the read's transaction, and returns once it
