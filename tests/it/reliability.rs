@@ -296,7 +296,7 @@ both!(
 );
 
 /// Whether `value` conforms to `schema` of the OpenAPI document: the subset the document uses
-/// (`$ref`, `allOf`, `type` as a name or a list, `properties`, `required`,
+/// (`$ref`, `allOf`, `oneOf`/`anyOf`, `type` as a name or a list, `properties`, `required`,
 /// `additionalProperties`, `items`).
 pub(crate) fn conforms(
     doc: &serde_json::Value,
@@ -316,6 +316,18 @@ pub(crate) fn conforms(
         .flatten()
     {
         conforms(doc, part, value)?;
+    }
+    // `oneOf` and `anyOf` (an untagged enum): some part holds.
+    for key in ["oneOf", "anyOf"] {
+        if let Some(parts) = schema.get(key).and_then(Value::as_array) {
+            let problems: Vec<String> = parts
+                .iter()
+                .filter_map(|part| conforms(doc, part, value).err())
+                .collect();
+            if problems.len() == parts.len() {
+                return Err(format!("{value} matches no part of {key}: {problems:?}"));
+            }
+        }
     }
     if let Some(t) = schema.get("type") {
         let types: Vec<&str> = match t {
@@ -522,7 +534,32 @@ both!(
         ] {
             assert!(conforms(&doc, &error, &bad).is_err(), "{bad}");
         }
-        // Nor a case file without its summary's fields (a flattened struct, `allOf`).
+        // A statistics cell is a count or text, nothing else (`oneOf`).
+        let cell = json!({ "$ref": "#/components/schemas/CellOut" });
+        assert_eq!(conforms(&doc, &cell, &json!(3)), Ok(()));
+        assert_eq!(conforms(&doc, &cell, &json!("suppressed")), Ok(()));
+        assert!(conforms(&doc, &cell, &json!(true)).is_err());
+        // Every body is closed: a case in a list with a personal field added does not pass.
+        let list = json!({ "$ref": "#/components/schemas/CaseListBody" });
+        let mut summary = json!({ "id": "i", "reference": "2026-000001", "status": "open",
+            "assigned_to": null, "risk_level": "high", "opened_at": "t", "closed_at": null,
+            "version": 1, "updated_at": "t" });
+        assert_eq!(
+            conforms(
+                &doc,
+                &list,
+                &json!({ "cases": [summary], "next_cursor": null })
+            ),
+            Ok(())
+        );
+        summary["name"] = json!("Olena");
+        assert!(conforms(
+            &doc,
+            &list,
+            &json!({ "cases": [summary], "next_cursor": null })
+        )
+        .is_err());
+        // Nor a case file without its summary's fields (a flattened struct, merged).
         let file = json!({ "$ref": "#/components/schemas/CaseFileBody" });
         let partial = json!({ "opened_by": "u", "gender": "f", "age_band": "a", "nationality": "n",
             "exploitation_types": [], "control_methods": [], "recruitment": "r",

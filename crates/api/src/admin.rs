@@ -6,10 +6,10 @@ use domain::identity::{Login, Role};
 use domain::Sensitive;
 use persistence::audit::{EventFilter, EventView};
 use persistence::identity::{UserChange, UserSummary};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use crate::auth::Authenticated;
+use crate::bodies::Created;
 use crate::{ApiError, Services};
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -31,29 +31,50 @@ pub(crate) struct RoleChange {
     role: String,
 }
 
-fn user_json(u: UserSummary) -> serde_json::Value {
-    let UserSummary {
-        id,
-        login,
-        role,
-        organisation_id,
-        status,
-        totp_enrolled,
-        locked,
-    } = u;
-    json!({
-        "id": id,
-        "login": login,
-        "role": role,
-        "organisation_id": organisation_id,
-        "status": status,
-        "totp_enrolled": totp_enrolled,
-        "locked": locked,
-    })
+/// A staff account, without secrets.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct UserBody {
+    id: String,
+    login: String,
+    role: String,
+    organisation_id: Option<String>,
+    /// active or disabled.
+    status: String,
+    totp_enrolled: bool,
+    locked: bool,
+}
+
+impl From<UserSummary> for UserBody {
+    fn from(u: UserSummary) -> Self {
+        let UserSummary {
+            id,
+            login,
+            role,
+            organisation_id,
+            status,
+            totp_enrolled,
+            locked,
+        } = u;
+        UserBody {
+            id,
+            login,
+            role,
+            organisation_id,
+            status,
+            totp_enrolled,
+            locked,
+        }
+    }
+}
+
+/// Every staff account.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct UserList {
+    users: Vec<UserBody>,
 }
 
 #[utoipa::path(get, path = "/api/v1/admin/users", tag = "admin", security(("bearer" = [])),
-    responses((status = 200, description = "All users, without secrets"), (status = 401, description = "Not signed in"), (status = 403, description = "The policy denies it")))]
+    responses((status = 200, description = "All users, without secrets", body = UserList), (status = 401, description = "Not signed in"), (status = 403, description = "The policy denies it")))]
 pub(crate) async fn list_users(
     services: web::Data<Services>,
     actor: Authenticated,
@@ -61,12 +82,13 @@ pub(crate) async fn list_users(
     let vault = services.vault()?;
     let s = services.clone();
     let users = web::block(move || vault.list_users(&s.db, &actor.0)).await??;
-    Ok(HttpResponse::Ok()
-        .json(json!({ "users": users.into_iter().map(user_json).collect::<Vec<_>>() })))
+    Ok(HttpResponse::Ok().json(UserList {
+        users: users.into_iter().map(UserBody::from).collect(),
+    }))
 }
 
 #[utoipa::path(post, path = "/api/v1/admin/users", tag = "admin", security(("bearer" = [])), request_body = NewUser,
-    responses((status = 201, description = "Created"), (status = 401, description = "Not signed in"), (status = 403, description = "The policy denies it"),
+    responses((status = 201, description = "Created; the user's id", body = Created), (status = 401, description = "Not signed in"), (status = 403, description = "The policy denies it"),
               (status = 409, description = "The login is taken"), (status = 422, description = "Invalid fields")))]
 pub(crate) async fn create_user(
     services: web::Data<Services>,
@@ -107,7 +129,7 @@ pub(crate) async fn create_user(
         )
     })
     .await??;
-    Ok(HttpResponse::Created().json(json!({ "id": id })))
+    Ok(HttpResponse::Created().json(Created { id }))
 }
 
 async fn update(
@@ -208,30 +230,71 @@ pub(crate) struct EventQuery {
     limit: Option<i64>,
 }
 
-fn event_json(e: EventView) -> serde_json::Value {
-    let EventView {
-        id,
-        occurred_at,
-        actor_id,
-        actor_role,
-        session_ref,
-        mfa,
-        action,
-        record_type,
-        record_id,
-        fields,
-        purpose,
-        outcome,
-        rule,
-        source,
-        request_id,
-    } = e;
-    json!({
-        "id": id, "occurred_at": occurred_at, "actor_id": actor_id, "actor_role": actor_role,
-        "session_ref": session_ref, "mfa": mfa, "action": action, "record_type": record_type,
-        "record_id": record_id, "fields": fields, "purpose": purpose, "outcome": outcome,
-        "rule": rule, "source": source, "request_id": request_id,
-    })
+/// One access-log event. It names records and fields, never their content.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct EventBody {
+    id: i64,
+    /// Microseconds since the epoch.
+    occurred_at: i64,
+    actor_id: Option<String>,
+    actor_role: Option<String>,
+    session_ref: Option<String>,
+    mfa: bool,
+    action: String,
+    record_type: Option<String>,
+    record_id: Option<String>,
+    fields: Vec<String>,
+    purpose: Option<String>,
+    outcome: String,
+    rule: Option<String>,
+    source: Option<String>,
+    request_id: Option<String>,
+}
+
+impl From<EventView> for EventBody {
+    fn from(e: EventView) -> Self {
+        let EventView {
+            id,
+            occurred_at,
+            actor_id,
+            actor_role,
+            session_ref,
+            mfa,
+            action,
+            record_type,
+            record_id,
+            fields,
+            purpose,
+            outcome,
+            rule,
+            source,
+            request_id,
+        } = e;
+        EventBody {
+            id,
+            occurred_at,
+            actor_id,
+            actor_role,
+            session_ref,
+            mfa,
+            action,
+            record_type,
+            record_id,
+            fields,
+            purpose,
+            outcome,
+            rule,
+            source,
+            request_id,
+        }
+    }
+}
+
+/// A page of events, newest first, and the cursor of the next page (none on the last).
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct EventPage {
+    events: Vec<EventBody>,
+    next_cursor: Option<i64>,
 }
 
 async fn events_page(
@@ -246,14 +309,14 @@ async fn events_page(
     let next = (events.len() as i64 == limit)
         .then(|| events.last().map(|e| e.id))
         .flatten();
-    Ok(HttpResponse::Ok().json(json!({
-        "events": events.into_iter().map(event_json).collect::<Vec<_>>(),
-        "next_cursor": next,
-    })))
+    Ok(HttpResponse::Ok().json(EventPage {
+        events: events.into_iter().map(EventBody::from).collect(),
+        next_cursor: next,
+    }))
 }
 
 #[utoipa::path(get, path = "/api/v1/audit/events", tag = "audit", security(("bearer" = [])), params(EventQuery),
-    responses((status = 200, description = "Events, newest first, and the next cursor"), (status = 401, description = "Not signed in"), (status = 403, description = "The policy denies it")))]
+    responses((status = 200, description = "Events, newest first, and the next cursor", body = EventPage), (status = 401, description = "Not signed in"), (status = 403, description = "The policy denies it")))]
 pub(crate) async fn events(
     services: web::Data<Services>,
     actor: Authenticated,
@@ -286,7 +349,7 @@ pub(crate) async fn events(
 
 #[utoipa::path(get, path = "/api/v1/audit/records/{type}/{id}", tag = "audit", security(("bearer" = [])),
     params(("type" = String, Path, description = "Record type"), ("id" = String, Path, description = "Record id")),
-    responses((status = 200, description = "Every event about this record"), (status = 401, description = "Not signed in"), (status = 403, description = "The policy denies it")))]
+    responses((status = 200, description = "Every event about this record", body = EventPage), (status = 401, description = "Not signed in"), (status = 403, description = "The policy denies it")))]
 pub(crate) async fn record_history(
     services: web::Data<Services>,
     actor: Authenticated,
@@ -303,7 +366,7 @@ pub(crate) async fn record_history(
 }
 
 #[utoipa::path(post, path = "/api/v1/audit/verify", tag = "audit", security(("bearer" = [])),
-    responses((status = 200, description = "Counts and the first break, if any"), (status = 401, description = "Not signed in"), (status = 403, description = "The policy denies it")))]
+    responses((status = 200, description = "Counts and the first break, if any", body = VerifyBody), (status = 401, description = "Not signed in"), (status = 403, description = "The policy denies it")))]
 pub(crate) async fn verify(
     services: web::Data<Services>,
     actor: Authenticated,
@@ -311,13 +374,46 @@ pub(crate) async fn verify(
     let vault = services.vault()?;
     let s = services.clone();
     let report = web::block(move || vault.auditor_verify(&s.db, &actor.0)).await??;
-    Ok(HttpResponse::Ok().json(json!({
-        "ok": report.ok(),
-        "events_checked": report.events_checked,
-        "checkpoints_checked": report.checkpoints_checked,
-        "problems": report.problems.len(),
-        "first_problem": report.first_problem().map(ToString::to_string),
-    })))
+    Ok(HttpResponse::Ok().json(VerifyBody {
+        ok: report.ok(),
+        events_checked: report.events_checked,
+        checkpoints_checked: report.checkpoints_checked,
+        problems: report.problems.len(),
+        first_problem: report.first_problem().map(ToString::to_string),
+    }))
+}
+
+/// What a check of the audit chain and its checkpoints found.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct VerifyBody {
+    /// No problem found.
+    ok: bool,
+    events_checked: u64,
+    checkpoints_checked: u64,
+    /// How many problems.
+    problems: usize,
+    /// The first broken place in chain order, described.
+    first_problem: Option<String>,
+}
+
+/// An actor (or a pseudonymous sign-in source) and how many times.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct WhoCount {
+    who: String,
+    count: i64,
+}
+
+/// Signals in the window worth an auditor's look.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct AnomaliesBody {
+    /// Actors whose record reads exceed the threshold.
+    heavy_readers: Vec<WhoCount>,
+    /// Actors or sign-in sources with many denials.
+    denial_bursts: Vec<WhoCount>,
+    /// Break-glass events (event ids).
+    break_glass_events: Vec<i64>,
+    /// Successful sign-ins at unusual hours (event ids).
+    odd_hour_login_events: Vec<i64>,
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -330,7 +426,7 @@ pub(crate) struct AnomalyQuery {
 }
 
 #[utoipa::path(get, path = "/api/v1/audit/anomalies", tag = "audit", security(("bearer" = [])), params(AnomalyQuery),
-    responses((status = 200, description = "Signals worth a look"), (status = 401, description = "Not signed in"), (status = 403, description = "The policy denies it")))]
+    responses((status = 200, description = "Signals worth a look", body = AnomaliesBody), (status = 401, description = "Not signed in"), (status = 403, description = "The policy denies it")))]
 pub(crate) async fn anomalies(
     services: web::Data<Services>,
     actor: Authenticated,
@@ -349,13 +445,13 @@ pub(crate) async fn anomalies(
         .await??;
     let pairs = |v: Vec<(String, i64)>| {
         v.into_iter()
-            .map(|(who, n)| json!({ "who": who, "count": n }))
-            .collect::<Vec<_>>()
+            .map(|(who, count)| WhoCount { who, count })
+            .collect()
     };
-    Ok(HttpResponse::Ok().json(json!({
-        "heavy_readers": pairs(found.heavy_readers),
-        "denial_bursts": pairs(found.denial_bursts),
-        "break_glass_events": found.break_glass,
-        "odd_hour_login_events": found.odd_hour_logins,
-    })))
+    Ok(HttpResponse::Ok().json(AnomaliesBody {
+        heavy_readers: pairs(found.heavy_readers),
+        denial_bursts: pairs(found.denial_bursts),
+        break_glass_events: found.break_glass,
+        odd_hour_login_events: found.odd_hour_logins,
+    }))
 }

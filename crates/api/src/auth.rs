@@ -16,7 +16,6 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use persistence::identity::{Actor, AuthError, NewSession};
 use persistence::{DbError, Vault};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use crate::{ApiError, Services};
 
@@ -345,16 +344,52 @@ fn token_response(
     session: NewSession,
 ) -> Result<HttpResponse, ApiError> {
     let access = mint(vault, &services.tokens, &session.actor)?;
-    Ok(HttpResponse::Ok().json(json!({
-        "access_token": access,
-        "refresh_token": session.refresh_token.expose(),
-        "token_type": "Bearer",
-        "expires_in": services.tokens.access_ttl.as_secs(),
-    })))
+    Ok(HttpResponse::Ok().json(Tokens {
+        access_token: &access,
+        refresh_token: session.refresh_token.expose(),
+        token_type: "Bearer",
+        expires_in: services.tokens.access_ttl.as_secs(),
+    }))
+}
+
+/// A signed access token and the session's one-use refresh token.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct Tokens<'a> {
+    access_token: &'a str,
+    /// Spent by its first use: a second use ends the session.
+    refresh_token: &'a str,
+    /// Always Bearer.
+    token_type: &'a str,
+    /// Seconds until the access token expires.
+    expires_in: u64,
+}
+
+/// The signed-in user.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct Me {
+    user_id: String,
+    login: String,
+    role: &'static str,
+    organisation_id: Option<String>,
+    second_factor_used: bool,
+    /// The user must set up TOTP before anything but enrolment is allowed.
+    totp_enrolment_required: bool,
+}
+
+/// The otpauth URI for an authenticator app (shown once).
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct TotpEnrolment<'a> {
+    otpauth_uri: &'a str,
+}
+
+/// One-use recovery codes (shown once).
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct RecoveryCodes<'a> {
+    recovery_codes: Vec<&'a str>,
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
-    responses((status = 200, description = "Access and refresh tokens"),
+    responses((status = 200, description = "Access and refresh tokens", body = Tokens),
               (status = 401, description = "invalid_credentials or totp_required"),
               (status = 422, description = "The body has the wrong shape"),
               (status = 429, description = "Too many failed attempts; see Retry-After")))]
@@ -387,7 +422,7 @@ pub(crate) async fn login(
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
-    responses((status = 200, description = "New access and refresh tokens"),
+    responses((status = 200, description = "New access and refresh tokens", body = Tokens),
               (status = 401, description = "Unknown or spent refresh token (a spent one ends the session)")))]
 pub(crate) async fn refresh(
     req: HttpRequest,
@@ -415,7 +450,7 @@ pub(crate) async fn logout(
 }
 
 #[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth", security(("bearer" = [])),
-    responses((status = 200, description = "The signed-in user"), (status = 401, description = "Not signed in")))]
+    responses((status = 200, description = "The signed-in user", body = Me), (status = 401, description = "Not signed in")))]
 pub(crate) async fn me(actor: SignedIn) -> HttpResponse {
     let Actor {
         user_id,
@@ -427,18 +462,18 @@ pub(crate) async fn me(actor: SignedIn) -> HttpResponse {
         mfa,
         needs_totp_enrolment,
     } = actor.0;
-    HttpResponse::Ok().json(json!({
-        "user_id": user_id,
-        "login": login,
-        "role": role.as_str(),
-        "organisation_id": organisation_id,
-        "second_factor_used": mfa,
-        "totp_enrolment_required": needs_totp_enrolment,
-    }))
+    HttpResponse::Ok().json(Me {
+        user_id,
+        login,
+        role: role.as_str(),
+        organisation_id,
+        second_factor_used: mfa,
+        totp_enrolment_required: needs_totp_enrolment,
+    })
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/totp", tag = "auth", security(("bearer" = [])),
-    responses((status = 200, description = "otpauth URI for an authenticator app"),
+    responses((status = 200, description = "otpauth URI for an authenticator app", body = TotpEnrolment),
               (status = 401, description = "Not signed in"), (status = 409, description = "Already set up")))]
 /// Starts TOTP enrolment: returns the otpauth URI for the authenticator app (shown once).
 pub(crate) async fn totp_enrol(
@@ -449,11 +484,13 @@ pub(crate) async fn totp_enrol(
     let s = services.clone();
     let enrolment =
         web::block(move || vault.totp_enrol(&s.db, &actor.0, &s.auth.totp_issuer)).await??;
-    Ok(HttpResponse::Ok().json(json!({ "otpauth_uri": enrolment.otpauth_uri.expose() })))
+    Ok(HttpResponse::Ok().json(TotpEnrolment {
+        otpauth_uri: enrolment.otpauth_uri.expose(),
+    }))
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/totp/confirm", tag = "auth", security(("bearer" = [])), request_body = TotpConfirmRequest,
-    responses((status = 200, description = "Recovery codes, shown once"),
+    responses((status = 200, description = "Recovery codes, shown once", body = RecoveryCodes),
               (status = 401, description = "Not signed in"), (status = 422, description = "Not the current code")))]
 /// Confirms enrolment with the first code; returns the recovery codes (shown once).
 pub(crate) async fn totp_confirm(
@@ -465,8 +502,9 @@ pub(crate) async fn totp_confirm(
     let code = body.into_inner().code;
     let s = services.clone();
     let codes = web::block(move || vault.totp_confirm(&s.db, &actor.0, code.expose())).await??;
-    let codes: Vec<&str> = codes.iter().map(|c| c.expose().as_str()).collect();
-    Ok(HttpResponse::Ok().json(json!({ "recovery_codes": codes })))
+    Ok(HttpResponse::Ok().json(RecoveryCodes {
+        recovery_codes: codes.iter().map(|c| c.expose().as_str()).collect(),
+    }))
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/password", tag = "auth", security(("bearer" = [])), request_body = PasswordRequest,

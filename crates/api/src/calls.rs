@@ -1,6 +1,9 @@
 //! Calls over HTTP: log one while the caller is on the line, read one, list, and ask whether a
 //! number called before.
 
+use crate::auth::{Authenticated, Session};
+use crate::bodies::{Created, Versioned};
+use crate::{ApiError, Services};
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, SecondsFormat, Utc};
 use domain::calls::{validate, CallInput};
@@ -8,10 +11,6 @@ use domain::normalize::PhoneNumber;
 use domain::Sensitive;
 use persistence::calls::{CallFacts, CallView};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
-
-use crate::auth::{Authenticated, Session};
-use crate::{ApiError, Services};
 
 pub(crate) fn micros(field: &'static str, text: &str) -> Result<i64, ApiError> {
     DateTime::parse_from_rfc3339(text)
@@ -91,33 +90,83 @@ pub(crate) struct ListQuery {
     region: Option<String>,
 }
 
-fn facts_json(f: CallFacts) -> serde_json::Value {
-    let CallFacts {
-        id,
-        counselor_id,
-        channel,
-        direction,
-        started_at,
-        ended_at,
-        caller_role,
-        topics,
-        region,
-        caller_gender,
-        caller_age_group,
-        language,
-        outcome,
-        case_id,
-        version,
-        updated_at,
-    } = f;
-    json!({
-        "id": id, "counselor_id": counselor_id, "channel": channel, "direction": direction,
-        "started_at": rfc3339(started_at), "ended_at": ended_at.map(rfc3339),
-        "caller_role": caller_role, "topics": topics, "region": region,
-        "caller_gender": caller_gender, "caller_age_group": caller_age_group,
-        "language": language, "outcome": outcome, "case_id": case_id, "version": version,
-        "updated_at": rfc3339(updated_at),
-    })
+/// A call's statistical facts: no personal field.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct CallFactsBody {
+    id: String,
+    counselor_id: String,
+    channel: String,
+    direction: String,
+    started_at: String,
+    ended_at: Option<String>,
+    caller_role: String,
+    topics: Vec<String>,
+    region: String,
+    caller_gender: String,
+    caller_age_group: String,
+    language: String,
+    outcome: String,
+    case_id: Option<String>,
+    version: i32,
+    updated_at: String,
+}
+
+impl From<CallFacts> for CallFactsBody {
+    fn from(f: CallFacts) -> Self {
+        let CallFacts {
+            id,
+            counselor_id,
+            channel,
+            direction,
+            started_at,
+            ended_at,
+            caller_role,
+            topics,
+            region,
+            caller_gender,
+            caller_age_group,
+            language,
+            outcome,
+            case_id,
+            version,
+            updated_at,
+        } = f;
+        CallFactsBody {
+            id,
+            counselor_id,
+            channel,
+            direction,
+            started_at: rfc3339(started_at),
+            ended_at: ended_at.map(rfc3339),
+            caller_role,
+            topics,
+            region,
+            caller_gender,
+            caller_age_group,
+            language,
+            outcome,
+            case_id,
+            version,
+            updated_at: rfc3339(updated_at),
+        }
+    }
+}
+
+/// A call with its personal fields opened.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct CallBody<'a> {
+    #[serde(flatten)]
+    facts: CallFactsBody,
+    summary: Option<&'a str>,
+    caller_name: Option<&'a str>,
+    caller_phone: Option<&'a str>,
+}
+
+/// A page of calls, newest first, and the cursor of the next page (none on the last).
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct CallPage {
+    calls: Vec<CallFactsBody>,
+    next_cursor: Option<String>,
 }
 
 #[utoipa::path(post, path = "/api/v1/calls", tag = "calls", security(("bearer" = [])), request_body = NewCall,
@@ -158,12 +207,6 @@ pub(crate) async fn create(
     Ok(HttpResponse::Created().json(Created { id }))
 }
 
-/// The id of a record just made.
-#[derive(Serialize, utoipa::ToSchema)]
-pub(crate) struct Created {
-    pub(crate) id: String,
-}
-
 /// What the repeat-caller lookup tells a counselor.
 #[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct CallerHistoryBody {
@@ -177,7 +220,7 @@ pub(crate) struct CallerHistoryBody {
 
 #[utoipa::path(get, path = "/api/v1/calls/{id}", tag = "calls", security(("bearer" = [])),
     params(("id" = String, Path, description = "Call id")),
-    responses((status = 200, description = "The call with its personal fields"), (status = 401, description = "Not signed in"),
+    responses((status = 200, description = "The call with its personal fields", body = CallBody), (status = 401, description = "Not signed in"),
               (status = 404, description = "No such call, or not one the actor may see")))]
 pub(crate) async fn read(
     services: web::Data<Services>,
@@ -192,15 +235,16 @@ pub(crate) async fn read(
         caller_name,
         caller_phone,
     } = web::block(move || vault.read_call(&s.db, &actor.0, &s.calls, &id)).await??;
-    let mut body = facts_json(facts);
-    body["summary"] = json!(summary.as_ref().map(|v| v.expose()));
-    body["caller_name"] = json!(caller_name.as_ref().map(|v| v.expose()));
-    body["caller_phone"] = json!(caller_phone.as_ref().map(|v| v.expose()));
-    Ok(HttpResponse::Ok().json(body))
+    Ok(HttpResponse::Ok().json(CallBody {
+        facts: facts.into(),
+        summary: summary.as_ref().map(|v| v.expose().as_str()),
+        caller_name: caller_name.as_ref().map(|v| v.expose().as_str()),
+        caller_phone: caller_phone.as_ref().map(|v| v.expose().as_str()),
+    }))
 }
 
 #[utoipa::path(get, path = "/api/v1/calls", tag = "calls", security(("bearer" = [])), params(ListQuery),
-    responses((status = 200, description = "Calls, newest first (no personal fields), and the next cursor"),
+    responses((status = 200, description = "Calls, newest first (no personal fields), and the next cursor", body = CallPage),
               (status = 401, description = "Not signed in"), (status = 403, description = "The policy denies it")))]
 pub(crate) async fn list(
     services: web::Data<Services>,
@@ -266,10 +310,10 @@ pub(crate) async fn list(
     let next = (calls.len() as i64 == limit)
         .then(|| calls.last().map(|c| format!("{}.{}", c.started_at, c.id)))
         .flatten();
-    Ok(HttpResponse::Ok().json(json!({
-        "calls": calls.into_iter().map(facts_json).collect::<Vec<_>>(),
-        "next_cursor": next,
-    })))
+    Ok(HttpResponse::Ok().json(CallPage {
+        calls: calls.into_iter().map(CallFactsBody::from).collect(),
+        next_cursor: next,
+    }))
 }
 
 #[utoipa::path(post, path = "/api/v1/calls/lookup", tag = "calls", security(("bearer" = [])), request_body = LookupRequest,
@@ -349,7 +393,7 @@ pub(crate) struct CallChanges {
 
 #[utoipa::path(patch, path = "/api/v1/calls/{id}", tag = "calls", security(("bearer" = [])), request_body = CallChanges,
     params(("id" = String, Path, description = "Call id")),
-    responses((status = 200, description = "Changed; the new version"), (status = 401, description = "Not signed in"),
+    responses((status = 200, description = "Changed; the new version", body = Versioned), (status = 401, description = "Not signed in"),
               (status = 404, description = "No such call, or not one the actor may change"),
               (status = 409, description = "The call changed since it was read"), (status = 422, description = "Invalid fields, named")))]
 pub(crate) async fn update(
@@ -398,5 +442,5 @@ pub(crate) async fn update(
     let version =
         web::block(move || vault.update_call(&s.db, &actor.0, &s.calls, &id, version, patch))
             .await??;
-    Ok(HttpResponse::Ok().json(json!({ "version": version })))
+    Ok(HttpResponse::Ok().json(Versioned { version }))
 }

@@ -11,9 +11,10 @@ use persistence::cases::{
 };
 use persistence::identity::Reauth;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::auth::{Authenticated, Session};
+use crate::bodies::{Created, Versioned};
 use crate::calls::{micros, present, rfc3339};
 use crate::{ApiError, Services};
 
@@ -191,8 +192,101 @@ pub(crate) struct NoteCreated {
     revision: i32,
 }
 
-fn summary_json(s: CaseSummary) -> Value {
-    serde_json::to_value(CaseSummaryBody::from(s)).unwrap_or(Value::Null)
+/// A new case's id and public reference.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct CaseCreated {
+    id: String,
+    /// YYYY-NNNNNN.
+    reference: String,
+}
+
+/// A case the search found: the summary and the person's name.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct SearchHitBody<'a> {
+    #[serde(flatten)]
+    summary: CaseSummaryBody,
+    name: &'a str,
+}
+
+/// The cases a search found, that the actor may read.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct SearchResult<'a> {
+    cases: Vec<SearchHitBody<'a>>,
+}
+
+/// A note's revision after an edit.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct NoteRevised {
+    revision: i32,
+}
+
+/// One revision of a note.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct RevisionBody<'a> {
+    revision: i32,
+    author_id: &'a str,
+    created_at: String,
+    body: &'a str,
+}
+
+/// Every revision of a note, oldest first.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct NoteHistory<'a> {
+    revisions: Vec<RevisionBody<'a>>,
+}
+
+/// A new plan item's id and version (always 1).
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct PlanItemCreated {
+    id: String,
+    version: i32,
+}
+
+/// A break-glass grant: read-only access to the case until `expires_at`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct GrantCreated {
+    grant_id: String,
+    expires_at: String,
+}
+
+/// A break-glass use, with its justification, for a supervisor's review.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct GrantBody<'a> {
+    id: &'a str,
+    case_id: &'a str,
+    case_reference: &'a str,
+    user_id: &'a str,
+    login: &'a str,
+    reason: &'a str,
+    justification: Option<&'a str>,
+    granted_at: String,
+    expires_at: String,
+    reviewed_by: Option<&'a str>,
+    reviewed_at: Option<String>,
+}
+
+impl<'a> From<&'a GrantView> for GrantBody<'a> {
+    fn from(g: &'a GrantView) -> Self {
+        GrantBody {
+            id: &g.id,
+            case_id: &g.case_id,
+            case_reference: &g.case_reference,
+            user_id: &g.user_id,
+            login: &g.login,
+            reason: &g.reason,
+            justification: g.justification.as_ref().map(|j| j.expose().as_str()),
+            granted_at: rfc3339(g.granted_at),
+            expires_at: rfc3339(g.expires_at),
+            reviewed_by: g.reviewed_by.as_deref(),
+            reviewed_at: g.reviewed_at.map(rfc3339),
+        }
+    }
+}
+
+/// Break-glass uses, newest first.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct GrantList<'a> {
+    grants: Vec<GrantBody<'a>>,
 }
 
 /// A note at its current revision.
@@ -383,7 +477,7 @@ fn consent_body(c: ConsentView) -> ConsentOut {
 }
 
 #[utoipa::path(post, path = "/api/v1/cases", tag = "cases", security(("bearer" = [])), request_body = CaseBody,
-    responses((status = 201, description = "Opened; its id and public reference", example = json!({"id": "5f0c…", "reference": "2026-000123"})),
+    responses((status = 201, description = "Opened; its id and public reference", body = CaseCreated),
               (status = 401, description = "Not signed in"), (status = 403, description = "The policy denies it"),
               (status = 422, description = "Invalid fields, named")))]
 pub(crate) async fn create(
@@ -398,12 +492,12 @@ pub(crate) async fn create(
         vault.create_case(&s.db, &actor.0, &s.calls, None, assigned_to, changes)
     })
     .await??;
-    Ok(HttpResponse::Created().json(json!({ "id": id, "reference": reference })))
+    Ok(HttpResponse::Created().json(CaseCreated { id, reference }))
 }
 
 #[utoipa::path(post, path = "/api/v1/calls/{id}/case", tag = "cases", security(("bearer" = [])), request_body = CaseBody,
     params(("id" = String, Path, description = "Call id")),
-    responses((status = 201, description = "Opened from the call (its statistical fields carried over, the call linked); the case's id and reference"),
+    responses((status = 201, description = "Opened from the call (its statistical fields carried over, the call linked); the case's id and reference", body = CaseCreated),
               (status = 401, description = "Not signed in"), (status = 404, description = "No such call, or not one the actor may use"),
               (status = 409, description = "The call is already linked to a case"), (status = 422, description = "Invalid fields, named")))]
 pub(crate) async fn open_from_call(
@@ -426,7 +520,7 @@ pub(crate) async fn open_from_call(
         )
     })
     .await??;
-    Ok(HttpResponse::Created().json(json!({ "id": id, "reference": reference })))
+    Ok(HttpResponse::Created().json(CaseCreated { id, reference }))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -470,7 +564,7 @@ pub(crate) async fn read(
 
 #[utoipa::path(patch, path = "/api/v1/cases/{id}", tag = "cases", security(("bearer" = [])), request_body = CaseBody,
     params(("id" = String, Path, description = "Case id")),
-    responses((status = 200, description = "Changed; the new version", example = json!({"version": 4})),
+    responses((status = 200, description = "Changed; the new version", body = Versioned),
               (status = 401, description = "Not signed in"), (status = 403, description = "Read-only under break-glass"),
               (status = 404, description = "No such case, or not one the actor may change"),
               (status = 409, description = "The case changed since it was read, or the status cannot move that way"),
@@ -494,7 +588,7 @@ pub(crate) async fn update(
     let version =
         web::block(move || vault.update_case(&s.db, &actor.0, &s.calls, &id, version, changes))
             .await??;
-    Ok(HttpResponse::Ok().json(json!({ "version": version })))
+    Ok(HttpResponse::Ok().json(Versioned { version }))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -508,7 +602,7 @@ pub(crate) struct AssignBody {
 
 #[utoipa::path(post, path = "/api/v1/cases/{id}/assignment", tag = "cases", security(("bearer" = [])), request_body = AssignBody,
     params(("id" = String, Path, description = "Case id")),
-    responses((status = 200, description = "Assigned; the new version"), (status = 401, description = "Not signed in"),
+    responses((status = 200, description = "Assigned; the new version", body = Versioned), (status = 401, description = "Not signed in"),
               (status = 404, description = "No such case, or the actor may not assign"),
               (status = 409, description = "The case changed since it was read"), (status = 422, description = "Not someone a case can go to")))]
 pub(crate) async fn assign(
@@ -525,7 +619,7 @@ pub(crate) async fn assign(
     let s = services.clone();
     let version =
         web::block(move || vault.assign_case(&s.db, &actor.0, &id, version, assigned_to)).await??;
-    Ok(HttpResponse::Ok().json(json!({ "version": version })))
+    Ok(HttpResponse::Ok().json(Versioned { version }))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -601,7 +695,7 @@ pub(crate) struct SearchBody {
 }
 
 #[utoipa::path(post, path = "/api/v1/cases/search", tag = "cases", security(("bearer" = [])), request_body = SearchBody,
-    responses((status = 200, description = "Matching cases the actor may read"), (status = 401, description = "Not signed in"),
+    responses((status = 200, description = "Matching cases the actor may read", body = SearchResult), (status = 401, description = "Not signed in"),
               (status = 403, description = "The policy denies it"), (status = 422, description = "Nothing to search for, or not a phone number")))]
 pub(crate) async fn search(
     services: web::Data<Services>,
@@ -629,13 +723,14 @@ pub(crate) async fn search(
     let hits =
         web::block(move || vault.search_cases(&s.db, &actor.0, name.as_ref(), phone.as_ref()))
             .await??;
-    Ok(HttpResponse::Ok().json(json!({
-        "cases": hits.into_iter().map(|h| {
-            let mut v = summary_json(h.summary);
-            v["name"] = json!(h.name.expose());
-            v
-        }).collect::<Vec<_>>(),
-    })))
+    let cases = hits
+        .iter()
+        .map(|h| SearchHitBody {
+            summary: h.summary.clone().into(),
+            name: h.name.expose(),
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(SearchResult { cases }))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -675,7 +770,7 @@ pub(crate) async fn add_note(
 
 #[utoipa::path(put, path = "/api/v1/cases/{id}/notes/{note_id}", tag = "cases", security(("bearer" = [])), request_body = NoteBody,
     params(("id" = String, Path, description = "Case id"), ("note_id" = String, Path, description = "Note id")),
-    responses((status = 200, description = "Edited (the earlier text is kept as a revision); the new revision"),
+    responses((status = 200, description = "Edited (the earlier text is kept as a revision); the new revision", body = NoteRevised),
               (status = 401, description = "Not signed in"), (status = 403, description = "Only the author edits a note"),
               (status = 404, description = "No such note or case"), (status = 409, description = "The note changed since it was read")))]
 pub(crate) async fn edit_note(
@@ -691,12 +786,12 @@ pub(crate) async fn edit_note(
     let s = services.clone();
     let revision =
         web::block(move || vault.edit_note(&s.db, &actor.0, &id, &note, revision, body)).await??;
-    Ok(HttpResponse::Ok().json(json!({ "revision": revision })))
+    Ok(HttpResponse::Ok().json(NoteRevised { revision }))
 }
 
 #[utoipa::path(get, path = "/api/v1/cases/{id}/notes/{note_id}", tag = "cases", security(("bearer" = [])),
     params(("id" = String, Path, description = "Case id"), ("note_id" = String, Path, description = "Note id")),
-    responses((status = 200, description = "Every revision of the note, oldest first"), (status = 401, description = "Not signed in"),
+    responses((status = 200, description = "Every revision of the note, oldest first", body = NoteHistory), (status = 401, description = "Not signed in"),
               (status = 404, description = "No such note or case, or not one the actor may see")))]
 pub(crate) async fn note_history(
     services: web::Data<Services>,
@@ -707,12 +802,16 @@ pub(crate) async fn note_history(
     let vault = services.vault()?;
     let s = services.clone();
     let revisions = web::block(move || vault.note_history(&s.db, &actor.0, &id, &note)).await??;
-    Ok(HttpResponse::Ok().json(json!({
-        "revisions": revisions.into_iter().map(|r| json!({
-            "revision": r.revision, "author_id": r.author_id,
-            "created_at": rfc3339(r.created_at), "body": r.body.expose(),
-        })).collect::<Vec<_>>(),
-    })))
+    let revisions = revisions
+        .iter()
+        .map(|r| RevisionBody {
+            revision: r.revision,
+            author_id: &r.author_id,
+            created_at: rfc3339(r.created_at),
+            body: r.body.expose(),
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(NoteHistory { revisions }))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -764,7 +863,7 @@ impl PlanBody {
 
 #[utoipa::path(post, path = "/api/v1/cases/{id}/plan", tag = "cases", security(("bearer" = [])), request_body = PlanBody,
     params(("id" = String, Path, description = "Case id")),
-    responses((status = 201, description = "Added; the item's id"), (status = 401, description = "Not signed in"),
+    responses((status = 201, description = "Added; the item's id", body = PlanItemCreated), (status = 401, description = "Not signed in"),
               (status = 404, description = "No such case, or not one the actor may change"), (status = 422, description = "Invalid fields, named")))]
 pub(crate) async fn add_plan_item(
     services: web::Data<Services>,
@@ -779,12 +878,15 @@ pub(crate) async fn add_plan_item(
     let vault = services.vault()?;
     let s = services.clone();
     let item = web::block(move || vault.add_plan_item(&s.db, &actor.0, &id, changes)).await??;
-    Ok(HttpResponse::Created().json(json!({ "id": item, "version": 1 })))
+    Ok(HttpResponse::Created().json(PlanItemCreated {
+        id: item,
+        version: 1,
+    }))
 }
 
 #[utoipa::path(patch, path = "/api/v1/cases/{id}/plan/{item_id}", tag = "cases", security(("bearer" = [])), request_body = PlanBody,
     params(("id" = String, Path, description = "Case id"), ("item_id" = String, Path, description = "Plan item id")),
-    responses((status = 200, description = "Changed; the new version"), (status = 401, description = "Not signed in"),
+    responses((status = 200, description = "Changed; the new version", body = Versioned), (status = 401, description = "Not signed in"),
               (status = 404, description = "No such item or case"), (status = 409, description = "The item changed since it was read"),
               (status = 422, description = "Invalid fields, named")))]
 pub(crate) async fn update_plan_item(
@@ -801,7 +903,7 @@ pub(crate) async fn update_plan_item(
     let version =
         web::block(move || vault.update_plan_item(&s.db, &actor.0, &id, &item, version, changes))
             .await??;
-    Ok(HttpResponse::Ok().json(json!({ "version": version })))
+    Ok(HttpResponse::Ok().json(Versioned { version }))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -827,7 +929,7 @@ pub(crate) struct ConsentBody {
 
 #[utoipa::path(post, path = "/api/v1/cases/{id}/consents", tag = "cases", security(("bearer" = [])), request_body = ConsentBody,
     params(("id" = String, Path, description = "Case id")),
-    responses((status = 201, description = "Recorded; the consent's id"), (status = 401, description = "Not signed in"),
+    responses((status = 201, description = "Recorded; the consent's id", body = Created), (status = 401, description = "Not signed in"),
               (status = 404, description = "No such case, or not one the actor may change"), (status = 422, description = "Invalid fields, named")))]
 pub(crate) async fn add_consent(
     services: web::Data<Services>,
@@ -857,7 +959,7 @@ pub(crate) async fn add_consent(
     let s = services.clone();
     let consent =
         web::block(move || vault.add_consent(&s.db, &actor.0, &id, facts, scope)).await??;
-    Ok(HttpResponse::Created().json(json!({ "id": consent })))
+    Ok(HttpResponse::Created().json(Created { id: consent }))
 }
 
 #[utoipa::path(post, path = "/api/v1/cases/{id}/consents/{consent_id}/withdraw", tag = "cases", security(("bearer" = [])),
@@ -897,7 +999,7 @@ pub(crate) struct BreakGlassBody {
 
 #[utoipa::path(post, path = "/api/v1/cases/{id}/break-glass", tag = "cases", security(("bearer" = [])), request_body = BreakGlassBody,
     params(("id" = String, Path, description = "Case id")),
-    responses((status = 201, description = "A read-only grant to the case until `expires_at`; flagged, and every supervisor is alerted"),
+    responses((status = 201, description = "A read-only grant to the case until `expires_at`; flagged, and every supervisor is alerted", body = GrantCreated),
               (status = 401, description = "Not signed in"), (status = 404, description = "No such case, or the actor's role may not break the glass"),
               (status = 409, description = "The actor can already open the case"),
               (status = 422, description = "Invalid fields, or re-authentication failed"), (status = 429, description = "Too many failed attempts")))]
@@ -930,8 +1032,10 @@ pub(crate) async fn break_glass(
         )
     })
     .await??;
-    Ok(HttpResponse::Created()
-        .json(json!({ "grant_id": grant, "expires_at": rfc3339(expires_at) })))
+    Ok(HttpResponse::Created().json(GrantCreated {
+        grant_id: grant,
+        expires_at: rfc3339(expires_at),
+    }))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -942,18 +1046,8 @@ pub(crate) struct GrantQuery {
     reviewed: Option<bool>,
 }
 
-fn grant_json(g: GrantView) -> Value {
-    json!({
-        "id": g.id, "case_id": g.case_id, "case_reference": g.case_reference,
-        "user_id": g.user_id, "login": g.login, "reason": g.reason,
-        "justification": g.justification.as_ref().map(|j| j.expose()),
-        "granted_at": rfc3339(g.granted_at), "expires_at": rfc3339(g.expires_at),
-        "reviewed_by": g.reviewed_by, "reviewed_at": g.reviewed_at.map(rfc3339),
-    })
-}
-
 #[utoipa::path(get, path = "/api/v1/break-glass", tag = "cases", security(("bearer" = [])), params(GrantQuery),
-    responses((status = 200, description = "Break-glass uses, newest first, with their justifications"),
+    responses((status = 200, description = "Break-glass uses, newest first, with their justifications", body = GrantList),
               (status = 401, description = "Not signed in"), (status = 403, description = "Supervisors only")))]
 pub(crate) async fn list_grants(
     services: web::Data<Services>,
@@ -964,9 +1058,9 @@ pub(crate) async fn list_grants(
     let vault = services.vault()?;
     let s = services.clone();
     let grants = web::block(move || vault.list_break_glass(&s.db, &actor.0, reviewed)).await??;
-    Ok(HttpResponse::Ok().json(json!({
-        "grants": grants.into_iter().map(grant_json).collect::<Vec<_>>(),
-    })))
+    Ok(HttpResponse::Ok().json(GrantList {
+        grants: grants.iter().map(GrantBody::from).collect(),
+    }))
 }
 
 #[utoipa::path(post, path = "/api/v1/break-glass/{id}/review", tag = "cases", security(("bearer" = [])),

@@ -8,6 +8,7 @@
 
 mod admin;
 pub mod auth;
+mod bodies;
 mod calls;
 mod cases;
 mod error;

@@ -4,10 +4,11 @@
 use actix_web::{web, HttpResponse};
 use domain::Sensitive;
 use persistence::lifecycle::ErasureView;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::auth::Authenticated;
+use crate::bodies::Created;
 use crate::calls::rfc3339;
 use crate::{ApiError, Services};
 
@@ -152,7 +153,8 @@ fn html_document(export: &Value) -> String {
 }
 
 #[utoipa::path(post, path = "/api/v1/cases/{id}/export", tag = "lifecycle", security(("bearer" = [])), params(("id" = String, Path, description = "Case id"), ExportQuery),
-    responses((status = 200, description = "Everything held about the victim, third parties redacted, as a download (JSON, or HTML with format=html)"),
+    responses((status = 200, description = "Everything held about the victim, third parties redacted, as a download (JSON, or HTML with format=html)",
+                content((ExportDocument = "application/json"), (String = "text/html"))),
               (status = 401, description = "Not signed in"), (status = 404, description = "No such case, or not one the actor may export"),
               (status = 422, description = "An unknown format")))]
 pub(crate) async fn export(
@@ -195,7 +197,7 @@ pub(crate) async fn export(
 
 #[utoipa::path(post, path = "/api/v1/cases/{id}/erasure", tag = "lifecycle", security(("bearer" = [])),
     params(("id" = String, Path, description = "Case id")),
-    responses((status = 201, description = "Requested; a supervisor who is someone else decides"), (status = 401, description = "Not signed in"),
+    responses((status = 201, description = "Requested; a supervisor who is someone else decides; the request's id", body = Created), (status = 401, description = "Not signed in"),
               (status = 404, description = "No such case, or not one the actor may ask to erase"),
               (status = 409, description = "Under a legal hold, already erased, or already requested")))]
 pub(crate) async fn request_erasure(
@@ -206,7 +208,7 @@ pub(crate) async fn request_erasure(
     let vault = services.vault()?;
     let s = services.clone();
     let request = web::block(move || vault.request_erasure(&s.db, &actor.0, &id)).await??;
-    Ok(HttpResponse::Created().json(json!({ "id": request })))
+    Ok(HttpResponse::Created().json(Created { id: request }))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -217,16 +219,77 @@ pub(crate) struct ErasureQuery {
     status: Option<String>,
 }
 
-fn erasure_json(e: ErasureView) -> Value {
-    json!({
-        "id": e.id, "case_id": e.case_id, "case_reference": e.case_reference, "status": e.status,
-        "requested_by": e.requested_by, "requested_at": rfc3339(e.requested_at),
-        "decided_by": e.decided_by, "decided_at": e.decided_at.map(rfc3339),
-    })
+/// An erasure request and its decision, if made.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct ErasureBody {
+    id: String,
+    case_id: String,
+    case_reference: String,
+    /// pending, approved or rejected.
+    status: String,
+    requested_by: String,
+    requested_at: String,
+    decided_by: Option<String>,
+    decided_at: Option<String>,
+}
+
+impl From<ErasureView> for ErasureBody {
+    fn from(e: ErasureView) -> Self {
+        ErasureBody {
+            id: e.id,
+            case_id: e.case_id,
+            case_reference: e.case_reference,
+            status: e.status,
+            requested_by: e.requested_by,
+            requested_at: rfc3339(e.requested_at),
+            decided_by: e.decided_by,
+            decided_at: e.decided_at.map(rfc3339),
+        }
+    }
+}
+
+/// Erasure requests, newest first.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct ErasureList {
+    requests: Vec<ErasureBody>,
+}
+
+/// The JSON subject-access export, as the document describes it: the top level is closed, the
+/// parts are trees (the export is built as one in the persistence crate, where the case is
+/// opened and redacted, and rendered to HTML from the same tree). Times are RFC 3339.
+#[derive(Serialize, utoipa::ToSchema)]
+#[allow(dead_code)] // a schema only: the export is the tree `Vault::export_case` builds
+pub(crate) struct ExportDocument {
+    reference: String,
+    status: String,
+    opened_at: String,
+    closed_at: Option<String>,
+    erased_at: Option<String>,
+    /// The statistical facts.
+    #[schema(value_type = Object)]
+    facts: Value,
+    /// The victim profile, absent once erased.
+    #[schema(value_type = Option<Object>)]
+    profile: Option<Value>,
+    exploitation_details: Option<String>,
+    needs_assessment: Option<String>,
+    /// Every revision of every note, third parties redacted.
+    #[schema(value_type = Vec<Object>)]
+    notes: Vec<Value>,
+    #[schema(value_type = Vec<Object>)]
+    plan: Vec<Value>,
+    #[schema(value_type = Vec<Object>)]
+    consents: Vec<Value>,
+    /// The linked calls with their personal fields.
+    #[schema(value_type = Vec<Object>)]
+    calls: Vec<Value>,
+    /// Which organisations received which fields, and when.
+    #[schema(value_type = Vec<Object>)]
+    shared_with: Vec<Value>,
 }
 
 #[utoipa::path(get, path = "/api/v1/erasure-requests", tag = "lifecycle", security(("bearer" = [])), params(ErasureQuery),
-    responses((status = 200, description = "Erasure requests, newest first"), (status = 401, description = "Not signed in"),
+    responses((status = 200, description = "Erasure requests, newest first", body = ErasureList), (status = 401, description = "Not signed in"),
               (status = 403, description = "Supervisors only")))]
 pub(crate) async fn list_erasures(
     services: web::Data<Services>,
@@ -247,9 +310,9 @@ pub(crate) async fn list_erasures(
     let s = services.clone();
     let list =
         web::block(move || vault.list_erasures(&s.db, &actor.0, status.as_deref())).await??;
-    Ok(HttpResponse::Ok().json(json!({
-        "requests": list.into_iter().map(erasure_json).collect::<Vec<_>>(),
-    })))
+    Ok(HttpResponse::Ok().json(ErasureList {
+        requests: list.into_iter().map(ErasureBody::from).collect(),
+    }))
 }
 
 async fn decide(

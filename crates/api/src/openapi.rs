@@ -80,7 +80,7 @@ use utoipa::{Modify, OpenApi};
         crate::referrals::start,
         crate::referrals::complete,
     ),
-    modifiers(&BearerAuth, &ErrorResponses)
+    modifiers(&BearerAuth, &ErrorResponses, &ClosedBodies)
 )]
 struct ApiDoc;
 
@@ -103,9 +103,9 @@ impl Modify for BearerAuth {
 
 /// Every error has one body, `Error`, and some errors can answer any request of a kind: the
 /// annotations name the errors particular to a route; this adds the ones every route shares
-/// (400 malformed request, 503 database unavailable; with a body 413 and 415; with a body or
-/// parameters 422; signed in 401 and 403), and points every 4xx and 5xx response at the `Error`
-/// schema.
+/// (400 malformed request, 500 unexpected failure, 503 database unavailable; with a body 413 and
+/// 415; with a body or parameters 422; signed in 401 and 403; a change to a case 409, since an
+/// erased case cannot change), and points every 4xx and 5xx response at the `Error` schema.
 struct ErrorResponses;
 
 impl Modify for ErrorResponses {
@@ -140,6 +140,8 @@ impl Modify for ErrorResponses {
             .schemas
             .insert("Error".into(), RefOr::T(error.into()));
         for (path, item) in openapi.paths.paths.iter_mut() {
+            // Every method but GET changes something.
+            let changes = [false, true, true, true, true];
             let operations = [
                 &mut item.get,
                 &mut item.put,
@@ -147,7 +149,8 @@ impl Modify for ErrorResponses {
                 &mut item.delete,
                 &mut item.patch,
             ];
-            for op in operations.into_iter().flatten() {
+            for (op, changes) in operations.into_iter().zip(changes) {
+                let Some(op) = op else { continue };
                 let mut shared = Vec::new();
                 if path != "/health/live" {
                     shared.push(("400", "Malformed request (path, query or body)"));
@@ -169,6 +172,17 @@ impl Modify for ErrorResponses {
                     shared.push(("401", "Not signed in"));
                     shared.push(("403", "The policy denies it"));
                 }
+                if path.starts_with("/api/v1/cases/{id}") && changes {
+                    shared.push((
+                        "409",
+                        "The case's personal data was erased; it can no longer change",
+                    ));
+                }
+                shared.push((
+                    "500",
+                    "An unexpected failure, logged under the request id; nothing was half-written \
+                     and nothing released",
+                ));
                 for (status, description) in shared {
                     op.responses
                         .responses
@@ -184,6 +198,62 @@ impl Modify for ErrorResponses {
                             Content::new(Some(Ref::from_schema_name("Error"))),
                         );
                     }
+                }
+            }
+        }
+    }
+}
+
+/// Every body the document describes is a closed object: a field it does not name is not part
+/// of the API, and the tests (which hold every answer to the document) fail on one. A struct
+/// that flattens another (`#[serde(flatten)]`, which utoipa writes as `allOf`) becomes one object
+/// with the parts' properties and required fields merged, because in JSON Schema a part of an
+/// `allOf` cannot be closed without refusing the other parts' fields; then every object schema
+/// with properties and no `additionalProperties` gets `additionalProperties: false`. (Request
+/// bodies are closed already: they are `deny_unknown_fields`.) A free-form object (the victim
+/// profile, the export's parts) has no properties and stays open.
+struct ClosedBodies;
+
+impl Modify for ClosedBodies {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::schema::{AdditionalProperties, Object, Schema};
+        use utoipa::openapi::RefOr;
+        let Some(components) = openapi.components.as_mut() else {
+            return;
+        };
+        let before = components.schemas.clone();
+        let object_of = |part: &RefOr<Schema>| -> Option<Object> {
+            let schema = match part {
+                RefOr::T(schema) => schema,
+                RefOr::Ref(r) => match before.get(r.ref_location.rsplit('/').next()?)? {
+                    RefOr::T(schema) => schema,
+                    RefOr::Ref(_) => return None,
+                },
+            };
+            match schema {
+                Schema::Object(object) => Some(object.clone()),
+                _ => None,
+            }
+        };
+        for schema in components.schemas.values_mut() {
+            let RefOr::T(Schema::AllOf(all)) = schema else {
+                continue;
+            };
+            let parts: Option<Vec<Object>> = all.items.iter().map(object_of).collect();
+            let Some(parts) = parts else { continue };
+            let mut merged = Object::with_type(utoipa::openapi::Type::Object);
+            merged.description = all.description.clone();
+            for part in parts {
+                merged.properties.extend(part.properties);
+                merged.required.extend(part.required);
+            }
+            *schema = RefOr::T(Schema::Object(merged));
+        }
+        for schema in components.schemas.values_mut() {
+            if let RefOr::T(Schema::Object(object)) = schema {
+                if !object.properties.is_empty() && object.additional_properties.is_none() {
+                    object.additional_properties =
+                        Some(Box::new(AdditionalProperties::FreeForm(false)));
                 }
             }
         }

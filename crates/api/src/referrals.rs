@@ -9,21 +9,70 @@ use domain::Sensitive;
 use persistence::directory::{DirectoryFilter, OrganisationView};
 use persistence::referrals::{NewReferral, PartnerAnswer, ReferralSummary, ReferralView};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::auth::{Authenticated, Session};
+use crate::bodies::Versioned;
 use crate::calls::rfc3339;
 use crate::{ApiError, Services};
 
-fn organisation_json(o: OrganisationView) -> Value {
-    json!({
-        "id": o.id, "name": o.name, "notification_email": o.notification_email,
-        "language": o.language, "languages": o.languages, "regions": o.regions,
-        "intake_criteria": o.intake_criteria, "active": o.active,
-        "services": o.services.into_iter().map(|s| json!({
-            "id": s.id, "service_type": s.service_type, "description": s.description,
-        })).collect::<Vec<_>>(),
-    })
+/// A service an organisation offers.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct ServiceOut {
+    id: String,
+    service_type: String,
+    description: String,
+}
+
+/// An organisation of the directory with its services.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct OrganisationOut {
+    id: String,
+    name: String,
+    notification_email: Option<String>,
+    /// uk or en: the language of its notifications.
+    language: String,
+    languages: Vec<String>,
+    regions: Vec<String>,
+    intake_criteria: String,
+    active: bool,
+    services: Vec<ServiceOut>,
+}
+
+impl From<OrganisationView> for OrganisationOut {
+    fn from(o: OrganisationView) -> Self {
+        OrganisationOut {
+            id: o.id,
+            name: o.name,
+            notification_email: o.notification_email,
+            language: o.language,
+            languages: o.languages,
+            regions: o.regions,
+            intake_criteria: o.intake_criteria,
+            active: o.active,
+            services: o
+                .services
+                .into_iter()
+                .map(|s| ServiceOut {
+                    id: s.id,
+                    service_type: s.service_type,
+                    description: s.description,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The organisations found, by name.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct Directory {
+    organisations: Vec<OrganisationOut>,
+}
+
+/// How many organisations an import saved.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct Imported {
+    organisations: usize,
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -41,7 +90,7 @@ pub(crate) struct DirectoryQuery {
 }
 
 #[utoipa::path(get, path = "/api/v1/directory", tag = "directory", security(("bearer" = [])), params(DirectoryQuery),
-    responses((status = 200, description = "Organisations with their services, by name"), (status = 401, description = "Not signed in"),
+    responses((status = 200, description = "Organisations with their services, by name", body = Directory), (status = 401, description = "Not signed in"),
               (status = 422, description = "An unknown code")))]
 pub(crate) async fn search(
     services: web::Data<Services>,
@@ -81,9 +130,9 @@ pub(crate) async fn search(
     let vault = services.vault()?;
     let s = services.clone();
     let found = web::block(move || vault.search_directory(&s.db, &actor.0, &filter)).await??;
-    Ok(HttpResponse::Ok().json(json!({
-        "organisations": found.into_iter().map(organisation_json).collect::<Vec<_>>(),
-    })))
+    Ok(HttpResponse::Ok().json(Directory {
+        organisations: found.into_iter().map(OrganisationOut::from).collect(),
+    }))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -280,7 +329,7 @@ fn parse_csv(
 
 #[utoipa::path(post, path = "/api/v1/directory/import", tag = "directory", security(("bearer" = [])),
     request_body(content = String, content_type = "text/csv", description = "Header: organisation,name,notification_email,language,languages,regions,intake_criteria,active,service_type,description; one row per service; lists separated by ';'"),
-    responses((status = 200, description = "Imported: how many organisations were saved"), (status = 401, description = "Not signed in"),
+    responses((status = 200, description = "Imported: how many organisations were saved", body = Imported), (status = 401, description = "Not signed in"),
               (status = 403, description = "Admins only"), (status = 422, description = "Bad rows, by line number; nothing was changed")))]
 pub(crate) async fn import(
     services: web::Data<Services>,
@@ -295,11 +344,11 @@ pub(crate) async fn import(
     let n = orgs.len();
     let s = services.clone();
     web::block(move || vault.save_organisations(&s.db, &actor.0, &orgs)).await??;
-    Ok(HttpResponse::Ok().json(json!({ "organisations": n })))
+    Ok(HttpResponse::Ok().json(Imported { organisations: n }))
 }
 
 #[utoipa::path(get, path = "/api/v1/directory/export", tag = "directory", security(("bearer" = [])),
-    responses((status = 200, description = "The whole directory as CSV, in the import's layout", content_type = "text/csv"),
+    responses((status = 200, description = "The whole directory as CSV, in the import's layout", body = String, content_type = "text/csv"),
               (status = 401, description = "Not signed in"), (status = 403, description = "Admins only")))]
 pub(crate) async fn export(
     services: web::Data<Services>,
@@ -404,13 +453,49 @@ impl From<ReferralView> for ReferralOut {
     }
 }
 
-fn summary_json(r: ReferralSummary) -> Value {
-    json!({
-        "id": r.id, "case_id": r.case_id, "organisation_id": r.organisation_id,
-        "service_type": r.service_type, "status": r.status, "follow_up_on": r.follow_up_on,
-        "sent_at": r.sent_at.map(rfc3339), "first_opened_at": r.first_opened_at.map(rfc3339),
-        "version": r.version,
-    })
+/// A referral without its packet, as lists show it.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct ReferralSummaryOut {
+    id: String,
+    /// Absent for a partner, who never learns the case.
+    case_id: Option<String>,
+    organisation_id: String,
+    service_type: String,
+    status: String,
+    follow_up_on: Option<String>,
+    sent_at: Option<String>,
+    first_opened_at: Option<String>,
+    version: i32,
+}
+
+impl From<ReferralSummary> for ReferralSummaryOut {
+    fn from(r: ReferralSummary) -> Self {
+        ReferralSummaryOut {
+            id: r.id,
+            case_id: r.case_id,
+            organisation_id: r.organisation_id,
+            service_type: r.service_type,
+            status: r.status,
+            follow_up_on: r.follow_up_on,
+            sent_at: r.sent_at.map(rfc3339),
+            first_opened_at: r.first_opened_at.map(rfc3339),
+            version: r.version,
+        }
+    }
+}
+
+/// Referrals, newest first, without packets.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct ReferralList {
+    referrals: Vec<ReferralSummaryOut>,
+}
+
+impl From<Vec<ReferralSummary>> for ReferralList {
+    fn from(list: Vec<ReferralSummary>) -> Self {
+        ReferralList {
+            referrals: list.into_iter().map(ReferralSummaryOut::from).collect(),
+        }
+    }
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -471,7 +556,7 @@ pub(crate) async fn create(
 
 #[utoipa::path(get, path = "/api/v1/cases/{id}/referrals", tag = "referrals", security(("bearer" = [])),
     params(("id" = String, Path, description = "Case id")),
-    responses((status = 200, description = "The case's referrals, newest first, without packets"), (status = 401, description = "Not signed in"),
+    responses((status = 200, description = "The case's referrals, newest first, without packets", body = ReferralList), (status = 401, description = "Not signed in"),
               (status = 404, description = "No such case, or not one the actor may see")))]
 pub(crate) async fn list_for_case(
     services: web::Data<Services>,
@@ -481,13 +566,11 @@ pub(crate) async fn list_for_case(
     let vault = services.vault()?;
     let s = services.clone();
     let list = web::block(move || vault.list_referrals(&s.db, &actor.0, Some(&case_id))).await??;
-    Ok(HttpResponse::Ok().json(json!({
-        "referrals": list.into_iter().map(summary_json).collect::<Vec<_>>(),
-    })))
+    Ok(HttpResponse::Ok().json(ReferralList::from(list)))
 }
 
 #[utoipa::path(get, path = "/api/v1/referrals", tag = "referrals", security(("bearer" = [])),
-    responses((status = 200, description = "A partner's live incoming referrals; a case worker's open ones; every open one for a supervisor"),
+    responses((status = 200, description = "A partner's live incoming referrals; a case worker's open ones; every open one for a supervisor", body = ReferralList),
               (status = 401, description = "Not signed in"), (status = 403, description = "The policy denies it")))]
 pub(crate) async fn list(
     services: web::Data<Services>,
@@ -496,13 +579,11 @@ pub(crate) async fn list(
     let vault = services.vault()?;
     let s = services.clone();
     let list = web::block(move || vault.list_referrals(&s.db, &actor.0, None)).await??;
-    Ok(HttpResponse::Ok().json(json!({
-        "referrals": list.into_iter().map(summary_json).collect::<Vec<_>>(),
-    })))
+    Ok(HttpResponse::Ok().json(ReferralList::from(list)))
 }
 
 #[utoipa::path(get, path = "/api/v1/referrals/due", tag = "referrals", security(("bearer" = [])),
-    responses((status = 200, description = "The actor's open referrals whose follow-up date has come"),
+    responses((status = 200, description = "The actor's open referrals whose follow-up date has come", body = ReferralList),
               (status = 401, description = "Not signed in"), (status = 403, description = "The policy denies it")))]
 pub(crate) async fn due(
     services: web::Data<Services>,
@@ -512,9 +593,7 @@ pub(crate) async fn due(
     let s = services.clone();
     let today = rfc3339(persistence::now_micros())[..10].to_string();
     let list = web::block(move || vault.due_referrals(&s.db, &actor.0, &today)).await??;
-    Ok(HttpResponse::Ok().json(json!({
-        "referrals": list.into_iter().map(summary_json).collect::<Vec<_>>(),
-    })))
+    Ok(HttpResponse::Ok().json(ReferralList::from(list)))
 }
 
 #[utoipa::path(get, path = "/api/v1/referrals/{id}", tag = "referrals", security(("bearer" = [])),
@@ -560,12 +639,12 @@ async fn hotline_move(
         vault.move_referral(&s.db, &actor.0, &s.referrals, &id, body.version, next)
     })
     .await??;
-    Ok(HttpResponse::Ok().json(json!({ "version": version })))
+    Ok(HttpResponse::Ok().json(Versioned { version }))
 }
 
 #[utoipa::path(post, path = "/api/v1/referrals/{id}/send", tag = "referrals", security(("bearer" = [])), request_body = MoveBody,
     params(("id" = String, Path, description = "Referral id")),
-    responses((status = 200, description = "Sent: the provider is notified and the ledger records what they received"), (status = 401, description = "Not signed in"),
+    responses((status = 200, description = "Sent: the provider is notified and the ledger records what they received; the new version", body = Versioned), (status = 401, description = "Not signed in"),
               (status = 404, description = "No such referral, or not one the actor may send"),
               (status = 409, description = "Stale version, not a draft, or the consent no longer covers it")))]
 pub(crate) async fn send(
@@ -579,7 +658,7 @@ pub(crate) async fn send(
 
 #[utoipa::path(post, path = "/api/v1/referrals/{id}/cancel", tag = "referrals", security(("bearer" = [])), request_body = MoveBody,
     params(("id" = String, Path, description = "Referral id")),
-    responses((status = 200, description = "Cancelled: the packet is shredded and a provider who had it is told"), (status = 401, description = "Not signed in"),
+    responses((status = 200, description = "Cancelled: the packet is shredded and a provider who had it is told; the new version", body = Versioned), (status = 401, description = "Not signed in"),
               (status = 404, description = "No such referral, or not one the actor may cancel"), (status = 409, description = "Stale version or already ended")))]
 pub(crate) async fn cancel(
     s: web::Data<Services>,
@@ -601,7 +680,7 @@ pub(crate) struct FollowUpBody {
 
 #[utoipa::path(post, path = "/api/v1/referrals/{id}/follow-up", tag = "referrals", security(("bearer" = [])), request_body = FollowUpBody,
     params(("id" = String, Path, description = "Referral id")),
-    responses((status = 200, description = "Rescheduled; the new version"), (status = 401, description = "Not signed in"),
+    responses((status = 200, description = "Rescheduled; the new version", body = Versioned), (status = 401, description = "Not signed in"),
               (status = 404, description = "No such referral"), (status = 409, description = "Stale version or already ended"),
               (status = 422, description = "Not a date")))]
 pub(crate) async fn follow_up(
@@ -619,7 +698,7 @@ pub(crate) async fn follow_up(
     let version =
         web::block(move || vault.set_follow_up(&s.db, &actor.0, &id, version, follow_up_on))
             .await??;
-    Ok(HttpResponse::Ok().json(json!({ "version": version })))
+    Ok(HttpResponse::Ok().json(Versioned { version }))
 }
 
 async fn partner_move(
@@ -641,7 +720,7 @@ async fn partner_move(
         vault.answer_referral(&s.db, &actor.0, &s.referrals, &id, version, answer)
     })
     .await??;
-    Ok(HttpResponse::Ok().json(json!({ "version": version })))
+    Ok(HttpResponse::Ok().json(Versioned { version }))
 }
 
 fn empty() -> Sensitive<String> {
@@ -650,7 +729,7 @@ fn empty() -> Sensitive<String> {
 
 #[utoipa::path(post, path = "/api/v1/referrals/{id}/accept", tag = "referrals", security(("bearer" = [])), request_body = MoveBody,
     params(("id" = String, Path, description = "Referral id")),
-    responses((status = 200, description = "Accepted; the case worker is notified"), (status = 401, description = "Not signed in"),
+    responses((status = 200, description = "Accepted; the case worker is notified; the new version", body = Versioned), (status = 401, description = "Not signed in"),
               (status = 404, description = "No such live referral to the actor's organisation"), (status = 409, description = "Stale version or not awaiting an answer")))]
 pub(crate) async fn accept(
     s: web::Data<Services>,
@@ -666,7 +745,7 @@ pub(crate) async fn accept(
 
 #[utoipa::path(post, path = "/api/v1/referrals/{id}/decline", tag = "referrals", security(("bearer" = [])), request_body = MoveBody,
     params(("id" = String, Path, description = "Referral id")),
-    responses((status = 200, description = "Declined with a reason; the packet is shredded and the case worker notified"), (status = 401, description = "Not signed in"),
+    responses((status = 200, description = "Declined with a reason; the packet is shredded and the case worker notified; the new version", body = Versioned), (status = 401, description = "Not signed in"),
               (status = 404, description = "No such live referral to the actor's organisation"), (status = 409, description = "Stale version or not awaiting an answer"),
               (status = 422, description = "The reason is missing")))]
 pub(crate) async fn decline(
@@ -683,7 +762,7 @@ pub(crate) async fn decline(
 
 #[utoipa::path(post, path = "/api/v1/referrals/{id}/start", tag = "referrals", security(("bearer" = [])), request_body = MoveBody,
     params(("id" = String, Path, description = "Referral id")),
-    responses((status = 200, description = "In progress"), (status = 401, description = "Not signed in"),
+    responses((status = 200, description = "In progress; the new version", body = Versioned), (status = 401, description = "Not signed in"),
               (status = 404, description = "No such live referral to the actor's organisation"), (status = 409, description = "Stale version or not accepted")))]
 pub(crate) async fn start(
     s: web::Data<Services>,
@@ -699,7 +778,7 @@ pub(crate) async fn start(
 
 #[utoipa::path(post, path = "/api/v1/referrals/{id}/complete", tag = "referrals", security(("bearer" = [])), request_body = MoveBody,
     params(("id" = String, Path, description = "Referral id")),
-    responses((status = 200, description = "Completed with the outcome; the packet is shredded"), (status = 401, description = "Not signed in"),
+    responses((status = 200, description = "Completed with the outcome; the packet is shredded; the new version", body = Versioned), (status = 401, description = "Not signed in"),
               (status = 404, description = "No such live referral to the actor's organisation"), (status = 409, description = "Stale version or not accepted"),
               (status = 422, description = "The outcome is missing")))]
 pub(crate) async fn complete(

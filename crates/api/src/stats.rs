@@ -5,8 +5,8 @@
 use actix_web::{web, HttpResponse};
 use domain::stats::{protect, Cell, Published};
 use persistence::stats::{Period, StatsQuery, CALL_DIMENSIONS, TABLES};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::auth::Authenticated;
 use crate::lifecycle::escape;
@@ -103,21 +103,58 @@ fn parse(table: &str, p: StatsParams, settings: StatsSettings) -> Result<Request
     })
 }
 
-fn cell_json(c: &Cell) -> Value {
-    match c {
-        Cell::Value(v) => json!(v),
-        Cell::Suppressed => json!("suppressed"),
+/// A count, or "suppressed" where it is below k or would let one be worked out.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub(crate) enum CellOut {
+    Count(u64),
+    /// Always "suppressed".
+    Suppressed(&'static str),
+}
+
+impl From<&Cell> for CellOut {
+    fn from(c: &Cell) -> Self {
+        match c {
+            Cell::Value(v) => CellOut::Count(*v),
+            Cell::Suppressed => CellOut::Suppressed("suppressed"),
+        }
     }
 }
 
+/// A published statistics table: rows by columns of counts, with totals.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct PublishedBody<'a> {
+    table: &'a str,
+    /// The smallest count shown.
+    k: u64,
+    rows: &'a [String],
+    cols: &'a [String],
+    /// One list per row, one cell per column.
+    cells: Vec<Vec<CellOut>>,
+    row_totals: Vec<CellOut>,
+    col_totals: Vec<CellOut>,
+    total: CellOut,
+}
+
+impl<'a> PublishedBody<'a> {
+    fn new(name: &'a str, p: &'a Published) -> Self {
+        let cells = |c: &[Cell]| c.iter().map(CellOut::from).collect::<Vec<_>>();
+        PublishedBody {
+            table: name,
+            k: p.k,
+            rows: &p.rows,
+            cols: &p.cols,
+            cells: p.cells.iter().map(|r| cells(r)).collect(),
+            row_totals: cells(&p.row_totals),
+            col_totals: cells(&p.col_totals),
+            total: CellOut::from(&p.total),
+        }
+    }
+}
+
+/// A published table as JSON, as the API gives it (for the command line's report).
 pub fn published_json(name: &str, p: &Published) -> Value {
-    json!({
-        "table": name, "k": p.k, "rows": p.rows, "cols": p.cols,
-        "cells": p.cells.iter().map(|r| r.iter().map(cell_json).collect::<Vec<_>>()).collect::<Vec<_>>(),
-        "row_totals": p.row_totals.iter().map(cell_json).collect::<Vec<_>>(),
-        "col_totals": p.col_totals.iter().map(cell_json).collect::<Vec<_>>(),
-        "total": cell_json(&p.total),
-    })
+    serde_json::to_value(PublishedBody::new(name, p)).unwrap_or(Value::Null)
 }
 
 async fn protected(
@@ -134,7 +171,8 @@ async fn protected(
 
 #[utoipa::path(get, path = "/api/v1/stats/{table}", tag = "statistics", security(("bearer" = [])),
     params(("table" = String, Path, description = "calls, cases_by_status, cases_by_exploitation, cases_by_gender_and_age, cases_by_nationality, cases_by_country, referrals_by_service, referral_days_to_accept, plan_items"), StatsParams),
-    responses((status = 200, description = "The table with every count below k suppressed, and complementary suppression so none can be worked out (JSON, or CSV with format=csv)"),
+    responses((status = 200, description = "The table with every count below k suppressed, and complementary suppression so none can be worked out (JSON, or CSV with format=csv)",
+                content((PublishedBody = "application/json"), (String = "text/csv"))),
               (status = 401, description = "Not signed in"), (status = 403, description = "Supervisors and admins only"),
               (status = 404, description = "No such table"), (status = 422, description = "Invalid parameters, named")))]
 pub(crate) async fn table(
@@ -154,7 +192,7 @@ pub(crate) async fn table(
             ))
             .body(published.to_csv(&name)))
     } else {
-        Ok(HttpResponse::Ok().json(published_json(&name, &published)))
+        Ok(HttpResponse::Ok().json(PublishedBody::new(&name, &published)))
     }
 }
 
@@ -333,7 +371,7 @@ fn transpose(p: &Published) -> Published {
 
 #[utoipa::path(get, path = "/api/v1/stats/charts/{chart}", tag = "statistics", security(("bearer" = [])),
     params(("chart" = String, Path, description = "calls-by-topic, cases-by-exploitation or referral-funnel"), StatsParams),
-    responses((status = 200, description = "An SVG chart of the protected table", content_type = "image/svg+xml"),
+    responses((status = 200, description = "An SVG chart of the protected table", body = String, content_type = "image/svg+xml"),
               (status = 401, description = "Not signed in"), (status = 403, description = "Supervisors and admins only"),
               (status = 404, description = "No such chart")))]
 pub(crate) async fn chart(
@@ -382,7 +420,7 @@ fn html_table(name: &str, p: &Published) -> String {
 }
 
 #[utoipa::path(get, path = "/api/v1/stats/report", tag = "statistics", security(("bearer" = [])), params(StatsParams),
-    responses((status = 200, description = "A printable HTML report of the period for donors: the protected tables and charts", content_type = "text/html"),
+    responses((status = 200, description = "A printable HTML report of the period for donors: the protected tables and charts", body = String, content_type = "text/html"),
               (status = 401, description = "Not signed in"), (status = 403, description = "Supervisors and admins only")))]
 pub(crate) async fn report(
     services: web::Data<Services>,

@@ -1,24 +1,38 @@
 //! The picklists, for clients to build their forms from.
 
+use std::collections::BTreeMap;
+
 use actix_web::HttpResponse;
-use serde_json::json;
+use domain::vocabulary::Term;
+use serde::Serialize;
 
 use crate::auth::SignedIn;
 
+/// A code of a picklist with its labels.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct TermBody {
+    code: &'static str,
+    uk: &'static str,
+    en: &'static str,
+}
+
+impl From<&Term> for TermBody {
+    fn from(t: &Term) -> Self {
+        TermBody {
+            code: t.code,
+            uk: t.uk,
+            en: t.en,
+        }
+    }
+}
+
 /// Every picklist with its codes and Ukrainian and English labels. Any signed-in user.
 #[utoipa::path(get, path = "/api/v1/vocabularies", tag = "reference", security(("bearer" = [])),
-    responses((status = 200, description = "Picklists: {name: [{code, uk, en}]}"), (status = 401, description = "Not signed in")))]
+    responses((status = 200, description = "Picklists: {name: [{code, uk, en}]}", body = BTreeMap<String, Vec<TermBody>>), (status = 401, description = "Not signed in")))]
 pub(crate) async fn list(_actor: SignedIn) -> HttpResponse {
-    let body: serde_json::Map<String, serde_json::Value> = domain::vocabulary::ALL
+    let body: BTreeMap<&str, Vec<TermBody>> = domain::vocabulary::ALL
         .iter()
-        .map(|v| {
-            let terms: Vec<_> = v
-                .terms
-                .iter()
-                .map(|t| json!({ "code": t.code, "uk": t.uk, "en": t.en }))
-                .collect();
-            (v.name.to_string(), json!(terms))
-        })
+        .map(|v| (v.name, v.terms.iter().map(TermBody::from).collect()))
         .collect();
     HttpResponse::Ok().json(body)
 }
