@@ -391,6 +391,14 @@ both!(
         }
         let v: Value = serde_json::from_str(&json_text).unwrap();
         assert_eq!(v["notes"].as_array().unwrap().len(), 2, "every revision");
+        // Every time is readable, the plan's progress notes' too.
+        assert!(
+            v["plan"][0]["progress"][0]["at"]
+                .as_str()
+                .is_some_and(|t| t.ends_with('Z')),
+            "{}",
+            v["plan"][0]["progress"][0]["at"]
+        );
         assert_eq!(v["shared_with"][0]["organisation"], "shelter-1");
         assert!(v["shared_with"][0]["fields"]
             .as_array()

@@ -86,13 +86,13 @@ fn time(v: &Value) -> Value {
     }
 }
 
-/// Times in microseconds become RFC 3339, wherever they are.
+/// Times in microseconds (keys `at` and `…_at`) become RFC 3339, wherever they are.
 fn with_times(v: Value) -> Value {
     match v {
         Value::Object(map) => Value::Object(
             map.into_iter()
                 .map(|(k, v)| {
-                    let v = if k.ends_with("_at") {
+                    let v = if k.ends_with("_at") || k == "at" {
                         time(&v)
                     } else {
                         with_times(v)
