@@ -6,7 +6,8 @@
 //! and the server's peak memory. Figures, not pass/fail: see docs/performance.md.
 //!
 //! `HOTLINE_BENCH_REQUESTS` sets the requests per operation and concurrency (default 1,000).
-//! `HOTLINE_BENCH_BACKENDS` (sqlite,postgres) and `HOTLINE_BENCH_CONCURRENCY` (1,8,32) narrow a run.
+//! `HOTLINE_BENCH_BACKENDS` (sqlite,postgres), `HOTLINE_BENCH_CONCURRENCY` (1,8,32) and
+//! `HOTLINE_BENCH_OPS` (words of the operations' names: `open,referral`) narrow a run.
 //! `HOTLINE_BENCH_SERVER` names another `hotline` binary to drive (a build of an earlier commit),
 //! so two versions can be compared on the same machine within minutes of each other.
 
@@ -602,14 +603,7 @@ fn run(backend: &str, url: &str, dir: &std::path::Path, requests: usize, levels:
         } else {
             requests
         };
-        for op in [
-            "log a call",
-            "repeat-caller lookup",
-            "open a case",
-            "add a note",
-            "list my cases",
-            "create a referral",
-        ] {
+        for op in OPERATIONS.into_iter().filter(|op| chosen(op)) {
             results.push(drive(
                 server.child.id(),
                 addr,
@@ -625,7 +619,7 @@ fn run(backend: &str, url: &str, dir: &std::path::Path, requests: usize, levels:
     // "List my cases" again with 100,000 cases in the database (the load's cases copied, older
     // than the originals, spread over the same case workers): keyset paging on the assignee
     // index should not notice.
-    if levels.contains(&8) {
+    if levels.contains(&8) && chosen("list my cases") {
         let grown = grow_cases(url, 100_000);
         let mut r = drive(
             server.child.id(),
@@ -691,6 +685,27 @@ fn run(backend: &str, url: &str, dir: &std::path::Path, requests: usize, levels:
         println!(
             "| (database ceiling: one-row insert and commit) | {c} | {v:.0} | | | | | 100% | |"
         );
+    }
+}
+
+/// The workload's operations, in the order they run.
+const OPERATIONS: [&str; 6] = [
+    "log a call",
+    "repeat-caller lookup",
+    "open a case",
+    "add a note",
+    "list my cases",
+    "create a referral",
+];
+
+/// Whether `HOTLINE_BENCH_OPS` (a comma-separated list of words, for an A/B pair of one or two
+/// operations) leaves this operation in; all run without it.
+fn chosen(op: &str) -> bool {
+    match std::env::var("HOTLINE_BENCH_OPS") {
+        Ok(words) if !words.trim().is_empty() => words
+            .split(',')
+            .any(|w| !w.trim().is_empty() && op.contains(w.trim())),
+        _ => true,
     }
 }
 

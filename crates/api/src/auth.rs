@@ -158,6 +158,11 @@ impl From<AuthError> for ApiError {
                 "this account has a second factor: send the current one-time code as \"totp\"",
             ),
             AuthError::Unauthenticated => ApiError::unauthenticated(),
+            AuthError::SecondFactorNeeded => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "totp_enrolment_required",
+                "your role requires a second factor: enrol at /api/v1/auth/totp first",
+            ),
             AuthError::Throttled(wait) => ApiError::too_many(wait),
             AuthError::Forbidden(_) => ApiError::new(
                 StatusCode::FORBIDDEN,
@@ -196,14 +201,7 @@ impl FromRequest for Authenticated {
 
 /// 403 for a session that still has to set up its second factor.
 fn may_work(actor: &Actor) -> Result<(), ApiError> {
-    if actor.needs_totp_enrolment {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "totp_enrolment_required",
-            "your role requires a second factor: enrol at /api/v1/auth/totp first",
-        ));
-    }
-    Ok(())
+    Ok(actor.may_work()?)
 }
 
 /// Any valid session, including one that may only enrol its second factor.
@@ -291,6 +289,25 @@ impl Session {
             work(&vault, &services, &actor)
         })
         .await?
+    }
+}
+
+impl Session {
+    /// Runs `work` with the session's ids on one blocking thread, for work that checks the
+    /// session itself in its first query (the vault's `*_in_session` functions, which answer
+    /// 401 and 403 as [`Session::run`] does, before anything else).
+    pub(crate) async fn run_in_session<T, F>(self, work: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Vault, &Services, &str, &str) -> Result<T, ApiError> + Send + 'static,
+    {
+        let Session {
+            services,
+            user_id,
+            session_id,
+        } = self;
+        let vault = services.vault()?;
+        web::block(move || work(&vault, &services, &session_id, &user_id)).await?
     }
 }
 

@@ -557,7 +557,9 @@ pub(crate) async fn read(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let file = session
-        .run(move |vault, s, actor| Ok(vault.read_case(&s.db, actor, &id)?))
+        .run_in_session(move |vault, s, session_id, user_id| {
+            Ok(vault.read_case_in_session(&s.db, &s.auth, session_id, user_id, &id)?)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(CaseFileBody::from(file)))
 }

@@ -70,6 +70,23 @@ pub fn link(previous: &[u8; 32], canonical: &Canonical) -> [u8; 32] {
     out
 }
 
+/// The bytes [`link`] hashes before and after the 8-byte integer at `at` in the canonical
+/// encoding (a sequence number the database assigns): `link(previous, canonical)` is
+/// `SHA-256(before ‖ the integer, big-endian ‖ after ‖ previous)`, which PostgreSQL computes as
+/// `sha256(before || int8send(n) || after || previous)`. `None` if no integer is encoded at `at`.
+pub fn link_around(canonical: &Canonical, at: usize) -> Option<(Vec<u8>, Vec<u8>)> {
+    let bytes = &canonical.0;
+    if at == 0 || bytes.get(at - 1) != Some(&b'i') || bytes.len() < at + 8 {
+        return None;
+    }
+    let mut before = Vec::with_capacity(LINK_DOMAIN.len() + 9 + at);
+    put(&mut before, LINK_DOMAIN);
+    before.push(0x00);
+    before.extend_from_slice(&u32::try_from(bytes.len()).unwrap_or(u32::MAX).to_be_bytes());
+    before.extend_from_slice(&bytes[..at]);
+    Some((before, bytes[at + 8..].to_vec()))
+}
+
 /// Signs a checkpoint body with the ring's Ed25519 key.
 pub fn sign_checkpoint(ring: &KeyRing, body: &[u8]) -> Vec<u8> {
     let mut msg = CHECKPOINT_DOMAIN.to_vec();
@@ -113,6 +130,25 @@ mod tests {
             link(&GENESIS, &Canonical::new(1)),
             link(&GENESIS, &Canonical::new(2))
         );
+    }
+
+    #[test]
+    fn a_link_computed_around_a_sequence_number_is_the_link() {
+        let with = |seq: i64| Canonical::new(1).int(3).int(seq).text("case.read");
+        let previous = [7u8; 32];
+        let (before, after) = link_around(&with(0), 11).unwrap();
+        for seq in [0, 1, 41, i64::MAX] {
+            let mut ctx = Context::new(&SHA256);
+            ctx.update(&before);
+            ctx.update(&seq.to_be_bytes());
+            ctx.update(&after);
+            ctx.update(&previous);
+            assert_eq!(ctx.finish().as_ref(), link(&previous, &with(seq)));
+        }
+        // Not at an integer: the tag before it is not `i`, or the encoding is too short.
+        assert!(link_around(&with(0), 12).is_none());
+        assert!(link_around(&with(0), 0).is_none());
+        assert!(link_around(&Canonical::new(1).int(3), 11).is_none());
     }
 
     #[test]

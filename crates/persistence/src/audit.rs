@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use crypto::audit::{link, sign_checkpoint, verify_checkpoint, Canonical, GENESIS};
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, QueryFragment};
+use diesel::sql_types::{BigInt, Binary, Bool, Integer, Nullable, Text};
 
 use crate::clock::now_micros;
 use crate::prepared::{part, Prepared, With};
@@ -258,19 +260,6 @@ macro_rules! advance_head {
     };
 }
 
-/// One event row and its stripe's new head hash in one prepared statement (PostgreSQL).
-fn insert_and_advance(
-    pg: &mut diesel::PgConnection,
-    stripe: i32,
-    row: &EventRow,
-    hash: Vec<u8>,
-) -> Result<(), DbError> {
-    let insert = diesel::insert_into(audit_events::table).values(row);
-    Prepared(With::new(vec![part(insert)], advance_head!(stripe, hash)))
-        .get_result::<i32, _>(pg)?;
-    Ok(())
-}
-
 /// A stripe chosen at random.
 fn pick_stripe(stripes: u32) -> Result<i32, DbError> {
     let pick = u32::from_be_bytes(crypto::random::bytes::<4>().map_err(crypto::CryptoError::from)?);
@@ -315,16 +304,16 @@ fn append_batch(
     stripes: u32,
     events: &[AuditEvent],
 ) -> Result<(), DbError> {
+    if let (DbConnection::Pg(c), [event]) = (&mut *conn, events) {
+        // One event (a write's own, or a lone read's) on PostgreSQL: one statement, the head
+        // taken and the link computed by the database.
+        return append_with(c, stripes, event, Vec::new());
+    }
     let stripe = pick_stripe(stripes)?;
     let head = Prepared(take_head!(stripe, events.len() as i64))
         .get_result(conn)
         .optional()?;
     let (rows, hash) = chain(stripe, head, events)?;
-    if let (DbConnection::Pg(c), [row]) = (&mut *conn, rows.as_slice()) {
-        // One row (a write's own event) on PostgreSQL: the insert and the head's new hash in
-        // one statement, kept prepared.
-        return insert_and_advance(c, stripe, row, hash);
-    }
     let advance = advance_head!(stripe, hash);
     match (conn, rows.as_slice()) {
         // One row on SQLite (in-process, no round trip to save): two statements, both prepared.
@@ -355,10 +344,23 @@ fn append_batch(
     Ok(())
 }
 
-/// Appends one event on PostgreSQL, in the caller's transaction, with the caller's own writes
-/// (`first`: a new record's rows, say) in the statement that takes the chain head: a write and
-/// its event in two statements instead of three. The head row is locked from that statement
-/// until the transaction ends, as with [`append`]. Nothing in `first` may read the head.
+/// Appends one event on PostgreSQL in one statement, after the caller's own writes (`first`: a
+/// new record's rows, say, none for a lone event), which share it:
+///
+/// ```sql
+/// WITH s1 AS (first...), sH AS (SELECT seq, hash FROM audit_heads WHERE stripe = $ FOR UPDATE),
+///      sE AS (INSERT INTO audit_events (...) SELECT ..., sH.seq + 1, ..., sH.hash,
+///             sha256($before || int8send(sH.seq + 1) || $after || sH.hash) FROM sH
+///             RETURNING stripe_seq, hash)
+/// UPDATE audit_heads SET seq = sE.stripe_seq, hash = sE.hash FROM sE WHERE stripe = $
+/// ```
+///
+/// The database takes the head (locked until the transaction ends, so each chain stays
+/// linear; READ COMMITTED's `FOR UPDATE` reads the newest head even if another writer moved it
+/// since the statement began) and computes the link itself, from the event's canonical encoding
+/// around its sequence number ([`crypto::audit::link_around`]): the same hash `verify`
+/// recomputes. One round trip instead of two, and outside a transaction one statement is
+/// atomic on its own. Nothing in `first` may read the head.
 pub(crate) fn append_with<'a>(
     pg: &mut diesel::PgConnection,
     stripes: u32,
@@ -366,11 +368,153 @@ pub(crate) fn append_with<'a>(
     first: Vec<Box<dyn diesel::query_builder::QueryFragment<diesel::pg::Pg> + 'a>>,
 ) -> Result<(), DbError> {
     let stripe = pick_stripe(stripes)?;
-    let head = Prepared(With::new(first, take_head!(stripe, 1_i64)))
-        .get_result(pg)
-        .optional()?;
-    let (rows, hash) = chain(stripe, head, std::slice::from_ref(event))?;
-    insert_and_advance(pg, stripe, &rows[0], hash)
+    let row = event_row(event, stripe, 0, now_micros(), GENESIS);
+    let (before, after) = crypto::audit::link_around(&row.canonical(), SEQ_AT)
+        .ok_or_else(|| DbError::Refused("the event encoding moved its sequence number".into()))?;
+    let mut parts = first;
+    let head = format!("s{}", parts.len() + 1);
+    let chained = format!("s{}", parts.len() + 2);
+    parts.push(part(LockedHead(stripe)));
+    parts.push(part(ChainedEvent {
+        head,
+        row: &row,
+        before,
+        after,
+    }));
+    Prepared(With::new(parts, AdvanceTo { chained, stripe })).get_result::<i32, _>(pg)?;
+    Ok(())
+}
+
+/// Where the sequence number sits in an event's canonical encoding: after the version byte and
+/// the stripe (a tag and 8 bytes) and its own tag.
+const SEQ_AT: usize = 11;
+
+/// A stripe's head row, locked: `SELECT seq, hash FROM audit_heads WHERE stripe = $ FOR UPDATE`.
+struct LockedHead(i32);
+
+impl QueryFragment<diesel::pg::Pg> for LockedHead {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, diesel::pg::Pg>) -> QueryResult<()> {
+        out.push_sql("SELECT seq, hash FROM audit_heads WHERE stripe = ");
+        out.push_bind_param::<Integer, _>(&self.0)?;
+        out.push_sql(" FOR UPDATE");
+        Ok(())
+    }
+}
+
+/// The event row inserted after the head named `head`, its sequence number and hashes taken
+/// from that head (see [`append_with`]).
+struct ChainedEvent<'r> {
+    head: String,
+    row: &'r EventRow,
+    before: Vec<u8>,
+    after: Vec<u8>,
+}
+
+impl QueryFragment<diesel::pg::Pg> for ChainedEvent<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, diesel::pg::Pg>) -> QueryResult<()> {
+        let EventRow {
+            id: _,
+            stripe,
+            stripe_seq: _,
+            occurred_at,
+            actor_id,
+            actor_role,
+            session_ref,
+            mfa,
+            action,
+            record_type,
+            record_id,
+            fields,
+            purpose,
+            outcome,
+            rule,
+            source,
+            request_id,
+            prev_hash: _,
+            hash: _,
+        } = self.row;
+        let head = self.head.as_str();
+        out.push_sql(
+            "INSERT INTO audit_events (stripe, stripe_seq, occurred_at, actor_id, actor_role, \
+             session_ref, mfa, action, record_type, record_id, fields, purpose, outcome, rule, \
+             source, request_id, prev_hash, hash) SELECT ",
+        );
+        out.push_bind_param::<Integer, _>(stripe)?;
+        out.push_sql(", ");
+        out.push_sql(head);
+        out.push_sql(".seq + 1, ");
+        out.push_bind_param::<BigInt, _>(occurred_at)?;
+        for text in [actor_id, actor_role, session_ref] {
+            out.push_sql(", ");
+            out.push_bind_param::<Nullable<Text>, _>(text)?;
+        }
+        out.push_sql(", ");
+        out.push_bind_param::<Bool, _>(mfa)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(action)?;
+        for text in [record_type, record_id] {
+            out.push_sql(", ");
+            out.push_bind_param::<Nullable<Text>, _>(text)?;
+        }
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(fields)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(purpose)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(outcome)?;
+        for text in [rule, source, request_id] {
+            out.push_sql(", ");
+            out.push_bind_param::<Nullable<Text>, _>(text)?;
+        }
+        out.push_sql(", ");
+        out.push_sql(head);
+        out.push_sql(".hash, sha256(");
+        out.push_bind_param::<Binary, _>(&self.before)?;
+        out.push_sql(" || int8send(");
+        out.push_sql(head);
+        out.push_sql(".seq + 1) || ");
+        out.push_bind_param::<Binary, _>(&self.after)?;
+        out.push_sql(" || ");
+        out.push_sql(head);
+        // Joined to one row, not selected from the head: a stripe without a head row makes a
+        // row of NULLs, which the NOT NULL columns refuse, so the whole statement fails (the
+        // caller's writes with it) instead of inserting nothing.
+        out.push_sql(".hash) FROM (SELECT 1) AS one LEFT JOIN ");
+        out.push_sql(head);
+        out.push_sql(" ON true RETURNING stripe_seq, hash");
+        Ok(())
+    }
+}
+
+/// The head moved to the event named `chained`; returns the stripe.
+struct AdvanceTo {
+    chained: String,
+    stripe: i32,
+}
+
+impl QueryFragment<diesel::pg::Pg> for AdvanceTo {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, diesel::pg::Pg>) -> QueryResult<()> {
+        let chained = self.chained.as_str();
+        out.push_sql("UPDATE audit_heads SET seq = ");
+        out.push_sql(chained);
+        out.push_sql(".stripe_seq, hash = ");
+        out.push_sql(chained);
+        out.push_sql(".hash FROM ");
+        out.push_sql(chained);
+        out.push_sql(" WHERE audit_heads.stripe = ");
+        out.push_bind_param::<Integer, _>(&self.stripe)?;
+        out.push_sql(" RETURNING audit_heads.stripe");
+        Ok(())
+    }
+}
+
+impl diesel::query_builder::QueryId for AdvanceTo {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl diesel::query_builder::Query for AdvanceTo {
+    type SqlType = Integer;
 }
 
 /// Group commit of the audit events of reads. A read's event need not share a transaction with

@@ -20,11 +20,11 @@ use serde::{Deserialize, Serialize};
 use crate::calls::CallSettings;
 use crate::clock::{code_list, now_micros};
 use crate::error::{new_id, refuse};
-use crate::identity::{Actor, AuthError};
+use crate::identity::{Actor, AuthError, SessionCheck};
 use crate::prepared::{write, Prepared, Write};
 use crate::schema::{
     break_glass_grants, calls, case_consents, case_note_revisions, case_notes, case_plan_items,
-    cases, data_keys, users,
+    cases, data_keys, sessions, users,
 };
 use crate::vault::{FieldContext, KeyRow};
 use crate::{AuditEvent, Database, DbConnection, DbError, Vault};
@@ -819,6 +819,21 @@ impl Vault {
                 let (relation, grant) = policy_relation(conn, actor, &row, action, now_micros())?;
                 Ok(Some((row, relation, grant, key)))
             })?;
+        self.decide_case(db, actor, action, id, found)
+    }
+
+    /// The policy's decision on a case found (or not) with the actor's relation to it: the
+    /// decision is in the access log; a denial answers as if the case did not exist (a
+    /// break-glass grant's read-only denial aside), and an erased case cannot change.
+    #[allow(clippy::type_complexity)]
+    fn decide_case(
+        &self,
+        db: &Database,
+        actor: &Actor,
+        action: Action,
+        id: &str,
+        found: Option<(CaseRow, Relation, Option<i64>, Option<KeyRow>)>,
+    ) -> Result<(CaseRow, &'static str, Option<i64>, Option<KeyRow>), AuthError> {
         let Some((row, relation, grant, key)) = found else {
             return Err(AuthError::NotFound);
         };
@@ -843,6 +858,62 @@ impl Vault {
         let (row, rule, break_glass_until, key) =
             self.case_and_key_for(db, actor, Action::CaseRead, id, true)?;
         self.load_case(db, row, Some((actor, rule)), break_glass_until, key)
+    }
+
+    /// [`Vault::read_case`] for a request whose session is not checked yet: the session check
+    /// and the case with its data key are one query (DESIGN.md section 9: one query for session
+    /// and record). Nothing of the case is used before the session is found valid and allowed to
+    /// work (401 and 403 come first, as with [`Vault::authenticate`]); the case's row, read in the
+    /// same query, is ciphertext and facts and is dropped unused otherwise.
+    pub fn read_case_in_session(
+        &self,
+        db: &Database,
+        settings: &crate::identity::AuthSettings,
+        session_id: &str,
+        user_id: &str,
+        id: &str,
+    ) -> Result<CaseFile, AuthError> {
+        let now = now_micros();
+        let (actor, last_seen, found) = db.with_conn(|conn| {
+            let row: Option<(SessionCheck, Option<CaseRow>, Option<KeyRow>)> = sessions::table
+                .inner_join(users::table)
+                .left_join(cases::table.on(cases::id.eq(id.to_owned())))
+                .left_join(data_keys::table.on(data_keys::owner_id.eq(cases::id)))
+                .filter(sessions::id.eq(session_id))
+                .select((
+                    SessionCheck::as_select(),
+                    // The case's columns as one nullable tuple (a left join).
+                    <CaseRow as Selectable<crate::connection::MultiBackend>>::construct_selection()
+                        .nullable(),
+                    (data_keys::dek_version, data_keys::wrapped).nullable(),
+                ))
+                .first(conn)
+                .optional()?;
+            let (session, case, key) = match row {
+                Some((session, case, key)) => (Some(session), case, key),
+                None => (None, None, None),
+            };
+            let (actor, last_seen) =
+                match self.session_actor(settings, session_id, Some(user_id), session, now)? {
+                    Ok(valid) => valid,
+                    Err(e) => return Ok(Err(e)),
+                };
+            if let Err(e) = actor.may_work() {
+                return Ok(Err(e));
+            }
+            let found = match case {
+                Some(row) => {
+                    let (relation, grant) =
+                        policy_relation(conn, &actor, &row, Action::CaseRead, now)?;
+                    Some((row, relation, grant, key))
+                }
+                None => None,
+            };
+            Ok(Ok((actor, last_seen, found)))
+        })??;
+        self.touch_session(db, session_id, last_seen, now)?;
+        let (row, rule, grant, key) = self.decide_case(db, &actor, Action::CaseRead, id, found)?;
+        self.load_case(db, row, Some((&actor, rule)), grant, key)
     }
 
     /// The case file for a caller that authorized and audits itself (the subject access export).

@@ -71,6 +71,15 @@ pub struct Actor {
 }
 
 impl Actor {
+    /// Whether the session may do its work: not one that still has to set up the second factor
+    /// its role requires (such a session may only enrol).
+    pub fn may_work(&self) -> Result<(), AuthError> {
+        if self.needs_totp_enrolment {
+            return Err(AuthError::SecondFactorNeeded);
+        }
+        Ok(())
+    }
+
     /// An audit event by this actor.
     pub fn event(&self, action: &str) -> AuditEvent {
         AuditEvent {
@@ -106,6 +115,9 @@ pub enum AuthError {
     /// The session is gone (logged out, expired, revoked, user disabled) or the token is bad.
     #[error("not authenticated")]
     Unauthenticated,
+    /// The role requires a second factor the user has not set up: the session may only enrol.
+    #[error("a second factor must be set up first")]
+    SecondFactorNeeded,
     /// Several fields break rules: field name -> which rule (never the value).
     #[error("invalid fields: {0:?}")]
     InvalidMany(std::collections::BTreeMap<String, String>),
@@ -156,7 +168,7 @@ struct UserRow {
 /// What the per-request check reads: the session and its user, in one query.
 #[derive(Debug, Queryable, Selectable)]
 #[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
-struct SessionCheck {
+pub(crate) struct SessionCheck {
     #[diesel(select_expression = sessions::user_id)]
     uid: String,
     #[diesel(select_expression = sessions::last_seen_at)]
@@ -601,8 +613,19 @@ impl Vault {
         let (actor, last_seen) = db.with_conn(|conn| {
             self.check_session(conn, settings, session_id, Some(user_id), now)
         })??;
-        // Idle tracking: one write a minute per session; every other request only reads (on
-        // SQLite even an UPDATE that matches nothing would take the write lock).
+        self.touch_session(db, session_id, last_seen, now)?;
+        Ok(actor)
+    }
+
+    /// Idle tracking after a valid request: one write a minute per session; every other request
+    /// only reads (on SQLite even an UPDATE that matches nothing would take the write lock).
+    pub(crate) fn touch_session(
+        &self,
+        db: &Database,
+        session_id: &str,
+        last_seen: i64,
+        now: i64,
+    ) -> Result<(), DbError> {
         if last_seen < now - LAST_SEEN_RESOLUTION_US {
             db.write(|conn| {
                 diesel::update(sessions::table.find(session_id))
@@ -611,7 +634,7 @@ impl Vault {
                 Ok(())
             })?;
         }
-        Ok(actor)
+        Ok(())
     }
 
     /// The session and its user, if the session is valid now; with the session's last-seen time.
@@ -629,6 +652,19 @@ impl Vault {
             .select(SessionCheck::as_select())
             .first(conn)
             .optional()?;
+        self.session_actor(settings, session_id, user_id, row, now)
+    }
+
+    /// The actor of a session row read by the check (alone, or joined to a handler's first
+    /// query), if the session is valid now; with the session's last-seen time.
+    pub(crate) fn session_actor(
+        &self,
+        settings: &AuthSettings,
+        session_id: &str,
+        user_id: Option<&str>,
+        row: Option<SessionCheck>,
+        now: i64,
+    ) -> Result<Result<(Actor, i64), AuthError>, DbError> {
         let Some(SessionCheck {
             uid,
             last_seen,

@@ -295,6 +295,10 @@ diesel::table! {
 diesel::allow_tables_to_appear_in_same_query!(case_notes, case_note_revisions);
 diesel::allow_tables_to_appear_in_same_query!(break_glass_grants, cases, users);
 diesel::allow_tables_to_appear_in_same_query!(cases, data_keys);
+// A request's session check joined to its first query.
+diesel::allow_tables_to_appear_in_same_query!(sessions, cases);
+diesel::allow_tables_to_appear_in_same_query!(sessions, data_keys);
+diesel::allow_tables_to_appear_in_same_query!(users, data_keys);
 
 diesel::table! {
     organisations (id) {
