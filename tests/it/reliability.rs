@@ -753,6 +753,108 @@ both!(
     }
 );
 
+both!(
+    a_write_whose_audit_event_fails_leaves_nothing,
+    |db: TestDb| {
+        // The busiest writes are one statement on PostgreSQL, without a transaction around
+        // it: when the database refuses the event, the record's rows must go with it.
+        let staff = staff_for_tests(&db);
+        let canary = format!("CNRY-{}", crate::support::unique_suffix());
+        let (shelter, _) = crate::referrals::add_shelter(&staff);
+        let case_id = crate::referrals::case_with_profile(&staff, &canary);
+        crate::referrals::consent(&staff, &case_id, &["shelter"], None);
+        let mut logged = crate::calls::anonymous_call();
+        logged["caller_phone"] = json!("+380441234567");
+        logged["summary"] = json!(format!("{canary}-summary"));
+        let writes: [(&str, &str, String, serde_json::Value); 3] = [
+            ("counselor", "POST", "/api/v1/calls".to_string(), logged),
+            (
+                "case_worker",
+                "POST",
+                format!("/api/v1/cases/{case_id}/notes"),
+                json!({ "body": format!("{canary}-note") }),
+            ),
+            (
+                "case_worker",
+                "POST",
+                format!("/api/v1/cases/{case_id}/referrals"),
+                json!({ "service_id": shelter, "safety_needs": format!("{canary}-needs") }),
+            ),
+        ];
+        let count = || {
+            strings(
+                &db,
+                "SELECT CAST((SELECT COUNT(*) FROM calls) AS TEXT) || ' ' || \
+                 CAST((SELECT COUNT(*) FROM case_notes) AS TEXT) || ' ' || \
+                 CAST((SELECT COUNT(*) FROM case_note_revisions) AS TEXT) || ' ' || \
+                 CAST((SELECT COUNT(*) FROM referrals) AS TEXT) || ' ' || \
+                 CAST((SELECT COUNT(*) FROM data_keys) AS TEXT) || ' ' || \
+                 CAST((SELECT COUNT(*) FROM blind_indexes) AS TEXT) || ' ' || \
+                 CAST((SELECT COUNT(*) FROM audit_events) AS TEXT) AS item",
+            )
+        };
+        let refuse = "IN ('call.create', 'case.note.add', 'referral.create')";
+        match db.backend {
+            persistence::Backend::Sqlite => crate::referrals::sql(
+                &db,
+                &format!(
+                    "CREATE TRIGGER test_refuse_writes BEFORE INSERT ON audit_events
+                 WHEN NEW.action {refuse} BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+                ),
+            ),
+            persistence::Backend::Postgres => crate::referrals::sql(
+                &db,
+                &format!(
+                    "CREATE FUNCTION test_refuse_writes() RETURNS trigger LANGUAGE plpgsql AS $$
+                 BEGIN IF NEW.action {refuse} THEN RAISE EXCEPTION 'refused by the test'; END IF;
+                 RETURN NEW; END $$;
+                 CREATE TRIGGER test_refuse_writes BEFORE INSERT ON audit_events
+                 FOR EACH ROW EXECUTE FUNCTION test_refuse_writes()"
+                ),
+            ),
+        }
+        let before = count();
+        for (role, method, path, body) in &writes {
+            let res = call(
+                &staff.server,
+                &staff.tokens[*role],
+                method,
+                path,
+                Some(body.clone()),
+            );
+            assert_eq!(res.status, 500, "{method} {path}: {}", res.text());
+            assert_eq!(res.json()["error"], "internal", "{}", res.text());
+        }
+        assert_eq!(
+            count(),
+            before,
+            "a write without its event left rows behind"
+        );
+        crate::referrals::sql(
+            &db,
+            match db.backend {
+                persistence::Backend::Sqlite => "DROP TRIGGER test_refuse_writes",
+                persistence::Backend::Postgres => "DROP TRIGGER test_refuse_writes ON audit_events",
+            },
+        );
+        for (role, method, path, body) in &writes {
+            let res = call(
+                &staff.server,
+                &staff.tokens[*role],
+                method,
+                path,
+                Some(body.clone()),
+            );
+            assert_eq!(res.status, 201, "{method} {path}: {}", res.text());
+        }
+        assert_ne!(count(), before);
+        assert!(!staff.server.log().contains(canary.as_str()));
+        assert!(staff.server.terminate().success());
+        let (verified, out) = crate::auth::cli(&db, &["audit", "verify"], "");
+        assert!(verified, "{out}");
+    }
+);
+
 /// PostgreSQL goes away in the middle of a load of writes and reads (a proxy between the
 /// server and the database is cut): every request then gets 503 with the JSON error, never a
 /// 500 or a dropped connection, the server does not panic, and once the database is back the

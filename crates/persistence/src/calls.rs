@@ -305,7 +305,7 @@ impl Vault {
     ) -> Result<String, AuthError> {
         let rule = self.authorize(db, actor, Action::CallCreate, Relation::NoObject, None)?;
         let id = crypto::random::hex_id::<16>().map_err(crypto::CryptoError::from)?;
-        db.write(|conn| {
+        db.write_single(|conn| {
             let mut fields = vec![
                 "channel",
                 "direction",

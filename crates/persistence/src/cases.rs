@@ -1576,7 +1576,7 @@ impl Vault {
             rule: Some(rule.into()),
             ..actor.event("case.note.add")
         };
-        db.write(|conn| {
+        db.write_single(|conn| {
             let dek = self.data_key(conn, case_id)?;
             let note = diesel::insert_into(case_notes::table).values((
                 case_notes::id.eq(&id),

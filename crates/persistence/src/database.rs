@@ -147,6 +147,23 @@ impl Database {
         if_lost(&mut pooled, result)
     }
 
+    /// Runs `f`, whose one change to the database is a single statement (a record's rows with
+    /// its audit event, `Vault::record_with`); anything else it does only reads. On PostgreSQL
+    /// without BEGIN and COMMIT: one statement is atomic on its own (all of it, or none of it,
+    /// is committed), and the pair would cost two more round trips. On SQLite as
+    /// [`Database::write`], which also takes this process's writer's turn.
+    pub(crate) fn write_single<T>(
+        &self,
+        f: impl FnOnce(&mut DbConnection) -> Result<T, DbError>,
+    ) -> Result<T, DbError> {
+        if self.sqlite_writer.is_some() {
+            return self.write(f);
+        }
+        let mut pooled = self.checkout()?;
+        let result = f(&mut pooled.conn);
+        if_lost(&mut pooled, result)
+    }
+
     /// A pooled connection, for callers that manage transactions themselves (migrations).
     pub(crate) fn checkout(&self) -> Result<r2d2::PooledConnection<Manager>, DbError> {
         self.pool

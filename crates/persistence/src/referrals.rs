@@ -349,7 +349,7 @@ impl Vault {
         };
         let id = new_id()?;
         let now = now_micros();
-        Ok(db.write(|conn| {
+        Ok(db.write_single(|conn| {
             let (facts, profile, case_dek) = self.case_facts_and_profile(conn, case_id)?;
             let packet = build_packet(&service_type, &facts, profile.as_ref(), &new.notes);
             let fields: Vec<String> = packet.keys().cloned().collect();

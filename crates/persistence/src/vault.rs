@@ -422,10 +422,10 @@ impl Vault {
         crate::audit::append(conn, self.audit.stripes, event)
     }
 
-    /// The caller's writes (a new record's rows), then [`Vault::record`] of their event, in
-    /// the caller's transaction. On PostgreSQL the writes share the statement that takes the
-    /// audit chain's head (see [`crate::audit::append_with`]); on SQLite, in process, each
-    /// runs alone, in order.
+    /// The caller's writes (a new record's rows), then [`Vault::record`] of their event. On
+    /// PostgreSQL all of it is one statement (see [`crate::audit::append_with`]), so the caller
+    /// needs no transaction ([`Database::write_single`]); on SQLite, in process, each runs
+    /// alone, in order, in the caller's transaction.
     pub(crate) fn record_with<'a>(
         &self,
         conn: &mut DbConnection,
