@@ -270,6 +270,31 @@ both!(a_counselors_and_a_case_workers_day, |db: TestDb| {
         .as_str()
         .unwrap()
         .to_string();
+    // A new note has no revision yet, and an empty one is no note: each refused by field,
+    // and nothing written.
+    for (bad, field) in [
+        (json!({ "revision": 1, "body": "x" }), "revision"),
+        (json!({ "body": "  " }), "body"),
+    ] {
+        let res = call(
+            s,
+            case_worker,
+            "POST",
+            &format!("/api/v1/cases/{case_id}/notes"),
+            Some(bad),
+        );
+        assert_eq!(res.status, 422, "{}", res.text());
+        assert!(res.json()["fields"].get(field).is_some(), "{}", res.text());
+    }
+    assert_eq!(
+        count(
+            &db,
+            &format!(
+                "SELECT CAST(COUNT(*) AS TEXT) AS item FROM case_notes WHERE case_id = '{case_id}'"
+            )
+        ),
+        1
+    );
     let note_path = format!("/api/v1/cases/{case_id}/notes/{note}");
     let edit = |revision: i64, body: &str| {
         call(

@@ -13,7 +13,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use domain::Sensitive;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use persistence::identity::{Actor, AuthError, NewSession};
+use persistence::identity::{Actor, AuthError, Claim, NewSession};
 use persistence::{DbError, Vault};
 use serde::{Deserialize, Serialize};
 
@@ -299,7 +299,7 @@ impl Session {
     pub(crate) async fn run_in_session<T, F>(self, work: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
-        F: FnOnce(&Vault, &Services, &str, &str) -> Result<T, ApiError> + Send + 'static,
+        F: FnOnce(&Vault, &Services, Claim<'_>) -> Result<T, ApiError> + Send + 'static,
     {
         let Session {
             services,
@@ -307,7 +307,14 @@ impl Session {
             session_id,
         } = self;
         let vault = services.vault()?;
-        web::block(move || work(&vault, &services, &session_id, &user_id)).await?
+        web::block(move || {
+            let claim = Claim {
+                session_id: &session_id,
+                user_id: &user_id,
+            };
+            work(&vault, &services, claim)
+        })
+        .await?
     }
 }
 

@@ -9,7 +9,7 @@ use persistence::cases::{
     CaseChanges, CaseFile, CaseFilter, CaseSummary, ConsentView, GrantView, PlanChanges,
     PlanItemView,
 };
-use persistence::identity::Reauth;
+use persistence::identity::{AuthError, Reauth};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -557,8 +557,8 @@ pub(crate) async fn read(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let file = session
-        .run_in_session(move |vault, s, session_id, user_id| {
-            Ok(vault.read_case_in_session(&s.db, &s.auth, session_id, user_id, &id)?)
+        .run_in_session(move |vault, s, claim| {
+            Ok(vault.read_case_in_session(&s.db, &s.auth, claim, &id)?)
         })
         .await?;
     Ok(HttpResponse::Ok().json(CaseFileBody::from(file)))
@@ -756,12 +756,17 @@ pub(crate) async fn add_note(
     body: web::Json<NoteBody>,
 ) -> Result<HttpResponse, ApiError> {
     let NoteBody { revision, body } = body.into_inner();
+    // Answered after the session's and the case's checks, like the body's own.
+    let fresh = match revision {
+        Some(_) => Err(AuthError::Invalid {
+            field: "revision",
+            message: "a new note has none",
+        }),
+        None => Ok(()),
+    };
     let note = session
-        .run(move |vault, s, actor| {
-            if revision.is_some() {
-                return Err(ApiError::invalid_field("revision", "a new note has none"));
-            }
-            Ok(vault.add_note(&s.db, actor, &id, body)?)
+        .run_in_session(move |vault, s, claim| {
+            Ok(vault.add_note_in_session(&s.db, &s.auth, claim, &id, fresh, body)?)
         })
         .await?;
     Ok(HttpResponse::Created().json(NoteCreated {

@@ -549,7 +549,9 @@ pub(crate) async fn create(
         override_justification,
     };
     let view = session
-        .run(move |vault, s, actor| Ok(vault.create_referral(&s.db, actor, &case_id, new)?))
+        .run_in_session(move |vault, s, claim| {
+            Ok(vault.create_referral_in_session(&s.db, &s.auth, claim, &case_id, new)?)
+        })
         .await?;
     Ok(HttpResponse::Created().json(ReferralOut::from(view)))
 }

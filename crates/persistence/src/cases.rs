@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::calls::CallSettings;
 use crate::clock::{code_list, now_micros};
 use crate::error::{new_id, refuse};
-use crate::identity::{Actor, AuthError, SessionCheck};
+use crate::identity::{Actor, AuthError, AuthSettings, Claim, SessionCheck};
 use crate::prepared::{write, Prepared, Write};
 use crate::schema::{
     break_glass_grants, calls, case_consents, case_note_revisions, case_notes, case_plan_items,
@@ -790,8 +790,7 @@ impl Vault {
         Ok((row, rule, grant))
     }
 
-    /// [`Vault::case_for`], and with `with_key` the case's data key row in the same query (for
-    /// reads: a write reads the key in its own transaction, after any erasure).
+    /// [`Vault::case_for`], and with `with_key` the case's data key row in the same query.
     #[allow(clippy::type_complexity)]
     fn case_and_key_for(
         &self,
@@ -853,33 +852,28 @@ impl Vault {
         }
     }
 
-    /// The whole case file, if the policy allows; one audit event names what was opened.
-    pub fn read_case(&self, db: &Database, actor: &Actor, id: &str) -> Result<CaseFile, AuthError> {
-        let (row, rule, break_glass_until, key) =
-            self.case_and_key_for(db, actor, Action::CaseRead, id, true)?;
-        self.load_case(db, row, Some((actor, rule)), break_glass_until, key)
-    }
-
-    /// [`Vault::read_case`] for a request whose session is not checked yet: the session check
-    /// and the case with its data key are one query (DESIGN.md section 9: one query for session
-    /// and record). Nothing of the case is used before the session is found valid and allowed to
-    /// work (401 and 403 come first, as with [`Vault::authenticate`]); the case's row, read in the
-    /// same query, is ciphertext and facts and is dropped unused otherwise.
-    pub fn read_case_in_session(
+    /// The session check and the case with its data key in one query (DESIGN.md section 9:
+    /// one query for session and record), then the policy's decision on `action` as
+    /// [`Vault::case_and_key_for`] makes it. Nothing of the case is used before the session is
+    /// found valid and allowed to work (401 and 403 come first, as with
+    /// [`Vault::authenticate`]); the case's row, read in the same query, is ciphertext and facts
+    /// and is dropped unused otherwise.
+    #[allow(clippy::type_complexity)]
+    fn case_in_session(
         &self,
         db: &Database,
-        settings: &crate::identity::AuthSettings,
-        session_id: &str,
-        user_id: &str,
+        settings: &AuthSettings,
+        claim: Claim<'_>,
+        action: Action,
         id: &str,
-    ) -> Result<CaseFile, AuthError> {
+    ) -> Result<(Actor, CaseRow, &'static str, Option<i64>, Option<KeyRow>), AuthError> {
         let now = now_micros();
         let (actor, last_seen, found) = db.with_conn(|conn| {
             let row: Option<(SessionCheck, Option<CaseRow>, Option<KeyRow>)> = sessions::table
                 .inner_join(users::table)
                 .left_join(cases::table.on(cases::id.eq(id.to_owned())))
                 .left_join(data_keys::table.on(data_keys::owner_id.eq(cases::id)))
-                .filter(sessions::id.eq(session_id))
+                .filter(sessions::id.eq(claim.session_id))
                 .select((
                     SessionCheck::as_select(),
                     // The case's columns as one nullable tuple (a left join).
@@ -893,26 +887,44 @@ impl Vault {
                 Some((session, case, key)) => (Some(session), case, key),
                 None => (None, None, None),
             };
-            let (actor, last_seen) =
-                match self.session_actor(settings, session_id, Some(user_id), session, now)? {
-                    Ok(valid) => valid,
-                    Err(e) => return Ok(Err(e)),
-                };
+            let (actor, last_seen) = match self.session_actor(
+                settings,
+                claim.session_id,
+                Some(claim.user_id),
+                session,
+                now,
+            )? {
+                Ok(valid) => valid,
+                Err(e) => return Ok(Err(e)),
+            };
             if let Err(e) = actor.may_work() {
                 return Ok(Err(e));
             }
             let found = match case {
                 Some(row) => {
-                    let (relation, grant) =
-                        policy_relation(conn, &actor, &row, Action::CaseRead, now)?;
+                    let (relation, grant) = policy_relation(conn, &actor, &row, action, now)?;
                     Some((row, relation, grant, key))
                 }
                 None => None,
             };
             Ok(Ok((actor, last_seen, found)))
         })??;
-        self.touch_session(db, session_id, last_seen, now)?;
-        let (row, rule, grant, key) = self.decide_case(db, &actor, Action::CaseRead, id, found)?;
+        self.touch_session(db, claim.session_id, last_seen, now)?;
+        let (row, rule, grant, key) = self.decide_case(db, &actor, action, id, found)?;
+        Ok((actor, row, rule, grant, key))
+    }
+
+    /// The whole case file, if the policy allows; one audit event names what was opened. For a
+    /// request whose session is not checked yet: see [`Vault::case_in_session`].
+    pub fn read_case_in_session(
+        &self,
+        db: &Database,
+        settings: &AuthSettings,
+        claim: Claim<'_>,
+        id: &str,
+    ) -> Result<CaseFile, AuthError> {
+        let (actor, row, rule, grant, key) =
+            self.case_in_session(db, settings, claim, Action::CaseRead, id)?;
         self.load_case(db, row, Some((&actor, rule)), grant, key)
     }
 
@@ -1566,7 +1578,42 @@ impl Vault {
         body: Sensitive<String>,
     ) -> Result<String, AuthError> {
         let body = Self::note_body("body", body)?;
-        let (_, rule, _) = self.case_for(db, actor, Action::CaseUpdate, case_id)?;
+        let (_, rule, _, key) =
+            self.case_and_key_for(db, actor, Action::CaseUpdate, case_id, true)?;
+        self.write_note(db, actor, case_id, rule, key, body)
+    }
+
+    /// [`Vault::add_note`] for a request whose session is not checked yet (see
+    /// [`Vault::case_in_session`]): the input is answered after the session and the case, its
+    /// other checks (`input`: the caller's own) first.
+    pub fn add_note_in_session(
+        &self,
+        db: &Database,
+        settings: &AuthSettings,
+        claim: Claim<'_>,
+        case_id: &str,
+        input: Result<(), AuthError>,
+        body: Sensitive<String>,
+    ) -> Result<String, AuthError> {
+        let (actor, _, rule, _, key) =
+            self.case_in_session(db, settings, claim, Action::CaseUpdate, case_id)?;
+        input?;
+        let body = Self::note_body("body", body)?;
+        self.write_note(db, &actor, case_id, rule, key, body)
+    }
+
+    /// A new note and its first revision, sealed with the case's key (read with the case), and
+    /// its event: one statement on PostgreSQL.
+    fn write_note(
+        &self,
+        db: &Database,
+        actor: &Actor,
+        case_id: &str,
+        rule: &'static str,
+        key: Option<KeyRow>,
+        body: String,
+    ) -> Result<String, AuthError> {
+        let dek = self.unwrap_data_key(case_id, key)?;
         let id = new_id()?;
         let now = now_micros();
         let event = AuditEvent {
@@ -1577,7 +1624,6 @@ impl Vault {
             ..actor.event("case.note.add")
         };
         db.write_single(|conn| {
-            let dek = self.data_key(conn, case_id)?;
             let note = diesel::insert_into(case_notes::table).values((
                 case_notes::id.eq(&id),
                 case_notes::case_id.eq(case_id),
@@ -2174,6 +2220,14 @@ pub(crate) fn live(rows: impl IntoIterator<Item = ConsentRow>) -> Vec<(String, C
 }
 
 /// What other modules need of a case the actor may act on.
+/// A case as a referral's creation needs it (see [`Vault::case_for_referral`]).
+pub(crate) struct CaseForReferral {
+    pub access: CaseAccess,
+    pub facts: CaseFacts,
+    pub profile: Option<VictimProfile>,
+    pub dek: crypto::envelope::DataKey,
+}
+
 pub(crate) struct CaseAccess {
     pub rule: &'static str,
     pub reference: String,
@@ -2199,16 +2253,54 @@ impl Vault {
         })
     }
 
-    /// The clear facts and the opened profile of a case (to build a referral packet).
-    pub(crate) fn case_facts_and_profile(
+    /// What a referral's creation needs of its case: the policy's answer for creating one, the
+    /// clear facts, the opened profile and the case's data key, from the case and its key read
+    /// in one query.
+    pub(crate) fn case_for_referral(
         &self,
-        conn: &mut DbConnection,
+        db: &Database,
+        actor: &Actor,
         id: &str,
-    ) -> Result<(CaseFacts, Option<VictimProfile>, crypto::envelope::DataKey), DbError> {
-        let (row, key) = case_with_key(conn, id)?.ok_or(DbError::NotFound)?;
-        let dek = self.unwrap_data_key(id, key)?;
+    ) -> Result<CaseForReferral, AuthError> {
+        let (row, rule, _, key) =
+            self.case_and_key_for(db, actor, Action::ReferralCreate, id, true)?;
+        self.opened_for_referral(actor, row, rule, key)
+    }
+
+    /// [`Vault::case_for_referral`] for a request whose session is not checked yet (see
+    /// [`Vault::case_in_session`]).
+    pub(crate) fn case_for_referral_in_session(
+        &self,
+        db: &Database,
+        settings: &AuthSettings,
+        claim: Claim<'_>,
+        id: &str,
+    ) -> Result<(Actor, CaseForReferral), AuthError> {
+        let (actor, row, rule, _, key) =
+            self.case_in_session(db, settings, claim, Action::ReferralCreate, id)?;
+        let case = self.opened_for_referral(&actor, row, rule, key)?;
+        Ok((actor, case))
+    }
+
+    fn opened_for_referral(
+        &self,
+        actor: &Actor,
+        row: CaseRow,
+        rule: &'static str,
+        key: Option<KeyRow>,
+    ) -> Result<CaseForReferral, AuthError> {
+        let dek = self.unwrap_data_key(&row.id, key)?;
         let content = self.open_content(&dek, &row)?;
-        Ok((row.facts(), content.profile, dek))
+        Ok(CaseForReferral {
+            facts: row.facts(),
+            profile: content.profile,
+            dek,
+            access: CaseAccess {
+                rule,
+                relation: row.relation_to(actor),
+                reference: row.reference,
+            },
+        })
     }
 }
 

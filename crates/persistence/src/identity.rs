@@ -54,6 +54,14 @@ impl Default for AuthSettings {
     }
 }
 
+/// A request's claimed session, from its verified token: checked against the database by the
+/// first query of the work it asks for (the vault's `*_in_session` functions).
+#[derive(Debug, Clone, Copy)]
+pub struct Claim<'a> {
+    pub session_id: &'a str,
+    pub user_id: &'a str,
+}
+
 /// The authenticated user behind a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor {

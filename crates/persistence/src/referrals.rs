@@ -17,10 +17,10 @@ use domain::policy::{Action, Relation};
 use domain::referrals::{packet_fields, Mover, PacketField, PacketNotes, Status};
 use domain::Sensitive;
 
-use crate::cases::ConsentRow;
+use crate::cases::{CaseForReferral, ConsentRow};
 use crate::clock::now_micros;
 use crate::error::new_id;
-use crate::identity::{Actor, AuthError};
+use crate::identity::{Actor, AuthError, AuthSettings, Claim};
 use crate::outbox::{queue_to_address, queue_to_user};
 use crate::prepared::write;
 use crate::schema::{
@@ -266,9 +266,40 @@ impl Vault {
         db: &Database,
         actor: &Actor,
         case_id: &str,
+        new: NewReferral,
+    ) -> Result<ReferralView, AuthError> {
+        let case = self.case_for_referral(db, actor, case_id)?;
+        self.referral_from(db, actor, case_id, case, new)
+    }
+
+    /// [`Vault::create_referral`] for a request whose session is not checked yet: the session
+    /// check and the case with its key are one query (see `Vault::case_in_session`).
+    pub fn create_referral_in_session(
+        &self,
+        db: &Database,
+        settings: &AuthSettings,
+        claim: Claim<'_>,
+        case_id: &str,
+        new: NewReferral,
+    ) -> Result<ReferralView, AuthError> {
+        let (actor, case) = self.case_for_referral_in_session(db, settings, claim, case_id)?;
+        self.referral_from(db, &actor, case_id, case, new)
+    }
+
+    fn referral_from(
+        &self,
+        db: &Database,
+        actor: &Actor,
+        case_id: &str,
+        case: CaseForReferral,
         mut new: NewReferral,
     ) -> Result<ReferralView, AuthError> {
-        let access = self.case_access(db, actor, Action::ReferralCreate, case_id)?;
+        let CaseForReferral {
+            access,
+            facts,
+            profile,
+            dek: case_dek,
+        } = case;
         // The service, and the case's referral-sharing consents alongside (one row per consent,
         // or one without): one query.
         type ServiceRow = (String, String, bool, String);
@@ -350,7 +381,6 @@ impl Vault {
         let id = new_id()?;
         let now = now_micros();
         Ok(db.write_single(|conn| {
-            let (facts, profile, case_dek) = self.case_facts_and_profile(conn, case_id)?;
             let packet = build_packet(&service_type, &facts, profile.as_ref(), &new.notes);
             let fields: Vec<String> = packet.keys().cloned().collect();
             let (dek, key_row) = self.new_data_key("referral", &id)?;
