@@ -410,6 +410,79 @@ both!(
     }
 );
 
+both!(
+    a_batch_of_events_chains_like_events_appended_one_by_one,
+    |db: TestDb| {
+        // The group commit writes a batch of reads' events as one statement on PostgreSQL, the
+        // links computed by the database: every size, every absent field, any text must give
+        // the chain `verify` recomputes, between single appends on the same stripes.
+        let (d, vault) = open_vault(&db, 2);
+        let event = |n: usize| AuditEvent {
+            actor_id: (!n.is_multiple_of(3)).then(|| format!("user-{n}")),
+            actor_role: (!n.is_multiple_of(4)).then(|| "case_worker".to_string()),
+            session_ref: (!n.is_multiple_of(5)).then(|| format!("s-{n:x}")),
+            mfa: n.is_multiple_of(2),
+            action: if n.is_multiple_of(7) {
+                "case.list"
+            } else {
+                "case.read"
+            }
+            .into(),
+            record_type: (!n.is_multiple_of(6)).then(|| "case".to_string()),
+            record_id: (!n.is_multiple_of(6)).then(|| format!("case-ü'\\\"-{n}")),
+            fields: (0..n % 4).map(|f| format!("field_{f}")).collect(),
+            purpose: (n.is_multiple_of(8)).then(|| "break_glass".to_string()),
+            outcome: if n.is_multiple_of(9) {
+                persistence::Outcome::Denied
+            } else {
+                persistence::Outcome::Allowed
+            },
+            rule: (!n.is_multiple_of(10)).then(|| "assigned_case_worker".to_string()),
+            source: (!n.is_multiple_of(11)).then(|| "p-1a2b".to_string()),
+            request_id: (!n.is_multiple_of(12)).then(|| format!("{n:016x}")),
+        };
+        let mut total = 0;
+        for size in [0usize, 1, 2, 3, 17, 512] {
+            let events: Vec<AuditEvent> = (total..total + size).map(event).collect();
+            persistence::testing::append_batch(&d, 2, &events).expect("batch");
+            total += size;
+            d.write(|c| vault.record(c, &event(total))).unwrap();
+            total += 1;
+        }
+        let count = query_strings(
+            &d,
+            "SELECT CAST(COUNT(*) AS TEXT) AS item FROM audit_events",
+        )
+        .unwrap();
+        assert_eq!(count, vec![total.to_string()]);
+        // Every event's values stored as given, in order along the chains.
+        let stored = query_strings(
+            &d,
+            "SELECT COALESCE(record_id, '-') || '|' || fields || '|' || outcome AS item \
+         FROM audit_events ORDER BY id",
+        )
+        .unwrap();
+        assert!(
+            stored.contains(&format!(
+                "case-ü'\\\"-{}|field_0,field_1,field_2|allowed",
+                523
+            )),
+            "{:?}",
+            &stored[stored.len() - 3..]
+        );
+        let report = vault.verify(&d, None).unwrap();
+        assert!(report.ok(), "{:?}", report.problems);
+        assert_eq!(report.events_checked as usize, total);
+        let gaps = query_strings(
+            &d,
+            "SELECT CAST(h.stripe AS TEXT) AS item FROM audit_heads h \
+         WHERE h.seq <> (SELECT COUNT(*) FROM audit_events e WHERE e.stripe = h.stripe)",
+        )
+        .unwrap();
+        assert!(gaps.is_empty(), "stripes with gaps: {gaps:?}");
+    }
+);
+
 both!(the_access_log_refuses_update_and_delete, |db: TestDb| {
     let (d, vault) = open_vault(&db, 1);
     d.write(|c| vault.record(c, &AuditEvent::system("test")))
@@ -1002,5 +1075,18 @@ fn postgres_keeps_the_audit_append_prepared() {
             && s.contains("UPDATE audit_heads SET seq")),
         "the append is not one prepared statement: {prepared:?}"
     );
+    // A batch (the group commit of reads) is one statement whatever its size: one text,
+    // prepared once.
+    for size in [2, 5, 9] {
+        let events = vec![AuditEvent::system("test.batch"); size];
+        persistence::testing::append_batch(&d, 2, &events).unwrap();
+    }
+    let prepared =
+        query_strings(&d, "SELECT statement AS item FROM pg_prepared_statements").unwrap();
+    let batches = prepared
+        .iter()
+        .filter(|s| s.contains("WITH RECURSIVE") && s.contains("INSERT INTO audit_events"))
+        .count();
+    assert_eq!(batches, 1, "{prepared:?}");
     assert!(vault.verify(&d, None).unwrap().ok());
 }

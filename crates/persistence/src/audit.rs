@@ -299,15 +299,20 @@ fn chain(
 /// (which locks that stripe's head row until the transaction ends, so each chain stays linear
 /// while the other stripes take other writers), one insert and one head hash update, however
 /// many events.
-fn append_batch(
+pub(crate) fn append_batch(
     conn: &mut DbConnection,
     stripes: u32,
     events: &[AuditEvent],
 ) -> Result<(), DbError> {
-    if let (DbConnection::Pg(c), [event]) = (&mut *conn, events) {
+    match (&mut *conn, events) {
+        (_, []) => return Ok(()),
         // One event (a write's own, or a lone read's) on PostgreSQL: one statement, the head
         // taken and the link computed by the database.
-        return append_with(c, stripes, event, Vec::new());
+        (DbConnection::Pg(c), [event]) => return append_with(c, stripes, event, Vec::new()),
+        // A batch (group commit) on PostgreSQL: one statement too, the links chained by the
+        // database.
+        (DbConnection::Pg(c), events) => return append_chained(c, stripes, events),
+        (DbConnection::Sqlite(_), _) => {}
     }
     let stripe = pick_stripe(stripes)?;
     let head = Prepared(take_head!(stripe, events.len() as i64))
@@ -315,34 +320,216 @@ fn append_batch(
         .optional()?;
     let (rows, hash) = chain(stripe, head, events)?;
     let advance = advance_head!(stripe, hash);
-    match (conn, rows.as_slice()) {
-        // One row on SQLite (in-process, no round trip to save): two statements, both prepared.
-        (conn, [row]) => {
+    // On SQLite (in process, no round trip to save) the insert, then the head.
+    match rows.as_slice() {
+        [row] => {
             Prepared(
                 diesel::insert_into(audit_events::table)
                     .values(row)
                     .returning(audit_events::id),
             )
             .get_result::<i64, _>(conn)?;
-            Prepared(advance).get_result::<i32, _>(conn)?;
         }
-        // A batch (group commit, bulk import) on PostgreSQL: the multi-row insert (which the
-        // multi-backend connection does not offer) and the head's new hash in one statement.
-        // Not kept prepared: its text differs with the number of rows.
-        (DbConnection::Pg(c), rows) => {
-            let insert = diesel::insert_into(audit_events::table).values(rows);
-            With::new(vec![part(insert)], advance).get_result::<i32>(c)?;
-        }
-        // On SQLite the insert, then the head.
-        (DbConnection::Sqlite(c), rows) => {
+        rows => {
+            let DbConnection::Sqlite(c) = conn else {
+                unreachable!("PostgreSQL returned above");
+            };
             diesel::insert_into(audit_events::table)
                 .values(rows)
                 .execute(c)?;
-            Prepared(advance).get_result::<i32, _>(c)?;
         }
     }
+    Prepared(advance).get_result::<i32, _>(conn)?;
     Ok(())
 }
+
+/// Appends a batch of events to one stripe on PostgreSQL in one statement: the head locked,
+/// each event's link computed by the database from the previous one (a recursive CTE over the
+/// events, passed as arrays so that the statement's text is the same for every batch size and
+/// stays prepared), the events inserted in chain order, the head moved to the last:
+///
+/// ```sql
+/// WITH RECURSIVE sH AS (SELECT seq, hash FROM audit_heads WHERE stripe = $ FOR UPDATE),
+///   sV AS (SELECT * FROM unnest($before[], $after[], $occurred_at[], ...) WITH ORDINALITY
+///          AS v (before, after, occurred_at, ..., i)),
+///   sC AS (SELECT 0 AS i, seq, hash, NULL AS prev FROM sH
+///          UNION ALL SELECT v.i, c.seq + 1,
+///                           sha256(v.before || int8send(c.seq + 1) || v.after || c.hash), c.hash
+///          FROM sC c JOIN sV v ON v.i = c.i + 1),
+///   sE AS (INSERT INTO audit_events (...) SELECT $stripe, c.seq, v.occurred_at, ..., c.prev,
+///          c.hash FROM sC c JOIN sV v ON v.i = c.i ORDER BY c.i RETURNING stripe_seq, hash)
+/// UPDATE audit_heads SET seq = l.stripe_seq, hash = l.hash
+///   FROM (SELECT stripe_seq, hash FROM sE ORDER BY stripe_seq DESC LIMIT 1) AS l
+///   WHERE stripe = $ RETURNING stripe
+/// ```
+///
+/// The same links [`chain`] computes and `verify` recomputes. Atomic on its own (outside a
+/// transaction too): a batch is in the log whole or not at all. A stripe without a head row
+/// inserts nothing and returns no row, which is an error.
+fn append_chained(
+    pg: &mut diesel::PgConnection,
+    stripes: u32,
+    events: &[AuditEvent],
+) -> Result<(), DbError> {
+    let stripe = pick_stripe(stripes)?;
+    let occurred_at = now_micros();
+    let mut batch = ChainedBatch {
+        stripe,
+        ..ChainedBatch::default()
+    };
+    for event in events {
+        let row = event_row(event, stripe, 0, occurred_at, GENESIS);
+        let (before, after) =
+            crypto::audit::link_around(&row.canonical(), SEQ_AT).ok_or_else(|| {
+                DbError::Refused("the event encoding moved its sequence number".into())
+            })?;
+        batch.push(row, before, after);
+    }
+    Prepared(batch).get_result::<i32, _>(pg)?;
+    Ok(())
+}
+
+/// The columns of a batch of events, one array each (see [`append_chained`]).
+#[derive(Default)]
+struct ChainedBatch {
+    stripe: i32,
+    before: Vec<Vec<u8>>,
+    after: Vec<Vec<u8>>,
+    occurred_at: Vec<i64>,
+    actor_id: Vec<Option<String>>,
+    actor_role: Vec<Option<String>>,
+    session_ref: Vec<Option<String>>,
+    mfa: Vec<bool>,
+    action: Vec<String>,
+    record_type: Vec<Option<String>>,
+    record_id: Vec<Option<String>>,
+    fields: Vec<String>,
+    purpose: Vec<Option<String>>,
+    outcome: Vec<String>,
+    rule: Vec<Option<String>>,
+    source: Vec<Option<String>>,
+    request_id: Vec<Option<String>>,
+}
+
+impl ChainedBatch {
+    fn push(&mut self, row: EventRow, before: Vec<u8>, after: Vec<u8>) {
+        let EventRow {
+            id: _,
+            stripe: _,
+            stripe_seq: _,
+            occurred_at,
+            actor_id,
+            actor_role,
+            session_ref,
+            mfa,
+            action,
+            record_type,
+            record_id,
+            fields,
+            purpose,
+            outcome,
+            rule,
+            source,
+            request_id,
+            prev_hash: _,
+            hash: _,
+        } = row;
+        self.before.push(before);
+        self.after.push(after);
+        self.occurred_at.push(occurred_at);
+        self.actor_id.push(actor_id);
+        self.actor_role.push(actor_role);
+        self.session_ref.push(session_ref);
+        self.mfa.push(mfa);
+        self.action.push(action);
+        self.record_type.push(record_type);
+        self.record_id.push(record_id);
+        self.fields.push(fields);
+        self.purpose.push(purpose);
+        self.outcome.push(outcome);
+        self.rule.push(rule);
+        self.source.push(source);
+        self.request_id.push(request_id);
+    }
+}
+
+/// The event columns [`ChainedBatch`] passes, in the order of `unnest`'s arrays.
+const BATCH_COLUMNS: &str = "occurred_at, actor_id, actor_role, session_ref, mfa, action, \
+    record_type, record_id, fields, purpose, outcome, rule, source, request_id";
+
+impl QueryFragment<diesel::pg::Pg> for ChainedBatch {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, diesel::pg::Pg>) -> QueryResult<()> {
+        use diesel::sql_types::Array;
+        out.push_sql("WITH RECURSIVE sH AS (SELECT seq, hash FROM audit_heads WHERE stripe = ");
+        out.push_bind_param::<Integer, _>(&self.stripe)?;
+        out.push_sql(" FOR UPDATE), sV AS (SELECT * FROM unnest(");
+        out.push_bind_param::<Array<Binary>, _>(&self.before)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Binary>, _>(&self.after)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<BigInt>, _>(&self.occurred_at)?;
+        for texts in [&self.actor_id, &self.actor_role, &self.session_ref] {
+            out.push_sql(", ");
+            out.push_bind_param::<Array<Nullable<Text>>, _>(texts)?;
+        }
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Bool>, _>(&self.mfa)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Text>, _>(&self.action)?;
+        for texts in [&self.record_type, &self.record_id] {
+            out.push_sql(", ");
+            out.push_bind_param::<Array<Nullable<Text>>, _>(texts)?;
+        }
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Text>, _>(&self.fields)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Nullable<Text>>, _>(&self.purpose)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Text>, _>(&self.outcome)?;
+        for texts in [&self.rule, &self.source, &self.request_id] {
+            out.push_sql(", ");
+            out.push_bind_param::<Array<Nullable<Text>>, _>(texts)?;
+        }
+        out.push_sql(") WITH ORDINALITY AS v (before, after, ");
+        out.push_sql(BATCH_COLUMNS);
+        out.push_sql(
+            ", i)), sC AS (SELECT CAST(0 AS BIGINT) AS i, seq, hash, CAST(NULL AS BYTEA) AS prev \
+             FROM sH UNION ALL SELECT v.i, c.seq + 1, \
+             sha256(v.before || int8send(c.seq + 1) || v.after || c.hash), c.hash \
+             FROM sC c JOIN sV v ON v.i = c.i + 1), \
+             sE AS (INSERT INTO audit_events (stripe, stripe_seq, ",
+        );
+        out.push_sql(BATCH_COLUMNS);
+        out.push_sql(", prev_hash, hash) SELECT ");
+        out.push_bind_param::<Integer, _>(&self.stripe)?;
+        out.push_sql(", c.seq");
+        for column in BATCH_COLUMNS.split(", ") {
+            out.push_sql(", v.");
+            out.push_sql(column.trim());
+        }
+        out.push_sql(
+            ", c.prev, c.hash FROM sC c JOIN sV v ON v.i = c.i ORDER BY c.i \
+             RETURNING stripe_seq, hash) \
+             UPDATE audit_heads SET seq = l.stripe_seq, hash = l.hash FROM \
+             (SELECT stripe_seq, hash FROM sE ORDER BY stripe_seq DESC LIMIT 1) AS l \
+             WHERE audit_heads.stripe = ",
+        );
+        out.push_bind_param::<Integer, _>(&self.stripe)?;
+        out.push_sql(" RETURNING audit_heads.stripe");
+        Ok(())
+    }
+}
+
+impl diesel::query_builder::QueryId for ChainedBatch {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl diesel::query_builder::Query for ChainedBatch {
+    type SqlType = Integer;
+}
+
+impl<Conn> RunQueryDsl<Conn> for ChainedBatch {}
 
 /// Appends one event on PostgreSQL in one statement, after the caller's own writes (`first`: a
 /// new record's rows, say, none for a lone event), which share it:
@@ -618,7 +805,8 @@ impl GroupCommit {
 }
 
 fn write_group(db: &Database, stripes: u32, events: &[AuditEvent]) -> Result<(), BatchError> {
-    db.write(|conn| append_batch(conn, stripes, events))
+    // One statement on PostgreSQL, whatever the batch's size: no BEGIN and COMMIT needed.
+    db.write_single(|conn| append_batch(conn, stripes, events))
         .map_err(|e| match e {
             DbError::Unavailable(m) => BatchError::Unavailable(m),
             DbError::Query(q) if DbError::is_connection_loss(&q) => {

@@ -142,3 +142,13 @@ pub fn insert_one(db: &Database, id: &str) -> Result<(), DbError> {
         Ok(())
     })
 }
+
+/// Appends `events` as one batch, the way the group commit of reads writes them (one statement
+/// on PostgreSQL), so that tests can hold batches of chosen sizes to `verify`.
+pub fn append_batch(
+    db: &Database,
+    stripes: u32,
+    events: &[crate::AuditEvent],
+) -> Result<(), DbError> {
+    db.write_single(|conn| crate::audit::append_batch(conn, stripes, events))
+}
