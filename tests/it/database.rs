@@ -52,6 +52,18 @@ fn check_settings(d: &persistence::Database) {
             assert_eq!(one("foreign_keys", "foreign_keys"), "1");
             assert_eq!(one("secure_delete", "secure_delete"), "1");
             assert_eq!(one("busy_timeout", "timeout"), "60000");
+            // The query planner stability guarantee (`.cargo/config.toml`): without it a
+            // statement whose plan used a bound value (every `LIMIT ?`) is parsed and planned
+            // again at each execution.
+            assert_eq!(
+                query_strings(
+                    d,
+                    "SELECT CAST(sqlite_compileoption_used('ENABLE_QPSG') AS TEXT) AS item"
+                )
+                .unwrap(),
+                vec!["1"],
+                "SQLite built without SQLITE_ENABLE_QPSG"
+            );
         }
         Backend::Postgres => {
             let show = |setting: &str| {
