@@ -867,22 +867,103 @@ impl Vault {
         action: Action,
         id: &str,
     ) -> Result<(Actor, CaseRow, &'static str, Option<i64>, Option<KeyRow>), AuthError> {
+        let (actor, row, rule, grant, key, _) =
+            self.case_in_session_with(db, settings, claim, action, id, false)?;
+        Ok((actor, row, rule, grant, key))
+    }
+
+    /// [`Vault::case_in_session`], and with `children` on PostgreSQL the case file's notes,
+    /// plan items, consents and linked calls in the same query ([`CASE_CHILDREN_ARRAY`];
+    /// `None` on SQLite, where the file's own query is in process and costs no round trip).
+    #[allow(clippy::type_complexity)]
+    fn case_in_session_with(
+        &self,
+        db: &Database,
+        settings: &AuthSettings,
+        claim: Claim<'_>,
+        action: Action,
+        id: &str,
+        children: bool,
+    ) -> Result<
+        (
+            Actor,
+            CaseRow,
+            &'static str,
+            Option<i64>,
+            Option<KeyRow>,
+            Option<Vec<ChildRow>>,
+        ),
+        AuthError,
+    > {
         let now = now_micros();
-        let (actor, last_seen, found) = db.with_conn(|conn| {
-            let row: Option<(SessionCheck, Option<CaseRow>, Option<KeyRow>)> = sessions::table
-                .inner_join(users::table)
-                .left_join(cases::table.on(cases::id.eq(id.to_owned())))
-                .left_join(data_keys::table.on(data_keys::owner_id.eq(cases::id)))
-                .filter(sessions::id.eq(claim.session_id))
-                .select((
-                    SessionCheck::as_select(),
-                    // The case's columns as one nullable tuple (a left join).
-                    <CaseRow as Selectable<crate::connection::MultiBackend>>::construct_selection()
-                        .nullable(),
-                    (data_keys::dek_version, data_keys::wrapped).nullable(),
-                ))
-                .first(conn)
-                .optional()?;
+        // The same joins and filter for both forms of the query.
+        macro_rules! session_and_case {
+            () => {
+                sessions::table
+                    .inner_join(users::table)
+                    .left_join(cases::table.on(cases::id.eq(id.to_owned())))
+                    .left_join(data_keys::table.on(data_keys::owner_id.eq(cases::id)))
+                    .filter(sessions::id.eq(claim.session_id))
+            };
+        }
+        let (actor, last_seen, found, rows) = db.with_conn(|conn| {
+            let (row, rows): (Option<(SessionCheck, Option<CaseRow>, Option<KeyRow>)>, _) =
+                match &mut *conn {
+                    DbConnection::Pg(pg) if children => {
+                        let row: Option<(
+                            SessionCheck,
+                            Option<CaseRow>,
+                            Option<KeyRow>,
+                            Option<Vec<ChildTuple>>,
+                        )> = Prepared(
+                            // No LIMIT: the session id is the key, one row at most.
+                            session_and_case!().select((
+                                SessionCheck::as_select(),
+                                <CaseRow as Selectable<diesel::pg::Pg>>::construct_selection()
+                                    .nullable(),
+                                (data_keys::dek_version, data_keys::wrapped).nullable(),
+                                // Diesel cannot prove raw SQL fixed: `Prepared` keeps the
+                                // statement prepared (its text is a constant).
+                                diesel::dsl::sql::<ChildArray>(CASE_CHILDREN_ARRAY),
+                            )),
+                        )
+                        .load(pg)?
+                        .into_iter()
+                        .next();
+                        match row {
+                            Some((session, case, key, rows)) => (
+                                Some((session, case, key)),
+                                Some(
+                                    rows.unwrap_or_default()
+                                        .into_iter()
+                                        .map(ChildRow::from)
+                                        .collect(),
+                                ),
+                            ),
+                            None => (None, None),
+                        }
+                    }
+                    _ => {
+                        (
+                                session_and_case!()
+                                    .select(
+                                        (
+                                            SessionCheck::as_select(),
+                                            // The case's columns as one nullable tuple (a left join).
+                                            <CaseRow as Selectable<
+                                                crate::connection::MultiBackend,
+                                            >>::construct_selection(
+                                            )
+                                            .nullable(),
+                                            (data_keys::dek_version, data_keys::wrapped).nullable(),
+                                        ),
+                                    )
+                                    .first(conn)
+                                    .optional()?,
+                                None,
+                            )
+                    }
+                };
             let (session, case, key) = match row {
                 Some((session, case, key)) => (Some(session), case, key),
                 None => (None, None, None),
@@ -907,11 +988,11 @@ impl Vault {
                 }
                 None => None,
             };
-            Ok(Ok((actor, last_seen, found)))
+            Ok(Ok((actor, last_seen, found, rows)))
         })??;
         self.touch_session(db, claim.session_id, last_seen, now)?;
         let (row, rule, grant, key) = self.decide_case(db, &actor, action, id, found)?;
-        Ok((actor, row, rule, grant, key))
+        Ok((actor, row, rule, grant, key, rows))
     }
 
     /// The whole case file, if the policy allows; one audit event names what was opened. For a
@@ -923,9 +1004,9 @@ impl Vault {
         claim: Claim<'_>,
         id: &str,
     ) -> Result<CaseFile, AuthError> {
-        let (actor, row, rule, grant, key) =
-            self.case_in_session(db, settings, claim, Action::CaseRead, id)?;
-        self.load_case(db, row, Some((&actor, rule)), grant, key)
+        let (actor, row, rule, grant, key, children) =
+            self.case_in_session_with(db, settings, claim, Action::CaseRead, id, true)?;
+        self.load_case(db, row, Some((&actor, rule)), grant, key, children)
     }
 
     /// The case file for a caller that authorized and audits itself (the subject access export).
@@ -935,7 +1016,7 @@ impl Vault {
         id: &str,
     ) -> Result<CaseFile, AuthError> {
         let (row, key) = db.with_conn(|conn| case_with_key(conn, id)?.ok_or(DbError::NotFound))?;
-        self.load_case(db, row, None, None, key)
+        self.load_case(db, row, None, None, key, None)
     }
 
     fn load_case(
@@ -946,6 +1027,8 @@ impl Vault {
         break_glass_until: Option<i64>,
         // The data key row, read with the case (`None`: the case has no key row).
         key: Option<KeyRow>,
+        // The file's children, when read with the case (see `Vault::case_in_session_with`).
+        children: Option<Vec<ChildRow>>,
     ) -> Result<CaseFile, AuthError> {
         let id = row.id.clone();
         let id = id.as_str();
@@ -970,7 +1053,7 @@ impl Vault {
                 plan,
                 consents,
                 calls: linked,
-            } = self.case_children(conn, dek.as_ref(), id)?;
+            } = self.case_children(conn, dek.as_ref(), id, children)?;
             let mut fields = vec!["facts".to_string()];
             for (name, present) in [
                 ("profile", content.profile.is_some()),
@@ -1302,27 +1385,111 @@ impl Vault {
 /// parameter wherever it appears. Ordered by kind, then each kind's own order (creation, given,
 /// start time) and id. Every NULL is cast: PostgreSQL types a `UNION` pair by pair, and a
 /// column NULL in the first two branches would be typed text.
-const CASE_CHILDREN: &str = "\
-SELECT 0 AS kind, n.id AS id, n.author_id AS t1, CAST(NULL AS TEXT) AS t2, \
+macro_rules! children_union {
+    ($case:literal) => {
+        concat!(
+            "SELECT 0 AS kind, n.id AS id, n.author_id AS t1, CAST(NULL AS TEXT) AS t2, \
 CAST(NULL AS TEXT) AS t3, CAST(NULL AS TEXT) AS t4, CAST(NULL AS TEXT) AS t5, \
 n.created_at AS n1, n.updated_at AS n2, CAST(NULL AS BIGINT) AS n3, n.revision AS v, \
 r.body AS x1, CAST(NULL AS BYTEA) AS x2, n.created_at AS s \
 FROM case_notes n JOIN case_note_revisions r ON r.note_id = n.id AND r.revision = n.revision \
-WHERE n.case_id = $1 \
+WHERE n.case_id = ",
+            $case,
+            " \
 UNION ALL \
 SELECT 1, id, domain, status, due_on, created_by, CAST(NULL AS TEXT), completed_at, \
 updated_at, CAST(NULL AS BIGINT), version, goal, progress, created_at \
-FROM case_plan_items WHERE case_id = $1 \
+FROM case_plan_items WHERE case_id = ",
+            $case,
+            " \
 UNION ALL \
 SELECT 2, id, purpose, service_types, organisations, recorded_by, withdrawn_by, given_at, \
 expires_at, withdrawn_at, CAST(NULL AS INTEGER), scope, CAST(NULL AS BYTEA), given_at \
-FROM case_consents WHERE case_id = $1 \
+FROM case_consents WHERE case_id = ",
+            $case,
+            " \
 UNION ALL \
 SELECT 3, id, channel, outcome, CAST(NULL AS TEXT), CAST(NULL AS TEXT), CAST(NULL AS TEXT), \
 started_at, CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS INTEGER), \
 CAST(NULL AS BYTEA), CAST(NULL AS BYTEA), started_at \
-FROM calls WHERE case_id = $1 \
-ORDER BY 1, 14, 2";
+FROM calls WHERE case_id = ",
+            $case,
+            " \
+",
+        )
+    };
+}
+
+const CASE_CHILDREN: &str = concat!(children_union!("$1"), "ORDER BY 1, 14, 2");
+
+/// On PostgreSQL, [`CASE_CHILDREN`] as one more column of the query that checks the session and
+/// reads the case (`Vault::case_in_session`): an array of rows, correlated on the joined case's
+/// id (NULL when there is no case or no child), so opening a case is one round trip for the
+/// session, the case, its key and its file. Rows of the shape of [`ChildRow`], in its order.
+const CASE_CHILDREN_ARRAY: &str = concat!(
+    "(SELECT array_agg(ROW(c.kind, c.id, c.t1, c.t2, c.t3, c.t4, c.t5, c.n1, c.n2, c.n3, c.v, \
+     c.x1, c.x2) ORDER BY c.kind, c.s, c.id) FROM (",
+    children_union!("\"cases\".\"id\""),
+    ") AS c)"
+);
+
+/// The SQL type of [`CASE_CHILDREN_ARRAY`].
+type ChildArray = diesel::sql_types::Nullable<
+    diesel::sql_types::Array<
+        diesel::pg::sql_types::Record<(
+            diesel::sql_types::Integer,
+            diesel::sql_types::Text,
+            diesel::sql_types::Nullable<diesel::sql_types::Text>,
+            diesel::sql_types::Nullable<diesel::sql_types::Text>,
+            diesel::sql_types::Nullable<diesel::sql_types::Text>,
+            diesel::sql_types::Nullable<diesel::sql_types::Text>,
+            diesel::sql_types::Nullable<diesel::sql_types::Text>,
+            diesel::sql_types::Nullable<diesel::sql_types::BigInt>,
+            diesel::sql_types::Nullable<diesel::sql_types::BigInt>,
+            diesel::sql_types::Nullable<diesel::sql_types::BigInt>,
+            diesel::sql_types::Nullable<diesel::sql_types::Integer>,
+            diesel::sql_types::Nullable<diesel::sql_types::Binary>,
+            diesel::sql_types::Nullable<diesel::sql_types::Binary>,
+        )>,
+    >,
+>;
+
+/// One element of [`CASE_CHILDREN_ARRAY`].
+type ChildTuple = (
+    i32,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i32>,
+    Option<Vec<u8>>,
+    Option<Vec<u8>>,
+);
+
+impl From<ChildTuple> for ChildRow {
+    fn from((kind, id, t1, t2, t3, t4, t5, n1, n2, n3, v, x1, x2): ChildTuple) -> Self {
+        ChildRow {
+            kind,
+            id,
+            t1,
+            t2,
+            t3,
+            t4,
+            t5,
+            n1,
+            n2,
+            n3,
+            v,
+            x1,
+            x2,
+        }
+    }
+}
 
 const NOTE: i32 = 0;
 const PLAN_ITEM: i32 = 1;
@@ -1381,10 +1548,16 @@ impl Vault {
         conn: &mut DbConnection,
         dek: Option<&crypto::envelope::DataKey>,
         case_id: &str,
+        // The rows, when the case's first query brought them already.
+        rows: Option<Vec<ChildRow>>,
     ) -> Result<CaseChildren, DbError> {
-        let rows: Vec<ChildRow> =
-            Prepared(diesel::sql_query(CASE_CHILDREN).bind::<diesel::sql_types::Text, _>(case_id))
-                .load(conn)?;
+        let rows: Vec<ChildRow> = match rows {
+            Some(rows) => rows,
+            None => Prepared(
+                diesel::sql_query(CASE_CHILDREN).bind::<diesel::sql_types::Text, _>(case_id),
+            )
+            .load(conn)?,
+        };
         let now = now_micros();
         let mut children = CaseChildren::default();
         for row in rows {
