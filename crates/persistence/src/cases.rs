@@ -88,6 +88,68 @@ struct CaseRow {
     erased_at: Option<i64>,
 }
 
+/// The session, user, case and case key rows of [`Vault::case_in_session_with`]'s one query.
+type SessionAndCase = (SessionCheck, Option<CaseRow>, Option<KeyRow>);
+
+/// The one query behind [`Vault::case_in_session_with`]: the session (with its user) by id, the
+/// case and its key left-joined, and with `children` on PostgreSQL the case file's children as
+/// one more column ([`CASE_CHILDREN_ARRAY`], kept prepared); `None` for them otherwise.
+#[allow(clippy::type_complexity)]
+fn session_and_case(
+    conn: &mut DbConnection,
+    claim: Claim<'_>,
+    id: &str,
+    children: bool,
+) -> Result<(Option<SessionAndCase>, Option<Vec<ChildRow>>), DbError> {
+    // The same joins and filter for both forms of the query.
+    macro_rules! joined {
+        () => {
+            sessions::table
+                .inner_join(users::table)
+                .left_join(cases::table.on(cases::id.eq(id.to_owned())))
+                .left_join(data_keys::table.on(data_keys::owner_id.eq(cases::id)))
+                .filter(sessions::id.eq(claim.session_id))
+        };
+    }
+    if let (DbConnection::Pg(pg), true) = (&mut *conn, children) {
+        let row: Option<(SessionCheck, Option<CaseRow>, Option<KeyRow>, Option<Vec<ChildTuple>>)> =
+            // No LIMIT: the session id is the key, one row at most. Diesel cannot prove raw
+            // SQL fixed: `Prepared` keeps the statement prepared (its text is a constant).
+            Prepared(joined!().select((
+                SessionCheck::as_select(),
+                <CaseRow as Selectable<diesel::pg::Pg>>::construct_selection().nullable(),
+                (data_keys::dek_version, data_keys::wrapped).nullable(),
+                diesel::dsl::sql::<ChildArray>(CASE_CHILDREN_ARRAY),
+            )))
+            .load(pg)?
+            .into_iter()
+            .next();
+        return Ok(match row {
+            Some((session, case, key, rows)) => (
+                Some((session, case, key)),
+                Some(
+                    rows.unwrap_or_default()
+                        .into_iter()
+                        .map(ChildRow::from)
+                        .collect(),
+                ),
+            ),
+            None => (None, None),
+        });
+    }
+    let row = joined!()
+        .select((
+            SessionCheck::as_select(),
+            // The case's columns as one nullable tuple (a left join).
+            <CaseRow as Selectable<crate::connection::MultiBackend>>::construct_selection()
+                .nullable(),
+            (data_keys::dek_version, data_keys::wrapped).nullable(),
+        ))
+        .first(conn)
+        .optional()?;
+    Ok((row, None))
+}
+
 /// How the actor relates to a case for `action`: as [`CaseRow::relation_to`], or, when that
 /// relation allows nothing and the actor holds a live break-glass grant, `BreakGlassCase` with
 /// the grant's end. The grant is looked up only then, so the usual read costs no extra query.
@@ -896,74 +958,8 @@ impl Vault {
         AuthError,
     > {
         let now = now_micros();
-        // The same joins and filter for both forms of the query.
-        macro_rules! session_and_case {
-            () => {
-                sessions::table
-                    .inner_join(users::table)
-                    .left_join(cases::table.on(cases::id.eq(id.to_owned())))
-                    .left_join(data_keys::table.on(data_keys::owner_id.eq(cases::id)))
-                    .filter(sessions::id.eq(claim.session_id))
-            };
-        }
         let (actor, last_seen, found, rows) = db.with_conn(|conn| {
-            let (row, rows): (Option<(SessionCheck, Option<CaseRow>, Option<KeyRow>)>, _) =
-                match &mut *conn {
-                    DbConnection::Pg(pg) if children => {
-                        let row: Option<(
-                            SessionCheck,
-                            Option<CaseRow>,
-                            Option<KeyRow>,
-                            Option<Vec<ChildTuple>>,
-                        )> = Prepared(
-                            // No LIMIT: the session id is the key, one row at most.
-                            session_and_case!().select((
-                                SessionCheck::as_select(),
-                                <CaseRow as Selectable<diesel::pg::Pg>>::construct_selection()
-                                    .nullable(),
-                                (data_keys::dek_version, data_keys::wrapped).nullable(),
-                                // Diesel cannot prove raw SQL fixed: `Prepared` keeps the
-                                // statement prepared (its text is a constant).
-                                diesel::dsl::sql::<ChildArray>(CASE_CHILDREN_ARRAY),
-                            )),
-                        )
-                        .load(pg)?
-                        .into_iter()
-                        .next();
-                        match row {
-                            Some((session, case, key, rows)) => (
-                                Some((session, case, key)),
-                                Some(
-                                    rows.unwrap_or_default()
-                                        .into_iter()
-                                        .map(ChildRow::from)
-                                        .collect(),
-                                ),
-                            ),
-                            None => (None, None),
-                        }
-                    }
-                    _ => {
-                        (
-                                session_and_case!()
-                                    .select(
-                                        (
-                                            SessionCheck::as_select(),
-                                            // The case's columns as one nullable tuple (a left join).
-                                            <CaseRow as Selectable<
-                                                crate::connection::MultiBackend,
-                                            >>::construct_selection(
-                                            )
-                                            .nullable(),
-                                            (data_keys::dek_version, data_keys::wrapped).nullable(),
-                                        ),
-                                    )
-                                    .first(conn)
-                                    .optional()?,
-                                None,
-                            )
-                    }
-                };
+            let (row, rows) = session_and_case(conn, claim, id, children)?;
             let (session, case, key) = match row {
                 Some((session, case, key)) => (Some(session), case, key),
                 None => (None, None, None),
@@ -2392,7 +2388,6 @@ pub(crate) fn live(rows: impl IntoIterator<Item = ConsentRow>) -> Vec<(String, C
         .collect()
 }
 
-/// What other modules need of a case the actor may act on.
 /// A case as a referral's creation needs it (see [`Vault::case_for_referral`]).
 pub(crate) struct CaseForReferral {
     pub access: CaseAccess,
@@ -2401,6 +2396,7 @@ pub(crate) struct CaseForReferral {
     pub dek: crypto::envelope::DataKey,
 }
 
+/// What other modules need of a case the actor may act on.
 pub(crate) struct CaseAccess {
     pub rule: &'static str,
     pub reference: String,
