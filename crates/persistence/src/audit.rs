@@ -295,33 +295,37 @@ fn chain(
     Ok((rows, prev.to_vec()))
 }
 
-/// Appends events to one stripe chosen at random, in the caller's transaction: one head update
-/// (which locks that stripe's head row until the transaction ends, so each chain stays linear
-/// while the other stripes take other writers), one insert and one head hash update, however
-/// many events.
+/// Appends events to one stripe chosen at random, in the caller's transaction if there is one.
+/// The stripe's head row is locked until the statement or transaction ends, so each chain stays
+/// linear while the other stripes take other writers. On PostgreSQL one statement (one event:
+/// [`append_with`]; a batch: [`append_chained`]); on SQLite [`append_sqlite`].
 pub(crate) fn append_batch(
     conn: &mut DbConnection,
     stripes: u32,
     events: &[AuditEvent],
 ) -> Result<(), DbError> {
-    match (&mut *conn, events) {
-        (_, []) => return Ok(()),
-        // One event (a write's own, or a lone read's) on PostgreSQL: one statement, the head
-        // taken and the link computed by the database.
-        (DbConnection::Pg(c), [event]) => return append_with(c, stripes, event, Vec::new()),
-        // A batch (group commit) on PostgreSQL: one statement too, the links chained by the
-        // database.
-        (DbConnection::Pg(c), events) => return append_chained(c, stripes, events),
-        (DbConnection::Sqlite(_), _) => {}
+    match (conn, events) {
+        (_, []) => Ok(()),
+        (DbConnection::Pg(c), [event]) => append_with(c, stripes, event, Vec::new()),
+        (DbConnection::Pg(c), events) => append_chained(c, stripes, events),
+        (DbConnection::Sqlite(c), events) => append_sqlite(c, stripes, events),
     }
+}
+
+/// On SQLite (in process, no round trip to save): the head update that takes the sequence
+/// numbers, the rows chained in the server, their insert, the head's new hash.
+fn append_sqlite(
+    conn: &mut diesel::SqliteConnection,
+    stripes: u32,
+    events: &[AuditEvent],
+) -> Result<(), DbError> {
     let stripe = pick_stripe(stripes)?;
     let head = Prepared(take_head!(stripe, events.len() as i64))
         .get_result(conn)
         .optional()?;
     let (rows, hash) = chain(stripe, head, events)?;
-    let advance = advance_head!(stripe, hash);
-    // On SQLite (in process, no round trip to save) the insert, then the head.
     match rows.as_slice() {
+        // One row: a prepared insert (a multi-row insert's text varies with its size).
         [row] => {
             Prepared(
                 diesel::insert_into(audit_events::table)
@@ -331,15 +335,12 @@ pub(crate) fn append_batch(
             .get_result::<i64, _>(conn)?;
         }
         rows => {
-            let DbConnection::Sqlite(c) = conn else {
-                unreachable!("PostgreSQL returned above");
-            };
             diesel::insert_into(audit_events::table)
                 .values(rows)
-                .execute(c)?;
+                .execute(conn)?;
         }
     }
-    Prepared(advance).get_result::<i32, _>(conn)?;
+    Prepared(advance_head!(stripe, hash)).get_result::<i32, _>(conn)?;
     Ok(())
 }
 
