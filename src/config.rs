@@ -427,8 +427,8 @@ impl Config {
         }
     }
 
-    pub fn token_settings(&self) -> api::auth::TokenSettings {
-        api::auth::TokenSettings {
+    pub fn token_settings(&self) -> persistence::tokens::TokenSettings {
+        persistence::tokens::TokenSettings {
             issuer: self.auth.issuer.clone(),
             audience: self.auth.audience.clone(),
             access_ttl: Duration::from_secs(self.auth.access_token_secs),

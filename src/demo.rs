@@ -16,6 +16,7 @@ use persistence::calls::CallSettings;
 use persistence::cases::{CaseChanges, CaseSettings, PlanChanges};
 use persistence::identity::Actor;
 use persistence::referrals::{NewReferral, PartnerAnswer, ReferralSettings};
+use persistence::AuthError;
 use persistence::{AuditEvent, Database, Vault};
 
 /// A small, fast generator for demo distributions (SplitMix64). Not for anything secret.
@@ -191,7 +192,7 @@ pub fn fill(
 ) -> Result<DemoOutcome, String> {
     let calls_settings = &settings.calls;
     let case_settings = &settings.cases;
-    let err = |e: persistence::identity::AuthError| e.to_string();
+    let err = |e: AuthError| e.to_string();
     if vault.user_count(db).map_err(|e| e.to_string())? > 0 {
         return Err(
             "the database already has users; demo data goes only into an empty database".into(),
@@ -503,7 +504,7 @@ fn demo_referrals(
     cases: &[(String, &Actor)],
 ) -> Result<usize, String> {
     use domain::referrals::OrganisationInput;
-    let err = |e: persistence::identity::AuthError| e.to_string();
+    let err = |e: AuthError| e.to_string();
     let admin = &staff
         .iter()
         .find(|(r, _)| *r == Role::Admin)

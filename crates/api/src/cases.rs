@@ -9,7 +9,8 @@ use persistence::cases::{
     CaseChanges, CaseFile, CaseFilter, CaseSummary, ConsentView, GrantView, PlanChanges,
     PlanItemView,
 };
-use persistence::identity::{AuthError, Reauth};
+use persistence::identity::Reauth;
+use persistence::AuthError;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 

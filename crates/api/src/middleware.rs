@@ -30,7 +30,7 @@ pub(crate) async fn request_context(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let id = crypto::random::hex_id::<8>().unwrap_or_else(|_| "no-id".to_string());
+    let id = persistence::tokens::request_id();
     let method = req.method().clone();
     let started = Instant::now();
     // Errors are rendered inside the scope, so their bodies carry the request id. (The request

@@ -17,7 +17,7 @@ pub struct Services {
     pub db: Database,
     pub vault: std::sync::Arc<std::sync::OnceLock<std::sync::Arc<persistence::Vault>>>,
     pub auth: persistence::identity::AuthSettings,
-    pub tokens: crate::auth::TokenSettings,
+    pub tokens: persistence::tokens::TokenSettings,
     pub calls: persistence::calls::CallSettings,
     pub cases: persistence::cases::CaseSettings,
     pub referrals: persistence::referrals::ReferralSettings,

@@ -12,7 +12,8 @@ use domain::policy::{Action, Relation};
 use domain::Sensitive;
 
 use crate::clock::now_micros;
-use crate::identity::{Actor, AuthError};
+use crate::error::AuthError;
+use crate::identity::Actor;
 use crate::prepared::write;
 use crate::schema::{blind_indexes, calls, data_keys};
 use crate::vault::{FieldContext, NewBlindIndex, NewDataKey};

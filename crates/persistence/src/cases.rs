@@ -19,8 +19,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::calls::CallSettings;
 use crate::clock::{code_list, now_micros};
-use crate::error::{new_id, refuse};
-use crate::identity::{Actor, AuthError, AuthSettings, Claim, SessionCheck};
+use crate::error::{new_id, refuse, AuthError};
+use crate::identity::{Actor, AuthSettings, Claim, SessionCheck};
 use crate::prepared::{write, Prepared, Write};
 use crate::schema::{
     break_glass_grants, calls, case_consents, case_note_revisions, case_notes, case_plan_items,

@@ -6,7 +6,8 @@ use domain::policy::{Action, Relation};
 use domain::referrals::OrganisationInput;
 
 use crate::clock::{code_list, now_micros};
-use crate::identity::{Actor, AuthError};
+use crate::error::AuthError;
+use crate::identity::Actor;
 use crate::schema::{organisations, services};
 use crate::{AuditEvent, Database, DbConnection, DbError, Vault};
 

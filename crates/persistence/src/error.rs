@@ -1,3 +1,5 @@
+use std::time::Duration;
+
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 /// What went wrong with the database, in the terms the callers act on. Messages never carry
@@ -68,6 +70,57 @@ impl From<DieselError> for DbError {
     }
 }
 
+/// Why a vault operation that acts for someone did not happen, in the terms the API answers
+/// with (401, 403, 404, 409, 422, 429); a database failure underneath is `Db`.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// Unknown user, wrong password, disabled or locked account: one answer for all.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// Too many recent failures from this address or for this login: wait this long.
+    #[error("too many attempts")]
+    Throttled(Duration),
+    /// The password was right and the account has a second factor: send the code too.
+    #[error("a one-time code is required")]
+    TotpRequired,
+    /// The session is gone (logged out, expired, revoked, user disabled) or the token is bad.
+    #[error("not authenticated")]
+    Unauthenticated,
+    /// The role requires a second factor the user has not set up: the session may only enrol.
+    #[error("a second factor must be set up first")]
+    SecondFactorNeeded,
+    /// Several fields break rules: field name -> which rule (never the value).
+    #[error("invalid fields: {0:?}")]
+    InvalidMany(std::collections::BTreeMap<String, String>),
+    /// Input that breaks a rule; `field` names it, `message` says which rule.
+    #[error("{field}: {message}")]
+    Invalid {
+        field: &'static str,
+        message: &'static str,
+    },
+    #[error("{0}")]
+    Conflict(&'static str),
+    /// The policy denied it (the denial is in the access log).
+    #[error("forbidden: {0}")]
+    Forbidden(&'static str),
+    #[error("not found")]
+    NotFound,
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<diesel::result::Error> for AuthError {
+    fn from(e: diesel::result::Error) -> Self {
+        AuthError::Db(DbError::from_query(e))
+    }
+}
+
+impl From<crypto::CryptoError> for AuthError {
+    fn from(e: crypto::CryptoError) -> Self {
+        AuthError::Db(DbError::Crypto(e))
+    }
+}
+
 /// A new random record id (128 bits, hex).
 pub(crate) fn new_id() -> Result<String, DbError> {
     Ok(crypto::random::hex_id::<16>().map_err(crypto::CryptoError::from)?)
@@ -80,8 +133,7 @@ pub(crate) fn refuse(message: &str) -> DbError {
 }
 
 /// A refusal whose message is one of `known` as that `Conflict`; anything else unchanged.
-pub(crate) fn conflict_among(e: DbError, known: &[&'static str]) -> crate::identity::AuthError {
-    use crate::identity::AuthError;
+pub(crate) fn conflict_among(e: DbError, known: &[&'static str]) -> AuthError {
     match e {
         DbError::Refused(m) => match known.iter().find(|c| **c == m) {
             Some(c) => AuthError::Conflict(c),

@@ -12,7 +12,7 @@ use diesel::prelude::*;
 use domain::identity::{check_password, Login, Role};
 
 use crate::clock::now_micros;
-use crate::error::new_id;
+use crate::error::{new_id, AuthError};
 use crate::schema::{refresh_tokens, sessions, users};
 use crate::{AuditEvent, Database, DbError, Outcome, Vault};
 
@@ -107,55 +107,6 @@ impl Actor {
 pub struct NewSession {
     pub actor: Actor,
     pub refresh_token: domain::Sensitive<String>,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum AuthError {
-    /// Unknown user, wrong password, disabled or locked account: one answer for all.
-    #[error("invalid credentials")]
-    InvalidCredentials,
-    /// Too many recent failures from this address or for this login: wait this long.
-    #[error("too many attempts")]
-    Throttled(Duration),
-    /// The password was right and the account has a second factor: send the code too.
-    #[error("a one-time code is required")]
-    TotpRequired,
-    /// The session is gone (logged out, expired, revoked, user disabled) or the token is bad.
-    #[error("not authenticated")]
-    Unauthenticated,
-    /// The role requires a second factor the user has not set up: the session may only enrol.
-    #[error("a second factor must be set up first")]
-    SecondFactorNeeded,
-    /// Several fields break rules: field name -> which rule (never the value).
-    #[error("invalid fields: {0:?}")]
-    InvalidMany(std::collections::BTreeMap<String, String>),
-    /// Input that breaks a rule; `field` names it, `message` says which rule.
-    #[error("{field}: {message}")]
-    Invalid {
-        field: &'static str,
-        message: &'static str,
-    },
-    #[error("{0}")]
-    Conflict(&'static str),
-    /// The policy denied it (the denial is in the access log).
-    #[error("forbidden: {0}")]
-    Forbidden(&'static str),
-    #[error("not found")]
-    NotFound,
-    #[error(transparent)]
-    Db(#[from] DbError),
-}
-
-impl From<diesel::result::Error> for AuthError {
-    fn from(e: diesel::result::Error) -> Self {
-        AuthError::Db(DbError::from_query(e))
-    }
-}
-
-impl From<crypto::CryptoError> for AuthError {
-    fn from(e: crypto::CryptoError) -> Self {
-        AuthError::Db(DbError::Crypto(e))
-    }
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]

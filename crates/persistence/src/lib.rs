@@ -25,12 +25,13 @@ pub mod schema;
 pub mod stats;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod tokens;
 pub mod vault;
 
 pub use audit::{AuditEvent, Outcome};
 pub use clock::now_micros;
 pub use connection::{Backend, DatabaseUrl, DbConnection};
 pub use database::{Database, DbSettings};
-pub use error::DbError;
+pub use error::{AuthError, DbError};
 pub use migrations::MigrationStatus;
 pub use vault::{Vault, VaultSettings};

@@ -13,8 +13,8 @@ use domain::Sensitive;
 use serde_json::{json, Value};
 
 use crate::clock::now_micros;
-use crate::error::{new_id, refuse};
-use crate::identity::{Actor, AuthError};
+use crate::error::{new_id, refuse, AuthError};
+use crate::identity::Actor;
 use crate::schema::{
     calls, case_note_revisions, case_notes, cases, data_keys, erasure_requests, legal_holds,
     referral_ledger, referrals,

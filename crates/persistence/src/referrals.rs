@@ -19,8 +19,8 @@ use domain::Sensitive;
 
 use crate::cases::{CaseForReferral, ConsentRow};
 use crate::clock::now_micros;
-use crate::error::new_id;
-use crate::identity::{Actor, AuthError, AuthSettings, Claim};
+use crate::error::{new_id, AuthError};
+use crate::identity::{Actor, AuthSettings, Claim};
 use crate::outbox::{queue_to_address, queue_to_user};
 use crate::prepared::write;
 use crate::schema::{

@@ -10,7 +10,8 @@ use domain::policy::{Action, Relation};
 use domain::stats::Table;
 
 use crate::clock::code_list;
-use crate::identity::{Actor, AuthError};
+use crate::error::AuthError;
+use crate::identity::Actor;
 use crate::schema::{case_plan_items, cases, referrals};
 use crate::{AuditEvent, Database, DbConnection, DbError, Vault};
 
