@@ -8,9 +8,9 @@ use persistence::audit::{EventFilter, EventView};
 use persistence::identity::{UserChange, UserSummary};
 use serde::{Deserialize, Serialize};
 
-use crate::auth::Authenticated;
+use crate::auth::Session;
 use crate::bodies::Created;
-use crate::{ApiError, Services};
+use crate::ApiError;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -75,13 +75,10 @@ pub(crate) struct UserList {
 
 #[utoipa::path(get, path = "/api/v1/admin/users", tag = "admin", security(("bearer" = [])),
     responses((status = 200, description = "All users, without secrets", body = UserList), (status = 401, description = "Not signed in"), (status = 403, description = "The policy denies it")))]
-pub(crate) async fn list_users(
-    services: web::Data<Services>,
-    actor: Authenticated,
-) -> Result<HttpResponse, ApiError> {
-    let vault = services.vault()?;
-    let s = services.clone();
-    let users = web::block(move || vault.list_users(&s.db, &actor.0)).await??;
+pub(crate) async fn list_users(session: Session) -> Result<HttpResponse, ApiError> {
+    let users = session
+        .run(move |vault, s, actor| Ok(vault.list_users(&s.db, actor)?))
+        .await?;
     Ok(HttpResponse::Ok().json(UserList {
         users: users.into_iter().map(UserBody::from).collect(),
     }))
@@ -91,101 +88,105 @@ pub(crate) async fn list_users(
     responses((status = 201, description = "Created; the user's id", body = Created), (status = 401, description = "Not signed in"), (status = 403, description = "The policy denies it"),
               (status = 409, description = "The login is taken"), (status = 422, description = "Invalid fields")))]
 pub(crate) async fn create_user(
-    services: web::Data<Services>,
-    actor: Authenticated,
+    session: Session,
     body: web::Json<NewUser>,
 ) -> Result<HttpResponse, ApiError> {
-    let vault = services.vault()?;
-    let NewUser {
-        login,
-        role,
-        organisation_id,
-        password,
-    } = body.into_inner();
+    let id = session
+        .hashing()
+        .run(move |vault, s, actor| {
+            let NewUser {
+                login,
+                role,
+                organisation_id,
+                password,
+            } = body.into_inner();
+            let (login, role) = login_and_role(&login, &role)?;
+            Ok(vault.admin_create_user(
+                &s.db,
+                actor,
+                &login,
+                role,
+                organisation_id.as_deref(),
+                &password,
+            )?)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(Created { id }))
+}
+
+/// A new user's login and role, or 422 naming every field that is wrong.
+fn login_and_role(login: &str, role: &str) -> Result<(Login, Role), ApiError> {
     let mut problems = std::collections::BTreeMap::new();
-    let login = Login::parse(&login)
+    let login = Login::parse(login)
         .map_err(|m| problems.insert("login".to_string(), m.to_string()))
         .ok();
-    let role = Role::parse(&role);
+    let role = Role::parse(role);
     if role.is_none() {
         problems.insert(
             "role".into(),
             "must be one of counselor, case_worker, supervisor, auditor, admin, partner".into(),
         );
     }
-    let (Some(login), Some(role)) = (login, role) else {
-        return Err(ApiError::invalid_fields(problems));
-    };
-    let _permit = services.hashing_permit().await?;
-    let s = services.clone();
-    let id = web::block(move || {
-        vault.admin_create_user(
-            &s.db,
-            &actor.0,
-            &login,
-            role,
-            organisation_id.as_deref(),
-            &password,
-        )
-    })
-    .await??;
-    Ok(HttpResponse::Created().json(Created { id }))
+    match (login, role) {
+        (Some(login), Some(role)) => Ok((login, role)),
+        _ => Err(ApiError::invalid_fields(problems)),
+    }
 }
 
 async fn update(
-    services: web::Data<Services>,
-    actor: Authenticated,
+    session: Session,
     user_id: String,
-    change: UserChange,
+    change: impl FnOnce() -> Result<UserChange, ApiError> + Send + 'static,
 ) -> Result<HttpResponse, ApiError> {
-    let vault = services.vault()?;
-    let s = services.clone();
-    web::block(move || vault.admin_update_user(&s.db, &actor.0, &user_id, change)).await??;
+    session
+        .run(move |vault, s, actor| {
+            Ok(vault.admin_update_user(&s.db, actor, &user_id, change()?)?)
+        })
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 #[utoipa::path(post, path = "/api/v1/admin/users/{id}/disable", tag = "admin", security(("bearer" = [])), params(("id" = String, Path, description = "User id")),
     responses((status = 204, description = "Disabled; their sessions ended"), (status = 401, description = "Not signed in"), (status = 403, description = "The policy denies it"), (status = 404, description = "No such user")))]
 pub(crate) async fn disable_user(
-    s: web::Data<Services>,
-    a: Authenticated,
+    session: Session,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    update(s, a, id.into_inner(), UserChange::Disable).await
+    update(session, id.into_inner(), || Ok(UserChange::Disable)).await
 }
 
 #[utoipa::path(post, path = "/api/v1/admin/users/{id}/enable", tag = "admin", security(("bearer" = [])), params(("id" = String, Path, description = "User id")),
     responses((status = 204, description = "Enabled"), (status = 401, description = "Not signed in"), (status = 403, description = "The policy denies it"), (status = 404, description = "No such user")))]
 pub(crate) async fn enable_user(
-    s: web::Data<Services>,
-    a: Authenticated,
+    session: Session,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    update(s, a, id.into_inner(), UserChange::Enable).await
+    update(session, id.into_inner(), || Ok(UserChange::Enable)).await
 }
 
 #[utoipa::path(post, path = "/api/v1/admin/users/{id}/unlock", tag = "admin", security(("bearer" = [])), params(("id" = String, Path, description = "User id")),
     responses((status = 204, description = "Lockout lifted"), (status = 401, description = "Not signed in"), (status = 403, description = "The policy denies it"), (status = 404, description = "No such user")))]
 pub(crate) async fn unlock_user(
-    s: web::Data<Services>,
-    a: Authenticated,
+    session: Session,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    update(s, a, id.into_inner(), UserChange::Unlock).await
+    update(session, id.into_inner(), || Ok(UserChange::Unlock)).await
 }
 
 #[utoipa::path(post, path = "/api/v1/admin/users/{id}/role", tag = "admin", security(("bearer" = [])), params(("id" = String, Path, description = "User id")), request_body = RoleChange,
     responses((status = 204, description = "Changed; their sessions ended"), (status = 401, description = "Not signed in"), (status = 403, description = "The policy denies it"),
               (status = 404, description = "No such user"), (status = 422, description = "Not a role")))]
 pub(crate) async fn change_role(
-    s: web::Data<Services>,
-    a: Authenticated,
+    session: Session,
     id: web::Path<String>,
     body: web::Json<RoleChange>,
 ) -> Result<HttpResponse, ApiError> {
-    let role =
-        Role::parse(&body.role).ok_or_else(|| ApiError::invalid_field("role", "is not a role"))?;
-    update(s, a, id.into_inner(), UserChange::Role(role)).await
+    update(session, id.into_inner(), move || {
+        Role::parse(&body.role)
+            .map(UserChange::Role)
+            .ok_or_else(|| ApiError::invalid_field("role", "is not a role"))
+    })
+    .await
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -202,15 +203,16 @@ pub(crate) struct ContactChange {
     responses((status = 204, description = "Set"), (status = 401, description = "Not signed in"), (status = 403, description = "The policy denies it"),
               (status = 404, description = "No such user"), (status = 422, description = "Invalid fields, named")))]
 pub(crate) async fn set_contact(
-    services: web::Data<Services>,
-    actor: Authenticated,
+    session: Session,
     id: web::Path<String>,
     body: web::Json<ContactChange>,
 ) -> Result<HttpResponse, ApiError> {
-    let ContactChange { email, language } = body.into_inner();
-    let vault = services.vault()?;
-    let s = services.clone();
-    web::block(move || vault.admin_set_contact(&s.db, &actor.0, &id, email, &language)).await??;
+    session
+        .run(move |vault, s, actor| {
+            let ContactChange { email, language } = body.into_inner();
+            Ok(vault.admin_set_contact(&s.db, actor, &id, email, &language)?)
+        })
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -297,15 +299,11 @@ pub(crate) struct EventPage {
     next_cursor: Option<i64>,
 }
 
-async fn events_page(
-    services: web::Data<Services>,
-    actor: Authenticated,
-    filter: EventFilter,
-) -> Result<HttpResponse, ApiError> {
-    let vault = services.vault()?;
-    let s = services.clone();
+async fn events_page(session: Session, filter: EventFilter) -> Result<HttpResponse, ApiError> {
     let limit = filter.limit;
-    let events = web::block(move || vault.auditor_events(&s.db, &actor.0, &filter)).await??;
+    let events = session
+        .run(move |vault, s, actor| Ok(vault.auditor_events(&s.db, actor, &filter)?))
+        .await?;
     let next = (events.len() as i64 == limit)
         .then(|| events.last().map(|e| e.id))
         .flatten();
@@ -318,8 +316,7 @@ async fn events_page(
 #[utoipa::path(get, path = "/api/v1/audit/events", tag = "audit", security(("bearer" = [])), params(EventQuery),
     responses((status = 200, description = "Events, newest first, and the next cursor", body = EventPage), (status = 401, description = "Not signed in"), (status = 403, description = "The policy denies it")))]
 pub(crate) async fn events(
-    services: web::Data<Services>,
-    actor: Authenticated,
+    session: Session,
     query: web::Query<EventQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let EventQuery {
@@ -344,15 +341,14 @@ pub(crate) async fn events(
         before_id: cursor,
         limit: limit.unwrap_or(100).clamp(1, 1000),
     };
-    events_page(services, actor, filter).await
+    events_page(session, filter).await
 }
 
 #[utoipa::path(get, path = "/api/v1/audit/records/{type}/{id}", tag = "audit", security(("bearer" = [])),
     params(("type" = String, Path, description = "Record type"), ("id" = String, Path, description = "Record id")),
     responses((status = 200, description = "Every event about this record", body = EventPage), (status = 401, description = "Not signed in"), (status = 403, description = "The policy denies it")))]
 pub(crate) async fn record_history(
-    services: web::Data<Services>,
-    actor: Authenticated,
+    session: Session,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (record_type, record_id) = path.into_inner();
@@ -362,18 +358,15 @@ pub(crate) async fn record_history(
         limit: 1000,
         ..Default::default()
     };
-    events_page(services, actor, filter).await
+    events_page(session, filter).await
 }
 
 #[utoipa::path(post, path = "/api/v1/audit/verify", tag = "audit", security(("bearer" = [])),
     responses((status = 200, description = "Counts and the first break, if any", body = VerifyBody), (status = 401, description = "Not signed in"), (status = 403, description = "The policy denies it")))]
-pub(crate) async fn verify(
-    services: web::Data<Services>,
-    actor: Authenticated,
-) -> Result<HttpResponse, ApiError> {
-    let vault = services.vault()?;
-    let s = services.clone();
-    let report = web::block(move || vault.auditor_verify(&s.db, &actor.0)).await??;
+pub(crate) async fn verify(session: Session) -> Result<HttpResponse, ApiError> {
+    let report = session
+        .run(move |vault, s, actor| Ok(vault.auditor_verify(&s.db, actor)?))
+        .await?;
     Ok(HttpResponse::Ok().json(VerifyBody {
         ok: report.ok(),
         events_checked: report.events_checked,
@@ -428,21 +421,21 @@ pub(crate) struct AnomalyQuery {
 #[utoipa::path(get, path = "/api/v1/audit/anomalies", tag = "audit", security(("bearer" = [])), params(AnomalyQuery),
     responses((status = 200, description = "Signals worth a look", body = AnomaliesBody), (status = 401, description = "Not signed in"), (status = 403, description = "The policy denies it")))]
 pub(crate) async fn anomalies(
-    services: web::Data<Services>,
-    actor: Authenticated,
+    session: Session,
     query: web::Query<AnomalyQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let vault = services.vault()?;
-    let q = query.into_inner();
-    let since =
-        persistence::now_micros() - q.window_hours.unwrap_or(24).clamp(1, 24 * 90) * 3_600_000_000;
-    let (reads, denials) = (
-        q.read_threshold.unwrap_or(200),
-        q.denial_threshold.unwrap_or(10),
-    );
-    let s = services.clone();
-    let found = web::block(move || vault.auditor_anomalies(&s.db, &actor.0, since, reads, denials))
-        .await??;
+    let found = session
+        .run(move |vault, s, actor| {
+            let q = query.into_inner();
+            let since = persistence::now_micros()
+                - q.window_hours.unwrap_or(24).clamp(1, 24 * 90) * 3_600_000_000;
+            let (reads, denials) = (
+                q.read_threshold.unwrap_or(200),
+                q.denial_threshold.unwrap_or(10),
+            );
+            Ok(vault.auditor_anomalies(&s.db, actor, since, reads, denials)?)
+        })
+        .await?;
     let pairs = |v: Vec<(String, i64)>| {
         v.into_iter()
             .map(|(who, count)| WhoCount { who, count })

@@ -5,8 +5,7 @@
 //! database on every request (`Vault::authenticate`), so logout, disabling a user or a password
 //! change take effect on the very next request.
 
-use std::future::Future;
-use std::pin::Pin;
+use std::marker::PhantomData;
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
@@ -54,75 +53,89 @@ impl From<AuthError> for ApiError {
     }
 }
 
-/// An authenticated request whose user may do their work: signed in, and with a second factor
-/// when their role requires one. Any authentication failure is 401 with the same body; a
-/// session that still has to set up its second factor is 403.
-pub struct Authenticated(pub Actor);
-
-impl FromRequest for Authenticated {
-    type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
-
-    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
-        let signed_in = SignedIn::from_request(req, payload);
-        Box::pin(async move {
-            let SignedIn(actor) = signed_in.await?;
-            may_work(&actor)?;
-            Ok(Authenticated(actor))
-        })
-    }
-}
-
-/// 403 for a session that still has to set up its second factor.
-fn may_work(actor: &Actor) -> Result<(), ApiError> {
-    Ok(actor.may_work()?)
-}
-
-/// Any valid session, including one that may only enrol its second factor.
-pub struct SignedIn(pub Actor);
-
-impl FromRequest for SignedIn {
-    type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
-
-    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
-        let claimed = Session::from_request(req, payload).into_inner();
-        Box::pin(async move {
-            let Session {
-                services,
-                user_id,
-                session_id,
-            } = claimed?;
-            let vault = services.vault()?;
-            let actor = web::block(move || {
-                vault.authenticate(&services.db, &services.auth, &session_id, &user_id)
-            })
-            .await??;
-            Ok(SignedIn(actor))
-        })
-    }
-}
-
-/// A request with a valid access token whose session is not checked yet: [`Session::run`]
-/// checks it exactly as [`Authenticated`] does (same 401 and 403) and then does the handler's
-/// work, on one thread of the blocking pool. The routes that are hit hardest use it: one trip
-/// to the blocking pool and back per request instead of two (docs/performance.md).
-pub struct Session {
+/// The one shape of a handler that needs a signed-in caller: extract a `Session`, then
+/// [`Session::run`] the work, which calls one vault function. The session's judge `W`, chosen in
+/// the handler's signature, says what the caller must be:
+///
+/// - [`Actor`] (the default): signed in, and with a second factor when their role requires one.
+///   Any authentication failure is 401 with the same body; a session that still has to set up
+///   its second factor is 403.
+/// - [`Enrolling`]: any valid session, including one that may only enrol its second factor.
+/// - [`Claimed`]: not checked here; the vault's `*_in_session` functions check the session in
+///   their own first query (one round trip for the session and the case) and answer 401 and 403
+///   exactly as the other two do, before anything else.
+///
+/// Extracting checks only the access token's signature and claims (no database, no blocking
+/// thread). The work runs on one thread of the blocking pool, after the judge: nothing of it
+/// runs for a caller the judge refuses, so a request's input errors (422) come after its 401.
+pub struct Session<W: Judge = Actor> {
     services: web::Data<Services>,
+    user_id: String,
+    session_id: String,
+    hashing: bool,
+    judge: PhantomData<fn() -> W>,
+}
+
+/// What a handler requires of its caller (see [`Session`]).
+pub trait Judge: Sized + 'static {
+    /// Judges the session of a valid token, on the blocking thread that then does the work.
+    fn judge(vault: &Vault, services: &Services, claim: Claim<'_>) -> Result<Self, ApiError>;
+}
+
+impl Judge for Actor {
+    fn judge(vault: &Vault, services: &Services, claim: Claim<'_>) -> Result<Self, ApiError> {
+        let actor = vault.authenticate(&services.db, claim, &services.auth)?;
+        actor.may_work()?;
+        Ok(actor)
+    }
+}
+
+/// A caller with any valid session, including one that may only enrol its second factor: for
+/// me, logout, TOTP enrolment and the vocabularies.
+pub struct Enrolling(pub Actor);
+
+impl Judge for Enrolling {
+    fn judge(vault: &Vault, services: &Services, claim: Claim<'_>) -> Result<Self, ApiError> {
+        Ok(Enrolling(vault.authenticate(
+            &services.db,
+            claim,
+            &services.auth,
+        )?))
+    }
+}
+
+/// A caller whose session the work itself checks (the vault's `*_in_session` functions).
+pub struct Claimed {
     user_id: String,
     session_id: String,
 }
 
-impl FromRequest for Session {
+impl Claimed {
+    /// The claim to hand to an `*_in_session` function.
+    pub fn claim(&self) -> Claim<'_> {
+        Claim {
+            session_id: &self.session_id,
+            user_id: &self.user_id,
+        }
+    }
+}
+
+impl Judge for Claimed {
+    fn judge(_: &Vault, _: &Services, claim: Claim<'_>) -> Result<Self, ApiError> {
+        Ok(Claimed {
+            user_id: claim.user_id.to_string(),
+            session_id: claim.session_id.to_string(),
+        })
+    }
+}
+
+impl<W: Judge> FromRequest for Session<W> {
     type Error = ApiError;
     type Future = std::future::Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
         let claimed = || {
-            let services = req
-                .app_data::<web::Data<Services>>()
-                .cloned()
-                .ok_or_else(ApiError::internal)?;
+            let services = services_of(req)?;
             let token = req
                 .headers()
                 .get(header::AUTHORIZATION)
@@ -137,59 +150,105 @@ impl FromRequest for Session {
                 services,
                 user_id,
                 session_id,
+                hashing: false,
+                judge: PhantomData,
             })
         };
         std::future::ready(claimed())
     }
 }
 
-impl Session {
-    /// Checks the session, then runs `work` as its actor; both on one blocking thread. Nothing
-    /// of `work` runs for a session that is not valid (so its input errors come after the 401).
+impl<W: Judge> Session<W> {
+    /// Judges the caller, then runs `work` with what the judge found; both on one blocking
+    /// thread (one trip to the blocking pool and back per request: docs/performance.md).
     pub(crate) async fn run<T, F>(self, work: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
-        F: FnOnce(&Vault, &Services, &Actor) -> Result<T, ApiError> + Send + 'static,
+        F: FnOnce(&Vault, &Services, &W) -> Result<T, ApiError> + Send + 'static,
     {
         let Session {
             services,
             user_id,
             session_id,
+            hashing,
+            judge: _,
         } = self;
         let vault = services.vault()?;
-        web::block(move || {
-            let actor = vault.authenticate(&services.db, &services.auth, &session_id, &user_id)?;
-            may_work(&actor)?;
-            work(&vault, &services, &actor)
-        })
-        .await?
-    }
-}
-
-impl Session {
-    /// Runs `work` with the session's ids on one blocking thread, for work that checks the
-    /// session itself in its first query (the vault's `*_in_session` functions, which answer
-    /// 401 and 403 as [`Session::run`] does, before anything else).
-    pub(crate) async fn run_in_session<T, F>(self, work: F) -> Result<T, ApiError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Vault, &Services, Claim<'_>) -> Result<T, ApiError> + Send + 'static,
-    {
-        let Session {
-            services,
-            user_id,
-            session_id,
-        } = self;
-        let vault = services.vault()?;
+        let permits = services.clone();
+        let _permit = permit_if(&permits, hashing).await?;
         web::block(move || {
             let claim = Claim {
                 session_id: &session_id,
                 user_id: &user_id,
             };
-            work(&vault, &services, claim)
+            let who = W::judge(&vault, &services, claim)?;
+            work(&vault, &services, &who)
         })
         .await?
     }
+
+    /// For work that hashes a password: [`Session::run`] first waits for a turn at hashing
+    /// (a bounded number run at once: `Services::hashing_permit`).
+    pub(crate) fn hashing(mut self) -> Self {
+        self.hashing = true;
+        self
+    }
+}
+
+async fn permit_if(
+    services: &Services,
+    hashing: bool,
+) -> Result<Option<tokio::sync::SemaphorePermit<'_>>, ApiError> {
+    Ok(match hashing {
+        true => Some(services.hashing_permit().await?),
+        false => None,
+    })
+}
+
+/// The same shape for the routes anyone may call (sign-in, refresh): extract, [`Public::run`]
+/// one vault function on one blocking thread, map the result.
+pub struct Public {
+    services: web::Data<Services>,
+    hashing: bool,
+}
+
+impl FromRequest for Public {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        std::future::ready(services_of(req).map(|services| Public {
+            services,
+            hashing: false,
+        }))
+    }
+}
+
+impl Public {
+    /// Runs `work` on one blocking thread.
+    pub(crate) async fn run<T, F>(self, work: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Vault, &Services) -> Result<T, ApiError> + Send + 'static,
+    {
+        let Public { services, hashing } = self;
+        let vault = services.vault()?;
+        let permits = services.clone();
+        let _permit = permit_if(&permits, hashing).await?;
+        web::block(move || work(&vault, &services)).await?
+    }
+
+    /// As [`Session::hashing`].
+    pub(crate) fn hashing(mut self) -> Self {
+        self.hashing = true;
+        self
+    }
+}
+
+fn services_of(req: &HttpRequest) -> Result<web::Data<Services>, ApiError> {
+    req.app_data::<web::Data<Services>>()
+        .cloned()
+        .ok_or_else(ApiError::internal)
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -236,18 +295,29 @@ fn peer(req: &HttpRequest) -> Option<String> {
     req.peer_addr().map(|a| a.ip().to_string())
 }
 
-fn token_response(
-    vault: &Vault,
-    services: &Services,
+/// A new session's tokens, made on the blocking thread (the access token is signed with a key
+/// that stays in the vault); the answer is written from them on the server's own thread.
+struct Issued {
+    access_token: String,
     session: NewSession,
-) -> Result<HttpResponse, ApiError> {
-    let access = mint(vault, &services.tokens, &session.actor)?;
-    Ok(HttpResponse::Ok().json(Tokens {
-        access_token: &access,
-        refresh_token: session.refresh_token.expose(),
-        token_type: "Bearer",
+    expires_in: u64,
+}
+
+fn issue(vault: &Vault, services: &Services, session: NewSession) -> Result<Issued, ApiError> {
+    Ok(Issued {
+        access_token: mint(vault, &services.tokens, &session.actor)?,
+        session,
         expires_in: services.tokens.access_ttl.as_secs(),
-    }))
+    })
+}
+
+fn token_response(issued: Issued) -> HttpResponse {
+    HttpResponse::Ok().json(Tokens {
+        access_token: &issued.access_token,
+        refresh_token: issued.session.refresh_token.expose(),
+        token_type: "Bearer",
+        expires_in: issued.expires_in,
+    })
 }
 
 /// A signed access token and the session's one-use refresh token.
@@ -293,30 +363,31 @@ pub(crate) struct RecoveryCodes<'a> {
               (status = 429, description = "Too many failed attempts; see Retry-After")))]
 pub(crate) async fn login(
     req: HttpRequest,
-    services: web::Data<Services>,
+    public: Public,
     body: web::Json<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let vault = services.vault()?;
-    let _permit = services.hashing_permit().await?;
     let LoginRequest {
         login,
         password,
         totp,
     } = body.into_inner();
-    let (v, s, source) = (vault.clone(), services.clone(), peer(&req));
-    let session = web::block(move || {
-        let totp = totp.as_ref().map(|t| t.expose().as_str());
-        v.login(
-            &s.db,
-            &s.auth,
-            login.expose(),
-            password.expose(),
-            totp,
-            source.as_deref(),
-        )
-    })
-    .await??;
-    token_response(&vault, &services, session)
+    let source = peer(&req);
+    let issued = public
+        .hashing()
+        .run(move |vault, s| {
+            let totp = totp.as_ref().map(|t| t.expose().as_str());
+            let session = vault.login(
+                &s.db,
+                &s.auth,
+                login.expose(),
+                password.expose(),
+                totp,
+                source.as_deref(),
+            )?;
+            issue(vault, s, session)
+        })
+        .await?;
+    Ok(token_response(issued))
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
@@ -324,32 +395,35 @@ pub(crate) async fn login(
               (status = 401, description = "Unknown or spent refresh token (a spent one ends the session)")))]
 pub(crate) async fn refresh(
     req: HttpRequest,
-    services: web::Data<Services>,
+    public: Public,
     body: web::Json<RefreshRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let vault = services.vault()?;
     let token = body.into_inner().refresh_token;
-    let (v, s, source) = (vault.clone(), services.clone(), peer(&req));
-    let session =
-        web::block(move || v.refresh(&s.db, &s.auth, token.expose(), source.as_deref())).await??;
-    token_response(&vault, &services, session)
+    let source = peer(&req);
+    let issued = public
+        .run(move |vault, s| {
+            let session = vault.refresh(&s.db, &s.auth, token.expose(), source.as_deref())?;
+            issue(vault, s, session)
+        })
+        .await?;
+    Ok(token_response(issued))
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(("bearer" = [])),
     responses((status = 204, description = "The session has ended"), (status = 401, description = "Not signed in")))]
-pub(crate) async fn logout(
-    services: web::Data<Services>,
-    actor: SignedIn,
-) -> Result<HttpResponse, ApiError> {
-    let vault = services.vault()?;
-    let s = services.clone();
-    web::block(move || vault.logout(&s.db, &actor.0)).await??;
+pub(crate) async fn logout(session: Session<Enrolling>) -> Result<HttpResponse, ApiError> {
+    session
+        .run(|vault, s, Enrolling(actor)| Ok(vault.logout(&s.db, actor)?))
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 #[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth", security(("bearer" = [])),
     responses((status = 200, description = "The signed-in user", body = Me), (status = 401, description = "Not signed in")))]
-pub(crate) async fn me(actor: SignedIn) -> HttpResponse {
+pub(crate) async fn me(session: Session<Enrolling>) -> Result<HttpResponse, ApiError> {
+    let Enrolling(actor) = session
+        .run(|_, _, Enrolling(actor)| Ok(Enrolling(actor.clone())))
+        .await?;
     let Actor {
         user_id,
         login,
@@ -359,29 +433,27 @@ pub(crate) async fn me(actor: SignedIn) -> HttpResponse {
         session_ref: _,
         mfa,
         needs_totp_enrolment,
-    } = actor.0;
-    HttpResponse::Ok().json(Me {
+    } = actor;
+    Ok(HttpResponse::Ok().json(Me {
         user_id,
         login,
         role: role.as_str(),
         organisation_id,
         second_factor_used: mfa,
         totp_enrolment_required: needs_totp_enrolment,
-    })
+    }))
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/totp", tag = "auth", security(("bearer" = [])),
     responses((status = 200, description = "otpauth URI for an authenticator app", body = TotpEnrolment),
               (status = 401, description = "Not signed in"), (status = 409, description = "Already set up")))]
 /// Starts TOTP enrolment: returns the otpauth URI for the authenticator app (shown once).
-pub(crate) async fn totp_enrol(
-    services: web::Data<Services>,
-    actor: SignedIn,
-) -> Result<HttpResponse, ApiError> {
-    let vault = services.vault()?;
-    let s = services.clone();
-    let enrolment =
-        web::block(move || vault.totp_enrol(&s.db, &actor.0, &s.auth.totp_issuer)).await??;
+pub(crate) async fn totp_enrol(session: Session<Enrolling>) -> Result<HttpResponse, ApiError> {
+    let enrolment = session
+        .run(|vault, s, Enrolling(actor)| {
+            Ok(vault.totp_enrol(&s.db, actor, &s.auth.totp_issuer)?)
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(TotpEnrolment {
         otpauth_uri: enrolment.otpauth_uri.expose(),
     }))
@@ -392,14 +464,15 @@ pub(crate) async fn totp_enrol(
               (status = 401, description = "Not signed in"), (status = 422, description = "Not the current code")))]
 /// Confirms enrolment with the first code; returns the recovery codes (shown once).
 pub(crate) async fn totp_confirm(
-    services: web::Data<Services>,
-    actor: SignedIn,
+    session: Session<Enrolling>,
     body: web::Json<TotpConfirmRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let vault = services.vault()?;
     let code = body.into_inner().code;
-    let s = services.clone();
-    let codes = web::block(move || vault.totp_confirm(&s.db, &actor.0, code.expose())).await??;
+    let codes = session
+        .run(move |vault, s, Enrolling(actor)| {
+            Ok(vault.totp_confirm(&s.db, actor, code.expose())?)
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(RecoveryCodes {
         recovery_codes: codes.iter().map(|c| c.expose().as_str()).collect(),
     }))
@@ -410,20 +483,18 @@ pub(crate) async fn totp_confirm(
               (status = 401, description = "Not signed in"), (status = 403, description = "Second factor not set up"),
               (status = 422, description = "Wrong current password or a weak new one")))]
 pub(crate) async fn change_password(
-    services: web::Data<Services>,
-    actor: Authenticated,
+    session: Session,
     body: web::Json<PasswordRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let vault = services.vault()?;
-    let _permit = services.hashing_permit().await?;
     let PasswordRequest {
         current_password,
         new_password,
     } = body.into_inner();
-    let s = services.clone();
-    web::block(move || {
-        vault.change_password(&s.db, &actor.0, current_password.expose(), &new_password)
-    })
-    .await??;
+    session
+        .hashing()
+        .run(move |vault, s, actor| {
+            Ok(vault.change_password(&s.db, actor, current_password.expose(), &new_password)?)
+        })
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }

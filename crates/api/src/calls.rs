@@ -1,9 +1,9 @@
 //! Calls over HTTP: log one while the caller is on the line, read one, list, and ask whether a
 //! number called before.
 
-use crate::auth::{Authenticated, Session};
+use crate::auth::Session;
 use crate::bodies::{Created, Versioned};
-use crate::{ApiError, Services};
+use crate::ApiError;
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, SecondsFormat, Utc};
 use domain::calls::{validate, CallInput};
@@ -179,22 +179,7 @@ pub(crate) async fn create(
     let body = body.into_inner();
     let id = session
         .run(move |vault, s, actor| {
-            let input = CallInput {
-                started_at: micros("started_at", &body.started_at)?,
-                ended_at: body.ended_at.map(|e| micros("ended_at", &e)).transpose()?,
-                channel: body.channel,
-                direction: body.direction,
-                caller_role: body.caller_role,
-                topics: body.topics,
-                region: body.region,
-                caller_gender: body.caller_gender,
-                caller_age_group: body.caller_age_group,
-                language: body.language,
-                outcome: body.outcome,
-                summary: body.summary,
-                caller_name: body.caller_name,
-                caller_phone: body.caller_phone,
-            };
+            let input = body.input()?;
             let call = validate(
                 input,
                 persistence::now_micros(),
@@ -205,6 +190,28 @@ pub(crate) async fn create(
         })
         .await?;
     Ok(HttpResponse::Created().json(Created { id }))
+}
+
+impl NewCall {
+    /// The call as the domain takes it, or 422 for a time that is not RFC 3339.
+    fn input(self) -> Result<CallInput, ApiError> {
+        Ok(CallInput {
+            started_at: micros("started_at", &self.started_at)?,
+            ended_at: self.ended_at.map(|e| micros("ended_at", &e)).transpose()?,
+            channel: self.channel,
+            direction: self.direction,
+            caller_role: self.caller_role,
+            topics: self.topics,
+            region: self.region,
+            caller_gender: self.caller_gender,
+            caller_age_group: self.caller_age_group,
+            language: self.language,
+            outcome: self.outcome,
+            summary: self.summary,
+            caller_name: self.caller_name,
+            caller_phone: self.caller_phone,
+        })
+    }
 }
 
 /// What the repeat-caller lookup tells a counselor.
@@ -223,18 +230,17 @@ pub(crate) struct CallerHistoryBody {
     responses((status = 200, description = "The call with its personal fields", body = CallBody), (status = 401, description = "Not signed in"),
               (status = 404, description = "No such call, or not one the actor may see")))]
 pub(crate) async fn read(
-    services: web::Data<Services>,
-    actor: Authenticated,
+    session: Session,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let vault = services.vault()?;
-    let s = services.clone();
     let CallView {
         facts,
         summary,
         caller_name,
         caller_phone,
-    } = web::block(move || vault.read_call(&s.db, &actor.0, &s.calls, &id)).await??;
+    } = session
+        .run(move |vault, s, actor| Ok(vault.read_call(&s.db, actor, &s.calls, &id)?))
+        .await?;
     Ok(HttpResponse::Ok().json(CallBody {
         facts: facts.into(),
         summary: summary.as_ref().map(|v| v.expose().as_str()),
@@ -247,73 +253,84 @@ pub(crate) async fn read(
     responses((status = 200, description = "Calls, newest first (no personal fields), and the next cursor", body = CallPage),
               (status = 401, description = "Not signed in"), (status = 403, description = "The policy denies it")))]
 pub(crate) async fn list(
-    services: web::Data<Services>,
-    actor: Authenticated,
+    session: Session,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let ListQuery {
-        cursor,
-        limit,
-        from,
-        to,
-        topic,
-        outcome,
-        region,
-    } = query.into_inner();
-    let mut errors = std::collections::BTreeMap::new();
-    for (field, value, vocabulary) in [
-        ("topic", &topic, domain::vocabulary::TOPIC),
-        ("outcome", &outcome, domain::vocabulary::OUTCOME),
-        ("region", &region, domain::vocabulary::REGION),
-    ] {
-        if value.as_deref().is_some_and(|v| !vocabulary.contains(v)) {
-            errors.insert(
-                field.to_string(),
-                format!(
-                    "must be one of the codes of the {} vocabulary",
-                    vocabulary.name
-                ),
-            );
+    let page = session
+        .run(move |vault, s, actor| {
+            let filter = query.into_inner().filter()?;
+            let calls = vault.list_calls(&s.db, actor, &s.calls, &filter)?;
+            Ok(CallPage::of(calls, filter.limit))
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
+impl ListQuery {
+    /// The list's filter, or 422 naming every code that is not in its vocabulary (400 for a
+    /// cursor this server did not give).
+    fn filter(self) -> Result<persistence::calls::CallFilter, ApiError> {
+        let ListQuery {
+            cursor,
+            limit,
+            from,
+            to,
+            topic,
+            outcome,
+            region,
+        } = self;
+        let mut errors = std::collections::BTreeMap::new();
+        for (field, value, vocabulary) in [
+            ("topic", &topic, domain::vocabulary::TOPIC),
+            ("outcome", &outcome, domain::vocabulary::OUTCOME),
+            ("region", &region, domain::vocabulary::REGION),
+        ] {
+            if value.as_deref().is_some_and(|v| !vocabulary.contains(v)) {
+                errors.insert(
+                    field.to_string(),
+                    format!(
+                        "must be one of the codes of the {} vocabulary",
+                        vocabulary.name
+                    ),
+                );
+            }
+        }
+        if !errors.is_empty() {
+            return Err(ApiError::invalid_fields(errors));
+        }
+        let from = from.map(|t| micros("from", &t)).transpose()?;
+        let to = to.map(|t| micros("to", &t)).transpose()?;
+        let foreign = || ApiError::bad_request("the cursor is not one this server gave");
+        let before = match cursor {
+            None => None,
+            Some(c) => {
+                let (at, id) = c.split_once('.').ok_or_else(foreign)?;
+                Some((at.parse::<i64>().map_err(|_| foreign())?, id.to_string()))
+            }
+        };
+        Ok(persistence::calls::CallFilter {
+            from,
+            to,
+            topic,
+            outcome,
+            region,
+            before,
+            limit: limit.unwrap_or(50).clamp(1, 200),
+        })
+    }
+}
+
+impl CallPage {
+    /// A page of `limit` calls at most; a full page has a next cursor.
+    fn of(calls: Vec<CallFacts>, limit: i64) -> Self {
+        let next_cursor = (calls.len() as i64 == limit)
+            .then(|| calls.last().map(|c| format!("{}.{}", c.started_at, c.id)))
+            .flatten();
+        CallPage {
+            calls: calls.into_iter().map(CallFactsBody::from).collect(),
+            next_cursor,
         }
     }
-    if !errors.is_empty() {
-        return Err(ApiError::invalid_fields(errors));
-    }
-    let from = from.map(|t| micros("from", &t)).transpose()?;
-    let to = to.map(|t| micros("to", &t)).transpose()?;
-    let before = match cursor {
-        None => None,
-        Some(c) => {
-            let (at, id) = c
-                .split_once('.')
-                .ok_or_else(|| ApiError::bad_request("the cursor is not one this server gave"))?;
-            Some((
-                at.parse::<i64>()
-                    .map_err(|_| ApiError::bad_request("the cursor is not one this server gave"))?,
-                id.to_string(),
-            ))
-        }
-    };
-    let limit = limit.unwrap_or(50).clamp(1, 200);
-    let vault = services.vault()?;
-    let s = services.clone();
-    let filter = persistence::calls::CallFilter {
-        from,
-        to,
-        topic,
-        outcome,
-        region,
-        before,
-        limit,
-    };
-    let calls = web::block(move || vault.list_calls(&s.db, &actor.0, &s.calls, &filter)).await??;
-    let next = (calls.len() as i64 == limit)
-        .then(|| calls.last().map(|c| format!("{}.{}", c.started_at, c.id)))
-        .flatten();
-    Ok(HttpResponse::Ok().json(CallPage {
-        calls: calls.into_iter().map(CallFactsBody::from).collect(),
-        next_cursor: next,
-    }))
 }
 
 #[utoipa::path(post, path = "/api/v1/calls/lookup", tag = "calls", security(("bearer" = [])), request_body = LookupRequest,
@@ -397,50 +414,57 @@ pub(crate) struct CallChanges {
               (status = 404, description = "No such call, or not one the actor may change"),
               (status = 409, description = "The call changed since it was read"), (status = 422, description = "Invalid fields, named")))]
 pub(crate) async fn update(
-    services: web::Data<Services>,
-    actor: Authenticated,
+    session: Session,
     id: web::Path<String>,
     body: web::Json<CallChanges>,
 ) -> Result<HttpResponse, ApiError> {
-    let CallChanges {
-        version,
-        channel,
-        direction,
-        started_at,
-        ended_at,
-        caller_role,
-        topics,
-        region,
-        caller_gender,
-        caller_age_group,
-        language,
-        outcome,
-        summary,
-        caller_name,
-        caller_phone,
-    } = body.into_inner();
-    let patch = persistence::calls::CallPatch {
-        channel,
-        direction,
-        started_at: started_at.map(|t| micros("started_at", &t)).transpose()?,
-        ended_at: ended_at
-            .map(|e| e.map(|t| micros("ended_at", &t)).transpose())
-            .transpose()?,
-        caller_role,
-        topics,
-        region,
-        caller_gender,
-        caller_age_group,
-        language,
-        outcome,
-        summary,
-        caller_name,
-        caller_phone,
-    };
-    let vault = services.vault()?;
-    let s = services.clone();
-    let version =
-        web::block(move || vault.update_call(&s.db, &actor.0, &s.calls, &id, version, patch))
-            .await??;
+    let version = session
+        .run(move |vault, s, actor| {
+            let (version, patch) = body.into_inner().patch()?;
+            Ok(vault.update_call(&s.db, actor, &s.calls, &id, version, patch)?)
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(Versioned { version }))
+}
+
+impl CallChanges {
+    /// The version read and the changes, or 422 for a time that is not RFC 3339.
+    fn patch(self) -> Result<(i32, persistence::calls::CallPatch), ApiError> {
+        let CallChanges {
+            version,
+            channel,
+            direction,
+            started_at,
+            ended_at,
+            caller_role,
+            topics,
+            region,
+            caller_gender,
+            caller_age_group,
+            language,
+            outcome,
+            summary,
+            caller_name,
+            caller_phone,
+        } = self;
+        let patch = persistence::calls::CallPatch {
+            channel,
+            direction,
+            started_at: started_at.map(|t| micros("started_at", &t)).transpose()?,
+            ended_at: ended_at
+                .map(|e| e.map(|t| micros("ended_at", &t)).transpose())
+                .transpose()?,
+            caller_role,
+            topics,
+            region,
+            caller_gender,
+            caller_age_group,
+            language,
+            outcome,
+            summary,
+            caller_name,
+            caller_phone,
+        };
+        Ok((version, patch))
+    }
 }

@@ -14,10 +14,10 @@ use persistence::AuthError;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::auth::{Authenticated, Session};
+use crate::auth::{Claimed, Session};
 use crate::bodies::{Created, Versioned};
 use crate::calls::{micros, present, rfc3339};
-use crate::{ApiError, Services};
+use crate::ApiError;
 
 /// The fields of a case as a client sends them, to open one (every field optional; what is
 /// not sent keeps its default or what the call carried over) or to change one (only the fields
@@ -482,17 +482,15 @@ fn consent_body(c: ConsentView) -> ConsentOut {
               (status = 401, description = "Not signed in"), (status = 403, description = "The policy denies it"),
               (status = 422, description = "Invalid fields, named")))]
 pub(crate) async fn create(
-    services: web::Data<Services>,
-    actor: Authenticated,
+    session: Session,
     body: web::Json<CaseBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let (assigned_to, changes) = body.into_inner().for_opening()?;
-    let vault = services.vault()?;
-    let s = services.clone();
-    let (id, reference) = web::block(move || {
-        vault.create_case(&s.db, &actor.0, &s.calls, None, assigned_to, changes)
-    })
-    .await??;
+    let (id, reference) = session
+        .run(move |vault, s, actor| {
+            let (assigned_to, changes) = body.into_inner().for_opening()?;
+            Ok(vault.create_case(&s.db, actor, &s.calls, None, assigned_to, changes)?)
+        })
+        .await?;
     Ok(HttpResponse::Created().json(CaseCreated { id, reference }))
 }
 
@@ -502,25 +500,17 @@ pub(crate) async fn create(
               (status = 401, description = "Not signed in"), (status = 404, description = "No such call, or not one the actor may use"),
               (status = 409, description = "The call is already linked to a case"), (status = 422, description = "Invalid fields, named")))]
 pub(crate) async fn open_from_call(
-    services: web::Data<Services>,
-    actor: Authenticated,
+    session: Session,
     call_id: web::Path<String>,
     body: web::Json<CaseBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let (assigned_to, changes) = body.into_inner().for_opening()?;
-    let vault = services.vault()?;
-    let s = services.clone();
-    let (id, reference) = web::block(move || {
-        vault.create_case(
-            &s.db,
-            &actor.0,
-            &s.calls,
-            Some(&call_id),
-            assigned_to,
-            changes,
-        )
-    })
-    .await??;
+    let (id, reference) = session
+        .run(move |vault, s, actor| {
+            let (assigned_to, changes) = body.into_inner().for_opening()?;
+            let call = Some(call_id.as_str());
+            Ok(vault.create_case(&s.db, actor, &s.calls, call, assigned_to, changes)?)
+        })
+        .await?;
     Ok(HttpResponse::Created().json(CaseCreated { id, reference }))
 }
 
@@ -537,15 +527,15 @@ pub(crate) struct LinkBody {
               (status = 404, description = "No such call or case, or not one the actor may change"),
               (status = 409, description = "The call changed meanwhile")))]
 pub(crate) async fn link_call(
-    services: web::Data<Services>,
-    actor: Authenticated,
+    session: Session,
     call_id: web::Path<String>,
     body: web::Json<LinkBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let vault = services.vault()?;
-    let s = services.clone();
-    web::block(move || vault.link_call(&s.db, &actor.0, &s.calls, &call_id, &body.case_id))
-        .await??;
+    session
+        .run(move |vault, s, actor| {
+            Ok(vault.link_call(&s.db, actor, &s.calls, &call_id, &body.case_id)?)
+        })
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -554,12 +544,12 @@ pub(crate) async fn link_call(
     responses((status = 200, description = "The case file: facts, profile (its contact block always with the safe-contact instructions), narratives, notes, plan, consents, linked calls", body = CaseFileBody),
               (status = 401, description = "Not signed in"), (status = 404, description = "No such case, or not one the actor may see")))]
 pub(crate) async fn read(
-    session: Session,
+    session: Session<Claimed>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let file = session
-        .run_in_session(move |vault, s, claim| {
-            Ok(vault.read_case_in_session(&s.db, &s.auth, claim, &id)?)
+        .run(move |vault, s, who| {
+            Ok(vault.read_case_in_session(&s.db, who.claim(), &s.auth, &id)?)
         })
         .await?;
     Ok(HttpResponse::Ok().json(CaseFileBody::from(file)))
@@ -573,24 +563,24 @@ pub(crate) async fn read(
               (status = 409, description = "The case changed since it was read, or the status cannot move that way"),
               (status = 422, description = "Invalid fields, named")))]
 pub(crate) async fn update(
-    services: web::Data<Services>,
-    actor: Authenticated,
+    session: Session,
     id: web::Path<String>,
     body: web::Json<CaseBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let (version, assigned_to, changes) = body.into_inner().split();
-    if assigned_to.is_some() {
-        return Err(ApiError::invalid_field(
-            "assigned_to",
-            "assign with POST /api/v1/cases/{id}/assignment",
-        ));
-    }
-    let version = version.ok_or_else(|| ApiError::invalid_field("version", "is required"))?;
-    let vault = services.vault()?;
-    let s = services.clone();
-    let version =
-        web::block(move || vault.update_case(&s.db, &actor.0, &s.calls, &id, version, changes))
-            .await??;
+    let version = session
+        .run(move |vault, s, actor| {
+            let (version, assigned_to, changes) = body.into_inner().split();
+            if assigned_to.is_some() {
+                return Err(ApiError::invalid_field(
+                    "assigned_to",
+                    "assign with POST /api/v1/cases/{id}/assignment",
+                ));
+            }
+            let version =
+                version.ok_or_else(|| ApiError::invalid_field("version", "is required"))?;
+            Ok(vault.update_case(&s.db, actor, &s.calls, &id, version, changes)?)
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(Versioned { version }))
 }
 
@@ -609,19 +599,19 @@ pub(crate) struct AssignBody {
               (status = 404, description = "No such case, or the actor may not assign"),
               (status = 409, description = "The case changed since it was read"), (status = 422, description = "Not someone a case can go to")))]
 pub(crate) async fn assign(
-    services: web::Data<Services>,
-    actor: Authenticated,
+    session: Session,
     id: web::Path<String>,
     body: web::Json<AssignBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let AssignBody {
-        version,
-        assigned_to,
-    } = body.into_inner();
-    let vault = services.vault()?;
-    let s = services.clone();
-    let version =
-        web::block(move || vault.assign_case(&s.db, &actor.0, &id, version, assigned_to)).await??;
+    let version = session
+        .run(move |vault, s, actor| {
+            let AssignBody {
+                version,
+                assigned_to,
+            } = body.into_inner();
+            Ok(vault.assign_case(&s.db, actor, &id, version, assigned_to)?)
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(Versioned { version }))
 }
 
@@ -701,31 +691,30 @@ pub(crate) struct SearchBody {
     responses((status = 200, description = "Matching cases the actor may read", body = SearchResult), (status = 401, description = "Not signed in"),
               (status = 403, description = "The policy denies it"), (status = 422, description = "Nothing to search for, or not a phone number")))]
 pub(crate) async fn search(
-    services: web::Data<Services>,
-    actor: Authenticated,
+    session: Session,
     body: web::Json<SearchBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let SearchBody { name, phone } = body.into_inner();
-    let name = name.filter(|n| !n.expose().trim().is_empty());
-    let phone = phone
-        .filter(|p| !p.expose().trim().is_empty())
-        .map(|p| {
-            PhoneNumber::parse(p.expose(), &services.calls.default_country_code).ok_or_else(|| {
-                ApiError::invalid_field(
-                    "phone",
-                    "is not a phone number (international, or national with a leading 0)",
-                )
-            })
+    let hits = session
+        .run(move |vault, s, actor| {
+            let SearchBody { name, phone } = body.into_inner();
+            let name = name.filter(|n| !n.expose().trim().is_empty());
+            let phone = phone
+                .filter(|p| !p.expose().trim().is_empty())
+                .map(|p| {
+                    PhoneNumber::parse(p.expose(), &s.calls.default_country_code).ok_or_else(|| {
+                        ApiError::invalid_field(
+                            "phone",
+                            "is not a phone number (international, or national with a leading 0)",
+                        )
+                    })
+                })
+                .transpose()?;
+            if name.is_none() && phone.is_none() {
+                return Err(ApiError::invalid_field("name", "send a name or a phone"));
+            }
+            Ok(vault.search_cases(&s.db, actor, name.as_ref(), phone.as_ref())?)
         })
-        .transpose()?;
-    if name.is_none() && phone.is_none() {
-        return Err(ApiError::invalid_field("name", "send a name or a phone"));
-    }
-    let vault = services.vault()?;
-    let s = services.clone();
-    let hits =
-        web::block(move || vault.search_cases(&s.db, &actor.0, name.as_ref(), phone.as_ref()))
-            .await??;
+        .await?;
     let cases = hits
         .iter()
         .map(|h| SearchHitBody {
@@ -752,7 +741,7 @@ pub(crate) struct NoteBody {
     responses((status = 201, description = "Added; the note's id", body = NoteCreated), (status = 401, description = "Not signed in"),
               (status = 404, description = "No such case, or not one the actor may change"), (status = 422, description = "Empty or too long")))]
 pub(crate) async fn add_note(
-    session: Session,
+    session: Session<Claimed>,
     id: web::Path<String>,
     body: web::Json<NoteBody>,
 ) -> Result<HttpResponse, ApiError> {
@@ -766,8 +755,8 @@ pub(crate) async fn add_note(
         None => Ok(()),
     };
     let note = session
-        .run_in_session(move |vault, s, claim| {
-            Ok(vault.add_note_in_session(&s.db, &s.auth, claim, &id, fresh, body)?)
+        .run(move |vault, s, who| {
+            Ok(vault.add_note_in_session(&s.db, who.claim(), &s.auth, &id, fresh, body)?)
         })
         .await?;
     Ok(HttpResponse::Created().json(NoteCreated {
@@ -782,18 +771,19 @@ pub(crate) async fn add_note(
               (status = 401, description = "Not signed in"), (status = 403, description = "Only the author edits a note"),
               (status = 404, description = "No such note or case"), (status = 409, description = "The note changed since it was read")))]
 pub(crate) async fn edit_note(
-    services: web::Data<Services>,
-    actor: Authenticated,
+    session: Session,
     path: web::Path<(String, String)>,
     body: web::Json<NoteBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let (id, note) = path.into_inner();
-    let NoteBody { revision, body } = body.into_inner();
-    let revision = revision.ok_or_else(|| ApiError::invalid_field("revision", "is required"))?;
-    let vault = services.vault()?;
-    let s = services.clone();
-    let revision =
-        web::block(move || vault.edit_note(&s.db, &actor.0, &id, &note, revision, body)).await??;
+    let revision = session
+        .run(move |vault, s, actor| {
+            let (id, note) = path.into_inner();
+            let NoteBody { revision, body } = body.into_inner();
+            let revision =
+                revision.ok_or_else(|| ApiError::invalid_field("revision", "is required"))?;
+            Ok(vault.edit_note(&s.db, actor, &id, &note, revision, body)?)
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(NoteRevised { revision }))
 }
 
@@ -802,14 +792,15 @@ pub(crate) async fn edit_note(
     responses((status = 200, description = "Every revision of the note, oldest first", body = NoteHistory), (status = 401, description = "Not signed in"),
               (status = 404, description = "No such note or case, or not one the actor may see")))]
 pub(crate) async fn note_history(
-    services: web::Data<Services>,
-    actor: Authenticated,
+    session: Session,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (id, note) = path.into_inner();
-    let vault = services.vault()?;
-    let s = services.clone();
-    let revisions = web::block(move || vault.note_history(&s.db, &actor.0, &id, &note)).await??;
+    let revisions = session
+        .run(move |vault, s, actor| {
+            let (id, note) = path.into_inner();
+            Ok(vault.note_history(&s.db, actor, &id, &note)?)
+        })
+        .await?;
     let revisions = revisions
         .iter()
         .map(|r| RevisionBody {
@@ -874,18 +865,19 @@ impl PlanBody {
     responses((status = 201, description = "Added; the item's id", body = PlanItemCreated), (status = 401, description = "Not signed in"),
               (status = 404, description = "No such case, or not one the actor may change"), (status = 422, description = "Invalid fields, named")))]
 pub(crate) async fn add_plan_item(
-    services: web::Data<Services>,
-    actor: Authenticated,
+    session: Session,
     id: web::Path<String>,
     body: web::Json<PlanBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let (version, changes) = body.into_inner().split();
-    if version.is_some() {
-        return Err(ApiError::invalid_field("version", "a new item has none"));
-    }
-    let vault = services.vault()?;
-    let s = services.clone();
-    let item = web::block(move || vault.add_plan_item(&s.db, &actor.0, &id, changes)).await??;
+    let item = session
+        .run(move |vault, s, actor| {
+            let (version, changes) = body.into_inner().split();
+            if version.is_some() {
+                return Err(ApiError::invalid_field("version", "a new item has none"));
+            }
+            Ok(vault.add_plan_item(&s.db, actor, &id, changes)?)
+        })
+        .await?;
     Ok(HttpResponse::Created().json(PlanItemCreated {
         id: item,
         version: 1,
@@ -898,19 +890,19 @@ pub(crate) async fn add_plan_item(
               (status = 404, description = "No such item or case"), (status = 409, description = "The item changed since it was read"),
               (status = 422, description = "Invalid fields, named")))]
 pub(crate) async fn update_plan_item(
-    services: web::Data<Services>,
-    actor: Authenticated,
+    session: Session,
     path: web::Path<(String, String)>,
     body: web::Json<PlanBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let (id, item) = path.into_inner();
-    let (version, changes) = body.into_inner().split();
-    let version = version.ok_or_else(|| ApiError::invalid_field("version", "is required"))?;
-    let vault = services.vault()?;
-    let s = services.clone();
-    let version =
-        web::block(move || vault.update_plan_item(&s.db, &actor.0, &id, &item, version, changes))
-            .await??;
+    let version = session
+        .run(move |vault, s, actor| {
+            let (id, item) = path.into_inner();
+            let (version, changes) = body.into_inner().split();
+            let version =
+                version.ok_or_else(|| ApiError::invalid_field("version", "is required"))?;
+            Ok(vault.update_plan_item(&s.db, actor, &id, &item, version, changes)?)
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(Versioned { version }))
 }
 
@@ -940,33 +932,33 @@ pub(crate) struct ConsentBody {
     responses((status = 201, description = "Recorded; the consent's id", body = Created), (status = 401, description = "Not signed in"),
               (status = 404, description = "No such case, or not one the actor may change"), (status = 422, description = "Invalid fields, named")))]
 pub(crate) async fn add_consent(
-    services: web::Data<Services>,
-    actor: Authenticated,
+    session: Session,
     id: web::Path<String>,
     body: web::Json<ConsentBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let ConsentBody {
-        purpose,
-        service_types,
-        organisations,
-        scope,
-        given_at,
-        expires_at,
-    } = body.into_inner();
-    let facts = ConsentFacts {
-        purpose,
-        service_types,
-        organisations,
-        given_at: match given_at {
-            Some(t) => micros("given_at", &t)?,
-            None => persistence::now_micros(),
-        },
-        expires_at: expires_at.map(|t| micros("expires_at", &t)).transpose()?,
-    };
-    let vault = services.vault()?;
-    let s = services.clone();
-    let consent =
-        web::block(move || vault.add_consent(&s.db, &actor.0, &id, facts, scope)).await??;
+    let consent = session
+        .run(move |vault, s, actor| {
+            let ConsentBody {
+                purpose,
+                service_types,
+                organisations,
+                scope,
+                given_at,
+                expires_at,
+            } = body.into_inner();
+            let facts = ConsentFacts {
+                purpose,
+                service_types,
+                organisations,
+                given_at: match given_at {
+                    Some(t) => micros("given_at", &t)?,
+                    None => persistence::now_micros(),
+                },
+                expires_at: expires_at.map(|t| micros("expires_at", &t)).transpose()?,
+            };
+            Ok(vault.add_consent(&s.db, actor, &id, facts, scope)?)
+        })
+        .await?;
     Ok(HttpResponse::Created().json(Created { id: consent }))
 }
 
@@ -975,14 +967,15 @@ pub(crate) async fn add_consent(
     responses((status = 204, description = "Withdrawn, with immediate effect"), (status = 401, description = "Not signed in"),
               (status = 404, description = "No such consent or case"), (status = 409, description = "Already withdrawn")))]
 pub(crate) async fn withdraw_consent(
-    services: web::Data<Services>,
-    actor: Authenticated,
+    session: Session,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (id, consent) = path.into_inner();
-    let vault = services.vault()?;
-    let s = services.clone();
-    web::block(move || vault.withdraw_consent(&s.db, &actor.0, &s.cases, &id, &consent)).await??;
+    session
+        .run(move |vault, s, actor| {
+            let (id, consent) = path.into_inner();
+            Ok(vault.withdraw_consent(&s.db, actor, &s.cases, &id, &consent)?)
+        })
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -1012,8 +1005,7 @@ pub(crate) struct BreakGlassBody {
               (status = 409, description = "The actor can already open the case"),
               (status = 422, description = "Invalid fields, or re-authentication failed"), (status = 429, description = "Too many failed attempts")))]
 pub(crate) async fn break_glass(
-    services: web::Data<Services>,
-    actor: Authenticated,
+    session: Session,
     id: web::Path<String>,
     body: web::Json<BreakGlassBody>,
 ) -> Result<HttpResponse, ApiError> {
@@ -1024,22 +1016,21 @@ pub(crate) async fn break_glass(
         totp,
     } = body.into_inner();
     let reauth = Reauth { password, totp };
-    let vault = services.vault()?;
-    let s = services.clone();
-    let _permit = services.hashing_permit().await?;
-    let (grant, expires_at) = web::block(move || {
-        vault.break_glass(
-            &s.db,
-            &actor.0,
-            &s.cases,
-            &s.auth,
-            &id,
-            &reason,
-            justification,
-            &reauth,
-        )
-    })
-    .await??;
+    let (grant, expires_at) = session
+        .hashing()
+        .run(move |vault, s, actor| {
+            Ok(vault.break_glass(
+                &s.db,
+                actor,
+                &s.cases,
+                &s.auth,
+                &id,
+                &reason,
+                justification,
+                &reauth,
+            )?)
+        })
+        .await?;
     Ok(HttpResponse::Created().json(GrantCreated {
         grant_id: grant,
         expires_at: rfc3339(expires_at),
@@ -1058,14 +1049,15 @@ pub(crate) struct GrantQuery {
     responses((status = 200, description = "Break-glass uses, newest first, with their justifications", body = GrantList),
               (status = 401, description = "Not signed in"), (status = 403, description = "Supervisors only")))]
 pub(crate) async fn list_grants(
-    services: web::Data<Services>,
-    actor: Authenticated,
+    session: Session,
     query: web::Query<GrantQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let reviewed = query.reviewed;
-    let vault = services.vault()?;
-    let s = services.clone();
-    let grants = web::block(move || vault.list_break_glass(&s.db, &actor.0, reviewed)).await??;
+    let grants = session
+        .run(move |vault, s, actor| {
+            let reviewed = query.reviewed;
+            Ok(vault.list_break_glass(&s.db, actor, reviewed)?)
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(GrantList {
         grants: grants.iter().map(GrantBody::from).collect(),
     }))
@@ -1077,12 +1069,11 @@ pub(crate) async fn list_grants(
               (status = 403, description = "Supervisors only"), (status = 404, description = "No such grant"),
               (status = 409, description = "Already reviewed")))]
 pub(crate) async fn review_grant(
-    services: web::Data<Services>,
-    actor: Authenticated,
+    session: Session,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let vault = services.vault()?;
-    let s = services.clone();
-    web::block(move || vault.review_break_glass(&s.db, &actor.0, &id)).await??;
+    session
+        .run(move |vault, s, actor| Ok(vault.review_break_glass(&s.db, actor, &id)?))
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -1,9 +1,12 @@
 //! The HTTP surface: actix-web routes, extractors, request and response types, error mapping,
 //! and (as the system grows) OpenAPI, server-rendered pages and mail delivery.
 //!
-//! Handlers are thin: parse and validate the request, call one vault function in `web::block`,
-//! map the result. This crate must never run a query itself or depend on diesel: everything that
-//! touches stored data goes through the `persistence` crate.
+//! Handlers have one shape (`auth::Session`, or `auth::Public` for sign-in): extract the request,
+//! `run` one vault function on one blocking thread after the caller is judged (input is read
+//! inside, so 401 and 403 always come before 422), map the result to a response.
+//!
+//! This crate must never run a query itself or depend on diesel: everything that touches stored
+//! data goes through the `persistence` crate.
 #![forbid(unsafe_code)]
 
 mod admin;

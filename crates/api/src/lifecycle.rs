@@ -7,10 +7,10 @@ use persistence::lifecycle::ErasureView;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::auth::Authenticated;
+use crate::auth::Session;
 use crate::bodies::Created;
 use crate::calls::rfc3339;
-use crate::{ApiError, Services};
+use crate::ApiError;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -27,15 +27,16 @@ pub(crate) struct HoldBody {
               (status = 404, description = "No such case, or the actor may not hold it"), (status = 409, description = "Already held"),
               (status = 422, description = "The reason is missing")))]
 pub(crate) async fn place_hold(
-    services: web::Data<Services>,
-    actor: Authenticated,
+    session: Session,
     id: web::Path<String>,
     body: web::Json<HoldBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let reason = body.into_inner().reason;
-    let vault = services.vault()?;
-    let s = services.clone();
-    web::block(move || vault.place_legal_hold(&s.db, &actor.0, &id, reason)).await??;
+    session
+        .run(move |vault, s, actor| {
+            let reason = body.into_inner().reason;
+            Ok(vault.place_legal_hold(&s.db, actor, &id, reason)?)
+        })
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -44,13 +45,12 @@ pub(crate) async fn place_hold(
     responses((status = 204, description = "Lifted"), (status = 401, description = "Not signed in"),
               (status = 404, description = "No such case, or the actor may not lift it"), (status = 409, description = "Not held")))]
 pub(crate) async fn lift_hold(
-    services: web::Data<Services>,
-    actor: Authenticated,
+    session: Session,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let vault = services.vault()?;
-    let s = services.clone();
-    web::block(move || vault.lift_legal_hold(&s.db, &actor.0, &id)).await??;
+    session
+        .run(move |vault, s, actor| Ok(vault.lift_legal_hold(&s.db, actor, &id)?))
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -158,19 +158,20 @@ fn html_document(export: &Value) -> String {
               (status = 401, description = "Not signed in"), (status = 404, description = "No such case, or not one the actor may export"),
               (status = 422, description = "An unknown format")))]
 pub(crate) async fn export(
-    services: web::Data<Services>,
-    actor: Authenticated,
+    session: Session,
     id: web::Path<String>,
     query: web::Query<ExportQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let html = match query.format.as_deref() {
-        None | Some("json") => false,
-        Some("html") => true,
-        Some(_) => return Err(ApiError::invalid_field("format", "must be json or html")),
-    };
-    let vault = services.vault()?;
-    let s = services.clone();
-    let export = web::block(move || vault.export_case(&s.db, &actor.0, &id)).await??;
+    let (html, export) = session
+        .run(move |vault, s, actor| {
+            let html = match query.format.as_deref() {
+                None | Some("json") => false,
+                Some("html") => true,
+                Some(_) => return Err(ApiError::invalid_field("format", "must be json or html")),
+            };
+            Ok((html, vault.export_case(&s.db, actor, &id)?))
+        })
+        .await?;
     let export = with_times(export);
     let name = format!("case-{}", export["reference"].as_str().unwrap_or("export"));
     let mut response = HttpResponse::Ok();
@@ -201,13 +202,12 @@ pub(crate) async fn export(
               (status = 404, description = "No such case, or not one the actor may ask to erase"),
               (status = 409, description = "Under a legal hold, already erased, or already requested")))]
 pub(crate) async fn request_erasure(
-    services: web::Data<Services>,
-    actor: Authenticated,
+    session: Session,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let vault = services.vault()?;
-    let s = services.clone();
-    let request = web::block(move || vault.request_erasure(&s.db, &actor.0, &id)).await??;
+    let request = session
+        .run(move |vault, s, actor| Ok(vault.request_erasure(&s.db, actor, &id)?))
+        .await?;
     Ok(HttpResponse::Created().json(Created { id: request }))
 }
 
@@ -292,39 +292,35 @@ pub(crate) struct ExportDocument {
     responses((status = 200, description = "Erasure requests, newest first", body = ErasureList), (status = 401, description = "Not signed in"),
               (status = 403, description = "Supervisors only")))]
 pub(crate) async fn list_erasures(
-    services: web::Data<Services>,
-    actor: Authenticated,
+    session: Session,
     query: web::Query<ErasureQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let status = query.into_inner().status;
-    if status
-        .as_deref()
-        .is_some_and(|s| !matches!(s, "pending" | "approved" | "rejected"))
-    {
-        return Err(ApiError::invalid_field(
-            "status",
-            "must be pending, approved or rejected",
-        ));
-    }
-    let vault = services.vault()?;
-    let s = services.clone();
-    let list =
-        web::block(move || vault.list_erasures(&s.db, &actor.0, status.as_deref())).await??;
+    let list = session
+        .run(move |vault, s, actor| {
+            let status = query.into_inner().status;
+            if status
+                .as_deref()
+                .is_some_and(|s| !matches!(s, "pending" | "approved" | "rejected"))
+            {
+                return Err(ApiError::invalid_field(
+                    "status",
+                    "must be pending, approved or rejected",
+                ));
+            }
+            Ok(vault.list_erasures(&s.db, actor, status.as_deref())?)
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(ErasureList {
         requests: list.into_iter().map(ErasureBody::from).collect(),
     }))
 }
 
-async fn decide(
-    services: web::Data<Services>,
-    actor: Authenticated,
-    id: String,
-    approve: bool,
-) -> Result<HttpResponse, ApiError> {
-    let vault = services.vault()?;
-    let s = services.clone();
-    web::block(move || vault.decide_erasure(&s.db, &actor.0, &id, approve, &s.cases.public_url))
-        .await??;
+async fn decide(session: Session, id: String, approve: bool) -> Result<HttpResponse, ApiError> {
+    session
+        .run(move |vault, s, actor| {
+            Ok(vault.decide_erasure(&s.db, actor, &s.cases.public_url, &id, approve)?)
+        })
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -334,11 +330,10 @@ async fn decide(
               (status = 401, description = "Not signed in"), (status = 403, description = "Supervisors only, and never the requester (two-person rule)"),
               (status = 404, description = "No such request"), (status = 409, description = "Already decided, or the case is under a legal hold")))]
 pub(crate) async fn approve(
-    s: web::Data<Services>,
-    a: Authenticated,
+    session: Session,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    decide(s, a, id.into_inner(), true).await
+    decide(session, id.into_inner(), true).await
 }
 
 #[utoipa::path(post, path = "/api/v1/erasure-requests/{id}/reject", tag = "lifecycle", security(("bearer" = [])),
@@ -347,11 +342,10 @@ pub(crate) async fn approve(
               (status = 403, description = "Supervisors only, and never the requester"), (status = 404, description = "No such request"),
               (status = 409, description = "Already decided")))]
 pub(crate) async fn reject(
-    s: web::Data<Services>,
-    a: Authenticated,
+    session: Session,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    decide(s, a, id.into_inner(), false).await
+    decide(session, id.into_inner(), false).await
 }
 
 #[cfg(test)]

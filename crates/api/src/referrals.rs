@@ -11,10 +11,10 @@ use persistence::referrals::{NewReferral, PartnerAnswer, ReferralSummary, Referr
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::auth::{Authenticated, Session};
+use crate::auth::{Claimed, Session};
 use crate::bodies::Versioned;
 use crate::calls::rfc3339;
-use crate::{ApiError, Services};
+use crate::ApiError;
 
 /// A service an organisation offers.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -93,43 +93,44 @@ pub(crate) struct DirectoryQuery {
     responses((status = 200, description = "Organisations with their services, by name", body = Directory), (status = 401, description = "Not signed in"),
               (status = 422, description = "An unknown code")))]
 pub(crate) async fn search(
-    services: web::Data<Services>,
-    actor: Authenticated,
+    session: Session,
     query: web::Query<DirectoryQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let DirectoryQuery {
-        service_type,
-        region,
-        text,
-        inactive,
-    } = query.into_inner();
-    if service_type
-        .as_deref()
-        .is_some_and(|t| !domain::vocabulary::SERVICE_TYPE.contains(t))
-    {
-        return Err(ApiError::invalid_field(
-            "service_type",
-            "must be one of the codes of the service_type vocabulary",
-        ));
-    }
-    if region
-        .as_deref()
-        .is_some_and(|r| !domain::vocabulary::REGION.contains(r))
-    {
-        return Err(ApiError::invalid_field(
-            "region",
-            "must be one of the codes of the region vocabulary",
-        ));
-    }
-    let filter = DirectoryFilter {
-        service_type,
-        region,
-        text,
-        inactive: inactive.unwrap_or(false),
-    };
-    let vault = services.vault()?;
-    let s = services.clone();
-    let found = web::block(move || vault.search_directory(&s.db, &actor.0, &filter)).await??;
+    let found = session
+        .run(move |vault, s, actor| {
+            let DirectoryQuery {
+                service_type,
+                region,
+                text,
+                inactive,
+            } = query.into_inner();
+            if service_type
+                .as_deref()
+                .is_some_and(|t| !domain::vocabulary::SERVICE_TYPE.contains(t))
+            {
+                return Err(ApiError::invalid_field(
+                    "service_type",
+                    "must be one of the codes of the service_type vocabulary",
+                ));
+            }
+            if region
+                .as_deref()
+                .is_some_and(|r| !domain::vocabulary::REGION.contains(r))
+            {
+                return Err(ApiError::invalid_field(
+                    "region",
+                    "must be one of the codes of the region vocabulary",
+                ));
+            }
+            let filter = DirectoryFilter {
+                service_type,
+                region,
+                text,
+                inactive: inactive.unwrap_or(false),
+            };
+            Ok(vault.search_directory(&s.db, actor, &filter)?)
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(Directory {
         organisations: found.into_iter().map(OrganisationOut::from).collect(),
     }))
@@ -179,8 +180,7 @@ pub(crate) struct ServiceBody {
     responses((status = 204, description = "Saved (created or replaced with its services)"), (status = 401, description = "Not signed in"),
               (status = 403, description = "Admins only"), (status = 422, description = "Invalid fields, named")))]
 pub(crate) async fn save_organisation(
-    services: web::Data<Services>,
-    actor: Authenticated,
+    session: Session,
     id: web::Path<String>,
     body: web::Json<OrganisationBody>,
 ) -> Result<HttpResponse, ApiError> {
@@ -208,16 +208,18 @@ pub(crate) async fn save_organisation(
             .map(|s| (s.service_type, s.description))
             .collect(),
     };
-    let vault = services.vault()?;
-    let s = services.clone();
-    let (v, a) = (vault.clone(), actor.0.clone());
-    web::block(move || v.may_manage_directory(&s.db, &a)).await??;
-    let errors = input.validate();
-    if !errors.is_empty() {
-        return Err(ApiError::invalid_fields(errors));
-    }
-    let s = services.clone();
-    web::block(move || vault.save_organisations(&s.db, &actor.0, &[input])).await??;
+    session
+        .run(move |vault, s, actor| {
+            // An admin's question first: a caller who may not manage the directory learns
+            // nothing of what is wrong with the input.
+            vault.may_manage_directory(&s.db, actor)?;
+            let errors = input.validate();
+            if !errors.is_empty() {
+                return Err(ApiError::invalid_fields(errors));
+            }
+            Ok(vault.save_organisations(&s.db, actor, &[input])?)
+        })
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -331,32 +333,25 @@ fn parse_csv(
     request_body(content = String, content_type = "text/csv", description = "Header: organisation,name,notification_email,language,languages,regions,intake_criteria,active,service_type,description; one row per service; lists separated by ';'"),
     responses((status = 200, description = "Imported: how many organisations were saved", body = Imported), (status = 401, description = "Not signed in"),
               (status = 403, description = "Admins only"), (status = 422, description = "Bad rows, by line number; nothing was changed")))]
-pub(crate) async fn import(
-    services: web::Data<Services>,
-    actor: Authenticated,
-    body: web::Bytes,
-) -> Result<HttpResponse, ApiError> {
-    let vault = services.vault()?;
-    let s = services.clone();
-    let (v, a) = (vault.clone(), actor.0.clone());
-    web::block(move || v.may_manage_directory(&s.db, &a)).await??;
-    let orgs = parse_csv(&body).map_err(ApiError::invalid_fields)?;
-    let n = orgs.len();
-    let s = services.clone();
-    web::block(move || vault.save_organisations(&s.db, &actor.0, &orgs)).await??;
-    Ok(HttpResponse::Ok().json(Imported { organisations: n }))
+pub(crate) async fn import(session: Session, body: web::Bytes) -> Result<HttpResponse, ApiError> {
+    let organisations = session
+        .run(move |vault, s, actor| {
+            vault.may_manage_directory(&s.db, actor)?;
+            let orgs = parse_csv(&body).map_err(ApiError::invalid_fields)?;
+            vault.save_organisations(&s.db, actor, &orgs)?;
+            Ok(orgs.len())
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(Imported { organisations }))
 }
 
 #[utoipa::path(get, path = "/api/v1/directory/export", tag = "directory", security(("bearer" = [])),
     responses((status = 200, description = "The whole directory as CSV, in the import's layout", body = String, content_type = "text/csv"),
               (status = 401, description = "Not signed in"), (status = 403, description = "Admins only")))]
-pub(crate) async fn export(
-    services: web::Data<Services>,
-    actor: Authenticated,
-) -> Result<HttpResponse, ApiError> {
-    let vault = services.vault()?;
-    let s = services.clone();
-    let all = web::block(move || vault.export_directory(&s.db, &actor.0)).await??;
+pub(crate) async fn export(session: Session) -> Result<HttpResponse, ApiError> {
+    let all = session
+        .run(move |vault, s, actor| Ok(vault.export_directory(&s.db, actor)?))
+        .await?;
     let mut writer = csv::Writer::from_writer(Vec::new());
     let fail = |_| ApiError::internal();
     writer.write_record(CSV_HEADER).map_err(fail)?;
@@ -528,7 +523,7 @@ pub(crate) struct ReferralBody {
               (status = 404, description = "No such case, or not one the actor may refer"),
               (status = 409, description = "No live consent covers this provider"), (status = 422, description = "Invalid fields, named")))]
 pub(crate) async fn create(
-    session: Session,
+    session: Session<Claimed>,
     case_id: web::Path<String>,
     body: web::Json<ReferralBody>,
 ) -> Result<HttpResponse, ApiError> {
@@ -549,8 +544,8 @@ pub(crate) async fn create(
         override_justification,
     };
     let view = session
-        .run_in_session(move |vault, s, claim| {
-            Ok(vault.create_referral_in_session(&s.db, &s.auth, claim, &case_id, new)?)
+        .run(move |vault, s, who| {
+            Ok(vault.create_referral_in_session(&s.db, who.claim(), &s.auth, &case_id, new)?)
         })
         .await?;
     Ok(HttpResponse::Created().json(ReferralOut::from(view)))
@@ -561,40 +556,35 @@ pub(crate) async fn create(
     responses((status = 200, description = "The case's referrals, newest first, without packets", body = ReferralList), (status = 401, description = "Not signed in"),
               (status = 404, description = "No such case, or not one the actor may see")))]
 pub(crate) async fn list_for_case(
-    services: web::Data<Services>,
-    actor: Authenticated,
+    session: Session,
     case_id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let vault = services.vault()?;
-    let s = services.clone();
-    let list = web::block(move || vault.list_referrals(&s.db, &actor.0, Some(&case_id))).await??;
+    let list = session
+        .run(move |vault, s, actor| Ok(vault.list_referrals(&s.db, actor, Some(&case_id))?))
+        .await?;
     Ok(HttpResponse::Ok().json(ReferralList::from(list)))
 }
 
 #[utoipa::path(get, path = "/api/v1/referrals", tag = "referrals", security(("bearer" = [])),
     responses((status = 200, description = "A partner's live incoming referrals; a case worker's open ones; every open one for a supervisor", body = ReferralList),
               (status = 401, description = "Not signed in"), (status = 403, description = "The policy denies it")))]
-pub(crate) async fn list(
-    services: web::Data<Services>,
-    actor: Authenticated,
-) -> Result<HttpResponse, ApiError> {
-    let vault = services.vault()?;
-    let s = services.clone();
-    let list = web::block(move || vault.list_referrals(&s.db, &actor.0, None)).await??;
+pub(crate) async fn list(session: Session) -> Result<HttpResponse, ApiError> {
+    let list = session
+        .run(move |vault, s, actor| Ok(vault.list_referrals(&s.db, actor, None)?))
+        .await?;
     Ok(HttpResponse::Ok().json(ReferralList::from(list)))
 }
 
 #[utoipa::path(get, path = "/api/v1/referrals/due", tag = "referrals", security(("bearer" = [])),
     responses((status = 200, description = "The actor's open referrals whose follow-up date has come", body = ReferralList),
               (status = 401, description = "Not signed in"), (status = 403, description = "The policy denies it")))]
-pub(crate) async fn due(
-    services: web::Data<Services>,
-    actor: Authenticated,
-) -> Result<HttpResponse, ApiError> {
-    let vault = services.vault()?;
-    let s = services.clone();
-    let today = rfc3339(persistence::now_micros())[..10].to_string();
-    let list = web::block(move || vault.due_referrals(&s.db, &actor.0, &today)).await??;
+pub(crate) async fn due(session: Session) -> Result<HttpResponse, ApiError> {
+    let list = session
+        .run(move |vault, s, actor| {
+            let today = rfc3339(persistence::now_micros())[..10].to_string();
+            Ok(vault.due_referrals(&s.db, actor, &today)?)
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(ReferralList::from(list)))
 }
 
@@ -603,13 +593,12 @@ pub(crate) async fn due(
     responses((status = 200, description = "The referral with its packet while it has one; a partner's read is recorded on it", body = ReferralOut),
               (status = 401, description = "Not signed in"), (status = 404, description = "No such referral, or not one the actor may see")))]
 pub(crate) async fn read(
-    services: web::Data<Services>,
-    actor: Authenticated,
+    session: Session,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let vault = services.vault()?;
-    let s = services.clone();
-    let view = web::block(move || vault.read_referral(&s.db, &actor.0, &id)).await??;
+    let view = session
+        .run(move |vault, s, actor| Ok(vault.read_referral(&s.db, actor, &id)?))
+        .await?;
     Ok(HttpResponse::Ok().json(ReferralOut::from(view)))
 }
 
@@ -629,18 +618,16 @@ pub(crate) struct MoveBody {
 }
 
 async fn hotline_move(
-    services: web::Data<Services>,
-    actor: Authenticated,
+    session: Session,
     id: String,
     body: MoveBody,
     next: Status,
 ) -> Result<HttpResponse, ApiError> {
-    let vault = services.vault()?;
-    let s = services.clone();
-    let version = web::block(move || {
-        vault.move_referral(&s.db, &actor.0, &s.referrals, &id, body.version, next)
-    })
-    .await??;
+    let version = session
+        .run(move |vault, s, actor| {
+            Ok(vault.move_referral(&s.db, actor, &s.referrals, &id, body.version, next)?)
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(Versioned { version }))
 }
 
@@ -650,12 +637,11 @@ async fn hotline_move(
               (status = 404, description = "No such referral, or not one the actor may send"),
               (status = 409, description = "Stale version, not a draft, or the consent no longer covers it")))]
 pub(crate) async fn send(
-    s: web::Data<Services>,
-    a: Authenticated,
+    session: Session,
     id: web::Path<String>,
     body: web::Json<MoveBody>,
 ) -> Result<HttpResponse, ApiError> {
-    hotline_move(s, a, id.into_inner(), body.into_inner(), Status::Sent).await
+    hotline_move(session, id.into_inner(), body.into_inner(), Status::Sent).await
 }
 
 #[utoipa::path(post, path = "/api/v1/referrals/{id}/cancel", tag = "referrals", security(("bearer" = [])), request_body = MoveBody,
@@ -663,12 +649,17 @@ pub(crate) async fn send(
     responses((status = 200, description = "Cancelled: the packet is shredded and a provider who had it is told; the new version", body = Versioned), (status = 401, description = "Not signed in"),
               (status = 404, description = "No such referral, or not one the actor may cancel"), (status = 409, description = "Stale version or already ended")))]
 pub(crate) async fn cancel(
-    s: web::Data<Services>,
-    a: Authenticated,
+    session: Session,
     id: web::Path<String>,
     body: web::Json<MoveBody>,
 ) -> Result<HttpResponse, ApiError> {
-    hotline_move(s, a, id.into_inner(), body.into_inner(), Status::Cancelled).await
+    hotline_move(
+        session,
+        id.into_inner(),
+        body.into_inner(),
+        Status::Cancelled,
+    )
+    .await
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -686,26 +677,24 @@ pub(crate) struct FollowUpBody {
               (status = 404, description = "No such referral"), (status = 409, description = "Stale version or already ended"),
               (status = 422, description = "Not a date")))]
 pub(crate) async fn follow_up(
-    services: web::Data<Services>,
-    actor: Authenticated,
+    session: Session,
     id: web::Path<String>,
     body: web::Json<FollowUpBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let FollowUpBody {
-        version,
-        follow_up_on,
-    } = body.into_inner();
-    let vault = services.vault()?;
-    let s = services.clone();
-    let version =
-        web::block(move || vault.set_follow_up(&s.db, &actor.0, &id, version, follow_up_on))
-            .await??;
+    let version = session
+        .run(move |vault, s, actor| {
+            let FollowUpBody {
+                version,
+                follow_up_on,
+            } = body.into_inner();
+            Ok(vault.set_follow_up(&s.db, actor, &id, version, follow_up_on)?)
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(Versioned { version }))
 }
 
 async fn partner_move(
-    services: web::Data<Services>,
-    actor: Authenticated,
+    session: Session,
     id: String,
     body: MoveBody,
     make: fn(Option<Sensitive<String>>, Option<Sensitive<String>>) -> PartnerAnswer,
@@ -716,12 +705,11 @@ async fn partner_move(
         outcome,
     } = body;
     let answer = make(reason, outcome);
-    let vault = services.vault()?;
-    let s = services.clone();
-    let version = web::block(move || {
-        vault.answer_referral(&s.db, &actor.0, &s.referrals, &id, version, answer)
-    })
-    .await??;
+    let version = session
+        .run(move |vault, s, actor| {
+            Ok(vault.answer_referral(&s.db, actor, &s.referrals, &id, version, answer)?)
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(Versioned { version }))
 }
 
@@ -734,12 +722,11 @@ fn empty() -> Sensitive<String> {
     responses((status = 200, description = "Accepted; the case worker is notified; the new version", body = Versioned), (status = 401, description = "Not signed in"),
               (status = 404, description = "No such live referral to the actor's organisation"), (status = 409, description = "Stale version or not awaiting an answer")))]
 pub(crate) async fn accept(
-    s: web::Data<Services>,
-    a: Authenticated,
+    session: Session,
     id: web::Path<String>,
     body: web::Json<MoveBody>,
 ) -> Result<HttpResponse, ApiError> {
-    partner_move(s, a, id.into_inner(), body.into_inner(), |_, _| {
+    partner_move(session, id.into_inner(), body.into_inner(), |_, _| {
         PartnerAnswer::Accept
     })
     .await
@@ -751,12 +738,11 @@ pub(crate) async fn accept(
               (status = 404, description = "No such live referral to the actor's organisation"), (status = 409, description = "Stale version or not awaiting an answer"),
               (status = 422, description = "The reason is missing")))]
 pub(crate) async fn decline(
-    s: web::Data<Services>,
-    a: Authenticated,
+    session: Session,
     id: web::Path<String>,
     body: web::Json<MoveBody>,
 ) -> Result<HttpResponse, ApiError> {
-    partner_move(s, a, id.into_inner(), body.into_inner(), |r, _| {
+    partner_move(session, id.into_inner(), body.into_inner(), |r, _| {
         PartnerAnswer::Decline(r.unwrap_or_else(empty))
     })
     .await
@@ -767,12 +753,11 @@ pub(crate) async fn decline(
     responses((status = 200, description = "In progress; the new version", body = Versioned), (status = 401, description = "Not signed in"),
               (status = 404, description = "No such live referral to the actor's organisation"), (status = 409, description = "Stale version or not accepted")))]
 pub(crate) async fn start(
-    s: web::Data<Services>,
-    a: Authenticated,
+    session: Session,
     id: web::Path<String>,
     body: web::Json<MoveBody>,
 ) -> Result<HttpResponse, ApiError> {
-    partner_move(s, a, id.into_inner(), body.into_inner(), |_, _| {
+    partner_move(session, id.into_inner(), body.into_inner(), |_, _| {
         PartnerAnswer::Start
     })
     .await
@@ -784,12 +769,11 @@ pub(crate) async fn start(
               (status = 404, description = "No such live referral to the actor's organisation"), (status = 409, description = "Stale version or not accepted"),
               (status = 422, description = "The outcome is missing")))]
 pub(crate) async fn complete(
-    s: web::Data<Services>,
-    a: Authenticated,
+    session: Session,
     id: web::Path<String>,
     body: web::Json<MoveBody>,
 ) -> Result<HttpResponse, ApiError> {
-    partner_move(s, a, id.into_inner(), body.into_inner(), |_, o| {
+    partner_move(session, id.into_inner(), body.into_inner(), |_, o| {
         PartnerAnswer::Complete(o.unwrap_or_else(empty))
     })
     .await

@@ -8,9 +8,9 @@ use persistence::stats::{Period, StatsQuery, CALL_DIMENSIONS, TABLES};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::auth::Authenticated;
+use crate::auth::Session;
 use crate::lifecycle::escape;
-use crate::{ApiError, Services};
+use crate::ApiError;
 
 /// The k rule's thresholds.
 #[derive(Debug, Clone, Copy)]
@@ -157,16 +157,20 @@ pub fn published_json(name: &str, p: &Published) -> Value {
     serde_json::to_value(PublishedBody::new(name, p)).unwrap_or(Value::Null)
 }
 
+/// One table, counted and protected; whether CSV was asked for. The parameters are read after
+/// the caller is judged (401 and 403 for the session before any 404 or 422).
 async fn protected(
-    services: &web::Data<Services>,
-    actor: Authenticated,
-    query: StatsQuery,
-    k: u64,
-) -> Result<Published, ApiError> {
-    let vault = services.vault()?;
-    let s = services.clone();
-    let table = web::block(move || vault.stats_table(&s.db, &actor.0, &query)).await??;
-    Ok(protect(&table, k))
+    session: Session,
+    table: String,
+    params: StatsParams,
+) -> Result<(Published, bool), ApiError> {
+    session
+        .run(move |vault, s, actor| {
+            let request = parse(&table, params, s.stats)?;
+            let counted = vault.stats_table(&s.db, actor, &request.query)?;
+            Ok((protect(&counted, request.k), request.csv))
+        })
+        .await
 }
 
 #[utoipa::path(get, path = "/api/v1/stats/{table}", tag = "statistics", security(("bearer" = [])),
@@ -176,14 +180,13 @@ async fn protected(
               (status = 401, description = "Not signed in"), (status = 403, description = "Supervisors and admins only"),
               (status = 404, description = "No such table"), (status = 422, description = "Invalid parameters, named")))]
 pub(crate) async fn table(
-    services: web::Data<Services>,
-    actor: Authenticated,
+    session: Session,
     name: web::Path<String>,
     params: web::Query<StatsParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let request = parse(&name, params.into_inner(), services.stats)?;
-    let published = protected(&services, actor, request.query, request.k).await?;
-    if request.csv {
+    let name = name.into_inner();
+    let (published, csv) = protected(session, name.clone(), params.into_inner()).await?;
+    if csv {
         Ok(HttpResponse::Ok()
             .content_type("text/csv; charset=utf-8")
             .insert_header((
@@ -335,19 +338,15 @@ const CHARTS: [(&str, &str, &str); 3] = [
     ),
 ];
 
-async fn chart_svg(
-    services: &web::Data<Services>,
-    actor: Authenticated,
-    name: &str,
-    params: StatsParams,
-) -> Result<String, ApiError> {
+async fn chart_svg(session: Session, name: &str, params: StatsParams) -> Result<String, ApiError> {
+    // An unknown chart is no table: `parse` answers 404 after the caller is judged.
     let (_, table, title) = CHARTS
         .iter()
         .find(|(n, ..)| *n == name)
-        .ok_or_else(ApiError::not_found)?;
-    let request = parse(table, params, services.stats)?;
-    let published = protected(services, actor, request.query, request.k).await?;
-    Ok(match *table {
+        .copied()
+        .unwrap_or(("", "", ""));
+    let (published, _) = protected(session, table.to_string(), params).await?;
+    Ok(match table {
         "calls" => stacked_chart(title, &published),
         // The funnel: each status is one bar of its total.
         "referrals_by_service" => bar_chart(title, &transpose(&published), None),
@@ -375,13 +374,12 @@ fn transpose(p: &Published) -> Published {
               (status = 401, description = "Not signed in"), (status = 403, description = "Supervisors and admins only"),
               (status = 404, description = "No such chart")))]
 pub(crate) async fn chart(
-    services: web::Data<Services>,
-    actor: Authenticated,
+    session: Session,
     name: web::Path<String>,
     params: web::Query<StatsParams>,
 ) -> Result<HttpResponse, ApiError> {
     let name = name.trim_end_matches(".svg").to_string();
-    let svg = chart_svg(&services, actor, &name, params.into_inner()).await?;
+    let svg = chart_svg(session, &name, params.into_inner()).await?;
     Ok(HttpResponse::Ok()
         .content_type("image/svg+xml")
         .insert_header((
@@ -419,43 +417,46 @@ fn html_table(name: &str, p: &Published) -> String {
     out
 }
 
+/// The tables of the report listed under its charts.
+const LISTED: [&str; 4] = [
+    "cases_by_status",
+    "cases_by_gender_and_age",
+    "referrals_by_service",
+    "plan_items",
+];
+
 #[utoipa::path(get, path = "/api/v1/stats/report", tag = "statistics", security(("bearer" = [])), params(StatsParams),
     responses((status = 200, description = "A printable HTML report of the period for donors: the protected tables and charts", body = String, content_type = "text/html"),
               (status = 401, description = "Not signed in"), (status = 403, description = "Supervisors and admins only")))]
 pub(crate) async fn report(
-    services: web::Data<Services>,
-    actor: Authenticated,
+    session: Session,
     params: web::Query<StatsParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let head = parse("calls", params.into_inner(), services.stats)?;
-    let (from, to, k) = (head.query.from, head.query.to, head.k);
+    let (tables, from, to, k) = session
+        .run(move |vault, s, actor| {
+            let head = parse("calls", params.into_inner(), s.stats)?;
+            let (from, to, k) = (head.query.from, head.query.to, head.k);
+            // Every table of the report under one policy decision and one audit event.
+            let query = |table: &str| StatsQuery {
+                table: table.to_string(),
+                from,
+                to,
+                period: Period::Month,
+                by: "topic".into(),
+            };
+            let queries: Vec<StatsQuery> = CHARTS
+                .iter()
+                .map(|(_, table, _)| query(table))
+                .chain(LISTED.iter().map(|table| query(table)))
+                .collect();
+            Ok((vault.stats_tables(&s.db, actor, &queries)?, from, to, k))
+        })
+        .await?;
     let day = |us: i64| {
         chrono::DateTime::from_timestamp_micros(us)
             .map(|t| t.format("%Y-%m-%d").to_string())
             .unwrap_or_default()
     };
-    // Every table of the report under one policy decision and one audit event.
-    let query = |table: &str, period| StatsQuery {
-        table: table.to_string(),
-        from,
-        to,
-        period,
-        by: "topic".into(),
-    };
-    let listed = [
-        "cases_by_status",
-        "cases_by_gender_and_age",
-        "referrals_by_service",
-        "plan_items",
-    ];
-    let queries: Vec<StatsQuery> = CHARTS
-        .iter()
-        .map(|(_, table, _)| query(table, Period::Month))
-        .chain(listed.iter().map(|table| query(table, Period::Month)))
-        .collect();
-    let vault = services.vault()?;
-    let s = services.clone();
-    let tables = web::block(move || vault.stats_tables(&s.db, &actor.0, &queries)).await??;
     let mut body = String::new();
     for ((name, table, title), counted) in CHARTS.iter().zip(&tables) {
         let published = protect(counted, k);
@@ -466,7 +467,7 @@ pub(crate) async fn report(
         };
         body.push_str(&format!("<figure id=\"{name}\">{chart}</figure>"));
     }
-    for (table, counted) in listed.iter().zip(&tables[CHARTS.len()..]) {
+    for (table, counted) in LISTED.iter().zip(&tables[CHARTS.len()..]) {
         body.push_str(&html_table(table, &protect(counted, k)));
     }
     let html = format!(

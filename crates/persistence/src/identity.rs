@@ -564,15 +564,14 @@ impl Vault {
     pub fn authenticate(
         &self,
         db: &Database,
+        claim: Claim<'_>,
         settings: &AuthSettings,
-        session_id: &str,
-        user_id: &str,
     ) -> Result<Actor, AuthError> {
         let now = now_micros();
         let (actor, last_seen) = db.with_conn(|conn| {
-            self.check_session(conn, settings, session_id, Some(user_id), now)
+            self.check_session(conn, settings, claim.session_id, Some(claim.user_id), now)
         })??;
-        self.touch_session(db, session_id, last_seen, now)?;
+        self.touch_session(db, claim.session_id, last_seen, now)?;
         Ok(actor)
     }
 
@@ -1467,8 +1466,8 @@ impl Vault {
     pub fn reauthenticate(
         &self,
         db: &Database,
-        settings: &AuthSettings,
         actor: &Actor,
+        settings: &AuthSettings,
         reauth: &Reauth,
     ) -> Result<(), AuthError> {
         let keys = self.throttle_keys(&actor.login, None)?;

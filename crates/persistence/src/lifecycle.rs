@@ -551,9 +551,9 @@ impl Vault {
         &self,
         db: &Database,
         actor: &Actor,
+        base_url: &str,
         request_id: &str,
         approve: bool,
-        base_url: &str,
     ) -> Result<(), AuthError> {
         let rule = self.authorize(
             db,

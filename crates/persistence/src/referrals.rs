@@ -277,12 +277,12 @@ impl Vault {
     pub fn create_referral_in_session(
         &self,
         db: &Database,
-        settings: &AuthSettings,
         claim: Claim<'_>,
+        settings: &AuthSettings,
         case_id: &str,
         new: NewReferral,
     ) -> Result<ReferralView, AuthError> {
-        let (actor, case) = self.case_for_referral_in_session(db, settings, claim, case_id)?;
+        let (actor, case) = self.case_for_referral_in_session(db, claim, settings, case_id)?;
         self.referral_from(db, &actor, case_id, case, new)
     }
 
