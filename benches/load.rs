@@ -354,6 +354,12 @@ fn drive(
                             "list my cases" => {
                                 conn.request("GET", "/api/v1/cases?limit=50", &w.token, None)
                             }
+                            "create a case" => conn.request(
+                                "POST",
+                                "/api/v1/cases",
+                                &w.token,
+                                Some(&json!({ "gender": "female", "risk_level": "high" })),
+                            ),
                             _ => conn.request(
                                 "POST",
                                 &format!("/api/v1/cases/{case}/referrals"),
@@ -486,6 +492,43 @@ fn settle(db: &persistence::Database) -> bool {
 
 const SQLITE_SETTLE: &str = "PRAGMA wal_checkpoint(TRUNCATE)";
 
+/// Turns autovacuum off (or back on) for every table of the schema (PostgreSQL; SQLite has no
+/// autovacuum of statistics: nothing to do). True when done.
+fn autovacuum(db: &persistence::Database, on: bool) -> bool {
+    if db.backend() != persistence::Backend::Postgres {
+        return true;
+    }
+    let set = if on {
+        "RESET (autovacuum_enabled)"
+    } else {
+        "SET (autovacuum_enabled = false)"
+    };
+    let sql = format!(
+        "DO $$ DECLARE t record; BEGIN
+           FOR t IN SELECT tablename FROM pg_tables WHERE schemaname = current_schema() LOOP
+             EXECUTE format('ALTER TABLE %I {set}', t.tablename);
+           END LOOP;
+         END $$"
+    );
+    persistence::testing::execute(db, &sql).is_ok()
+}
+
+/// How many tables of the schema have statistics (PostgreSQL: analysed by hand or by
+/// autovacuum; SQLite: rows in sqlite_stat1).
+fn analysed_tables(db: &persistence::Database) -> usize {
+    let sql = if db.backend() == persistence::Backend::Postgres {
+        "SELECT CAST(COUNT(*) AS TEXT) AS item FROM pg_stat_user_tables
+         WHERE schemaname = current_schema()
+           AND (last_analyze IS NOT NULL OR last_autoanalyze IS NOT NULL)"
+    } else {
+        "SELECT CAST(COUNT(*) AS TEXT) AS item FROM sqlite_schema WHERE name = 'sqlite_stat1'"
+    };
+    persistence::testing::query_strings(db, sql)
+        .ok()
+        .and_then(|v| v.first().and_then(|n| n.parse().ok()))
+        .unwrap_or(usize::MAX)
+}
+
 /// The server and the ceiling talk to a database on the same machine: without TLS, unless the
 /// URL asks for it (`sslmode=`), as a deployment with the database on loopback or a socket would.
 fn plain(url: &str) -> String {
@@ -549,6 +592,11 @@ fn run(backend: &str, url: &str, dir: &std::path::Path, requests: usize, levels:
         counselor_logins.push(c);
         worker_logins.push(w);
     }
+    // Nothing analyses the tables before the first "list my cases" below: a database just
+    // imported or restored has no statistics until autovacuum gets to it.
+    let db = open(url, 1);
+    let frozen = autovacuum(&db, false);
+    db.close(Duration::from_secs(5));
     let (server, startup) = start(url, dir);
     let addr = server.addr;
     let counselors: Vec<String> = counselor_logins.iter().map(|l| login(addr, l)).collect();
@@ -602,8 +650,29 @@ fn run(backend: &str, url: &str, dir: &std::path::Path, requests: usize, levels:
         .as_str()
         .unwrap()
         .to_string();
+    let mut results = Vec::new();
+    if levels.contains(&8) && chosen("list my cases") {
+        let db = open(url, 1);
+        let analysed = analysed_tables(&db);
+        db.close(Duration::from_secs(5));
+        let mut r = drive(
+            server.child.id(),
+            addr,
+            "list my cases",
+            8,
+            requests,
+            &workers,
+            &counselors,
+            &service,
+        );
+        r.op = match (frozen, analysed) {
+            (true, 0) => "list my cases, never analysed",
+            _ => "list my cases, before the set-up's ANALYZE (some tables analysed)",
+        };
+        results.push(r);
+    }
     let db = open(url, 1);
-    if !settle(&db) {
+    if !settle(&db) || !autovacuum(&db, true) {
         eprintln!("== {backend}: the database could not settle (vacuum, checkpoint)");
     }
     db.close(Duration::from_secs(5));
@@ -615,7 +684,6 @@ fn run(backend: &str, url: &str, dir: &std::path::Path, requests: usize, levels:
     // writing 5 to clear_refs resets VmHWM to the current resident size.
     let setup_memory = peak_memory_kib(server.child.id());
     let reset = std::fs::write(format!("/proc/{}/clear_refs", server.child.id()), "5").is_ok();
-    let mut results = Vec::new();
     for &concurrency in levels {
         let total = if concurrency == 1 {
             requests / 4
@@ -708,13 +776,14 @@ fn run(backend: &str, url: &str, dir: &std::path::Path, requests: usize, levels:
 }
 
 /// The workload's operations, in the order they run.
-const OPERATIONS: [&str; 6] = [
+const OPERATIONS: [&str; 7] = [
     "log a call",
     "repeat-caller lookup",
     "open a case",
     "add a note",
     "list my cases",
     "create a referral",
+    "create a case",
 ];
 
 /// Whether `HOTLINE_BENCH_OPS` (a comma-separated list of words, for an A/B pair of one or two

@@ -998,6 +998,52 @@ both!(
     }
 );
 
+// Two server processes on one database open cases at once, each past the end of its block of
+// references: every case opens, and no reference is handed out twice.
+both!(two_servers_never_hand_out_one_reference, |db: TestDb| {
+    let staff = staff_for_tests(&db);
+    let second = crate::auth::start_with(&db, &[("HOTLINE__AUTH__TOTP_REQUIRED_ROLES", "")]);
+    let worker = staff.tokens["case_worker"].clone();
+    let servers = [&staff.server, &second];
+    let references: Vec<String> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..8)
+            .map(|t| {
+                let (server, worker) = (servers[t % 2], worker.clone());
+                scope.spawn(move || {
+                    (0..12)
+                        .map(|_| {
+                            let res =
+                                call(server, &worker, "POST", "/api/v1/cases", Some(json!({})));
+                            ok(&res, 201)["reference"].as_str().unwrap().to_string()
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    assert_eq!(references.len(), 96);
+    let distinct: std::collections::BTreeSet<&String> = references.iter().collect();
+    assert_eq!(
+        distinct.len(),
+        96,
+        "a reference was handed out twice: {references:?}"
+    );
+    let stored = count(
+        &db,
+        "SELECT CAST(COUNT(DISTINCT reference) AS TEXT) AS item FROM cases",
+    );
+    assert_eq!(stored, 96);
+    // Each process took its own blocks: 48 cases each cross the end of a 32-number block.
+    let year = &references[0][..4];
+    assert!(references
+        .iter()
+        .all(|r| r.len() == 11 && &r[..4] == year && r.as_bytes()[4] == b'-'));
+});
+
 both!(concurrent_openings_and_updates, |db: TestDb| {
     let staff = staff_for_tests(&db);
     let s = &staff.server;

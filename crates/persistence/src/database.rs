@@ -41,6 +41,8 @@ pub struct Database {
     sqlite_writer: Option<Arc<Mutex<()>>>,
     /// Audit events of reads waiting for their group commit.
     pub(crate) audit_group: Arc<crate::audit::GroupCommit>,
+    /// The block of case references this process hands out next (`cases::References`).
+    pub(crate) references: Arc<crate::cases::References>,
 }
 
 impl Database {
@@ -75,6 +77,7 @@ impl Database {
                 Backend::Postgres => None,
             },
             audit_group: Arc::new(crate::audit::GroupCommit::new()),
+            references: Arc::new(crate::cases::References::default()),
         })
     }
 

@@ -38,7 +38,7 @@ impl Vault {
         };
         db.write(|conn| {
             let columns =
-                self.case_columns(conn, &dek, id, &facts, &content, (status, closed_at))?;
+                self.case_columns(conn, &dek, id, false, &facts, &content, (status, closed_at))?;
             let updated = diesel::update(cases::table.find(id).filter(cases::version.eq(version)))
                 .set((
                     columns,

@@ -32,6 +32,7 @@ pub use break_glass::GrantView;
 pub(crate) use consents::{live, ConsentRow};
 pub use list::{CaseFilter, CaseHit};
 pub(crate) use notes::open_revision;
+pub use open::References;
 pub use plan::PlanChanges;
 
 use std::time::Duration;

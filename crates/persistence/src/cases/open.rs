@@ -1,15 +1,77 @@
 //! Opening a case, alone or from a call (its public reference, its data key), and linking a call to a case.
 
+use std::sync::Mutex;
+
 use super::*;
+
+/// How many case references a process takes from its year's counter at once.
+pub(super) const REFERENCE_BLOCK: i64 = 32;
+
+/// Public case references (`2026-000123`: the year and a number), handed out from a block of
+/// [`REFERENCE_BLOCK`] numbers this process took from the year's counter row in a transaction
+/// of its own. The row is locked for that one short statement once per block, never through a
+/// case's own transaction, so new cases do not queue on it. Two processes on one database take
+/// disjoint blocks, so a number is never handed out twice; numbers of a block not used before
+/// the process stops are never used (gaps, like a failed opening's number).
+#[derive(Debug, Default)]
+pub struct References {
+    block: Mutex<Option<Block>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Block {
+    year: i32,
+    next: i64,
+    last: i64,
+}
+
+impl References {
+    /// The next reference of `year`.
+    pub(crate) fn next(&self, db: &Database, year: i32) -> Result<String, DbError> {
+        let mut block = self.block.lock().unwrap_or_else(|e| e.into_inner());
+        let current = match *block {
+            Some(b) if b.year == year && b.next <= b.last => b,
+            _ => Self::take_block(db, year)?,
+        };
+        *block = Some(Block {
+            next: current.next + 1,
+            ..current
+        });
+        Ok(format!("{year}-{:06}", current.next))
+    }
+
+    fn take_block(db: &Database, year: i32) -> Result<Block, DbError> {
+        let last: i64 = db.write(|conn| {
+            diesel::sql_query(
+                "INSERT INTO case_counters (year, last_number) VALUES ($1, $2)
+                 ON CONFLICT (year) DO UPDATE SET last_number = case_counters.last_number + $2",
+            )
+            .bind::<diesel::sql_types::Integer, _>(year)
+            .bind::<diesel::sql_types::BigInt, _>(REFERENCE_BLOCK)
+            .execute(conn)?;
+            Ok(crate::schema::case_counters::table
+                .find(year)
+                .select(crate::schema::case_counters::last_number)
+                .first(conn)?)
+        })?;
+        Ok(Block {
+            year,
+            next: last - REFERENCE_BLOCK + 1,
+            last,
+        })
+    }
+}
 
 impl Vault {
     /// The stored form of a case's facts and content: sealed under the case's key, the name and
-    /// phone blind indexes replaced.
+    /// phone blind indexes replaced (`new`: a case being opened, which has none to replace).
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn case_columns(
         &self,
         conn: &mut DbConnection,
         dek: &crypto::envelope::DataKey,
         id: &str,
+        new: bool,
         facts: &CaseFacts,
         content: &Content,
         (status, closed_at): (Status, Option<i64>),
@@ -35,8 +97,13 @@ impl Vault {
             .as_ref()
             .map(|p| p.phones().to_vec())
             .unwrap_or_default();
-        self.set_blind_index_values(conn, &ctx("cases", "victim_name", id, id), &names)?;
-        self.set_blind_index_values(conn, &ctx("cases", "victim_phone", id, id), &phones)?;
+        for (field, values) in [("victim_name", &names), ("victim_phone", &phones)] {
+            let context = ctx("cases", field, id, id);
+            match new {
+                true => self.add_blind_index_values(conn, &context, values)?,
+                false => self.set_blind_index_values(conn, &context, values)?,
+            }
+        }
         Ok(CaseColumns {
             risk_level: facts.risk_level.clone(),
             gender: facts.gender.clone(),
@@ -99,20 +166,6 @@ impl Vault {
     /// Takes the next public reference of the year (YYYY-NNNNNN) in the caller's transaction.
     /// The upsert locks the year's counter row until commit, so concurrent openings on
     /// PostgreSQL queue on it; SQLite has one writer at a time.
-    pub(super) fn next_reference(conn: &mut DbConnection, year: i32) -> Result<String, DbError> {
-        diesel::sql_query(
-            "INSERT INTO case_counters (year, last_number) VALUES ($1, 1)
-             ON CONFLICT (year) DO UPDATE SET last_number = case_counters.last_number + 1",
-        )
-        .bind::<diesel::sql_types::Integer, _>(year)
-        .execute(conn)?;
-        let n: i64 = crate::schema::case_counters::table
-            .find(year)
-            .select(crate::schema::case_counters::last_number)
-            .first(conn)?;
-        Ok(format!("{year}-{n:06}"))
-    }
-
     /// Whether `user_id` is an active case worker or supervisor (someone a case can go to).
     pub(super) fn assignable(conn: &mut DbConnection, user_id: &str) -> Result<bool, DbError> {
         let role: Option<String> = users::table
@@ -188,7 +241,7 @@ impl Vault {
         )?;
         let id = new_id()?;
         let now = now_micros();
-        let year = year_of(now);
+        let reference = db.references.next(db, year_of(now))?;
         let result = db.write(|conn| {
             if let Some(user) = &assigned_to {
                 if !Self::assignable(conn, user)? {
@@ -198,9 +251,9 @@ impl Vault {
                     }));
                 }
             }
-            let reference = Self::next_reference(conn, year)?;
             let dek = self.create_data_key(conn, "case", &id)?;
-            let columns = self.case_columns(conn, &dek, &id, &facts, &content, (status, None))?;
+            let columns =
+                self.case_columns(conn, &dek, &id, true, &facts, &content, (status, None))?;
             diesel::insert_into(cases::table)
                 .values((
                     columns,
@@ -250,9 +303,9 @@ impl Vault {
                     ..actor.event("case.create")
                 },
             )?;
-            Ok(Ok(reference))
+            Ok(Ok(()))
         });
-        let reference = result.map_err(conflict)??;
+        result.map_err(conflict)??;
         Ok((id, reference))
     }
 
