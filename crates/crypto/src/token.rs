@@ -18,6 +18,11 @@ pub fn keyed_hash(key: &SecretKey, data: &[u8]) -> [u8; 32] {
     out
 }
 
+/// Whether `tag` is the HMAC-SHA256 of `data` under `key` (compared in constant time).
+pub fn keyed_hash_matches(key: &SecretKey, data: &[u8], tag: &[u8]) -> bool {
+    hmac::verify(&hmac::Key::new(hmac::HMAC_SHA256, key.bytes()), data, tag).is_ok()
+}
+
 /// A stable pseudonym of `data`: the first 64 bits of its HMAC, as hex. Linkable within this
 /// installation (the same session or address gives the same pseudonym), reversible by no one
 /// without the key.
