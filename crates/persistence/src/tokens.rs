@@ -249,7 +249,12 @@ mod tests {
             Some(("user-1".to_string(), "session-1".to_string()))
         );
         assert_eq!(
-            verify(b"another key of thirty-two bytes!", &settings(), TokenKind::Access, &token),
+            verify(
+                b"another key of thirty-two bytes!",
+                &settings(),
+                TokenKind::Access,
+                &token
+            ),
             None
         );
     }
@@ -299,7 +304,7 @@ mod tests {
         });
         let key = EncodingKey::from_secret(KEY).unwrap();
         let ours = Header {
-            typ: Some(kind.typ().into()),
+            typ: Some("at+jwt".into()),
             ..Header::new(Algorithm::HS256)
         };
         let good = jsonwebtoken::encode(&ours, &claims, &key).unwrap();
@@ -333,18 +338,32 @@ mod tests {
         ];
         for header in variants {
             let token = jsonwebtoken::encode(&header, &claims, &key).unwrap();
-            assert_eq!(verify(KEY, &settings(), TokenKind::Access, &token), None, "{header:?}");
+            assert_eq!(
+                verify(KEY, &settings(), TokenKind::Access, &token),
+                None,
+                "{header:?}"
+            );
         }
         // alg "none" with no signature, and our header on a payload without its signature.
         let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
         let none = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"at+jwt"}"#);
         assert_eq!(
-            verify(KEY, &settings(), TokenKind::Access, &format!("{none}.{payload}.")),
+            verify(
+                KEY,
+                &settings(),
+                TokenKind::Access,
+                &format!("{none}.{payload}.")
+            ),
             None
         );
         let (head, _) = good.split_once('.').unwrap();
         assert_eq!(
-            verify(KEY, &settings(), TokenKind::Access, &format!("{head}.{payload}.")),
+            verify(
+                KEY,
+                &settings(),
+                TokenKind::Access,
+                &format!("{head}.{payload}.")
+            ),
             None
         );
         // A missing session or token id: refused.
@@ -352,7 +371,11 @@ mod tests {
             let mut partial = claims.clone();
             partial.as_object_mut().unwrap().remove(missing);
             let token = jsonwebtoken::encode(&ours, &partial, &key).unwrap();
-            assert_eq!(verify(KEY, &settings(), TokenKind::Access, &token), None, "without {missing}");
+            assert_eq!(
+                verify(KEY, &settings(), TokenKind::Access, &token),
+                None,
+                "without {missing}"
+            );
         }
         // Expired beyond the leeway: refused.
         let mut old = claims.clone();
