@@ -34,7 +34,14 @@ pub struct Config {
     pub mail: MailConfig,
     pub retention: RetentionConfig,
     pub stats: StatsConfig,
+    pub web: WebConfig,
     pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebConfig {
+    pub quick_exit_url: String,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -270,6 +277,29 @@ impl Config {
         };
         self.bind_addr()
             .map_err(|_| bad("server.bind", "not a socket address such as 127.0.0.1:8080"))?;
+        if let Some(rest) = self.server.public_url.strip_prefix("http://") {
+            let host = rest.split(['/', ':']).next().unwrap_or_default();
+            let loopback =
+                host == "localhost" || host.starts_with("127.") || rest.starts_with("[::1]");
+            if !loopback {
+                return Err(bad(
+                    "server.public_url",
+                    "plain http is only for a loopback address: the sign-in cookie needs https",
+                ));
+            }
+        } else if !self.server.public_url.starts_with("https://") {
+            return Err(bad(
+                "server.public_url",
+                "must start with https:// (or http:// on loopback)",
+            ));
+        }
+        let exit = &self.web.quick_exit_url;
+        if !exit.starts_with("https://") && !exit.starts_with("http://127.") {
+            return Err(bad(
+                "web.quick_exit_url",
+                "must be an https:// address (http only on loopback, for tests)",
+            ));
+        }
         if self.server.body_limit_bytes < 1024 {
             return Err(bad("server.body_limit_bytes", "must be at least 1024"));
         }
@@ -480,6 +510,15 @@ impl Config {
             retry_max: Duration::from_secs(m.retry_max_secs.max(m.retry_base_secs)),
             timeout: Duration::from_secs(m.timeout_secs.max(1)),
         })
+    }
+
+    /// The pages' settings. The session cookie is Secure whenever `server.public_url` is https;
+    /// plain http is accepted only on a loopback address (checked in `validate`).
+    pub fn web_settings(&self) -> api::WebSettings {
+        api::WebSettings {
+            secure_cookie: !self.server.public_url.starts_with("http://"),
+            quick_exit_url: self.web.quick_exit_url.clone(),
+        }
     }
 
     pub fn stats_settings(&self) -> api::stats::StatsSettings {

@@ -593,7 +593,7 @@ fn decode_b64(text: &str) -> Vec<u8> {
     out
 }
 
-fn base32_decode(text: &str) -> Vec<u8> {
+pub(crate) fn base32_decode(text: &str) -> Vec<u8> {
     let mut out = Vec::new();
     let (mut buffer, mut bits) = (0u32, 0u32);
     for c in text.bytes() {
@@ -612,7 +612,7 @@ fn base32_decode(text: &str) -> Vec<u8> {
     out
 }
 
-fn code_now(secret: &[u8], offset_steps: i64) -> String {
+pub(crate) fn code_now(secret: &[u8], offset_steps: i64) -> String {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
@@ -623,7 +623,7 @@ fn code_now(secret: &[u8], offset_steps: i64) -> String {
 
 /// Sleeps (at most 5 s) until at least 5 s are left in the current 30-second step, so a code
 /// computed here for "one step back" is still one step back when the server checks it.
-fn away_from_a_step_boundary() {
+pub(crate) fn away_from_a_step_boundary() {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
     let into_step = now.as_millis() % 30_000;
     if into_step > 25_000 {

@@ -4,6 +4,7 @@
 mod support;
 
 mod auth;
+mod browser;
 mod calls;
 mod cases;
 mod cli;
@@ -14,3 +15,4 @@ mod referrals;
 mod reliability;
 mod stats;
 mod vault;
+mod web;

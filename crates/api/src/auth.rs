@@ -159,6 +159,27 @@ impl<W: Judge> FromRequest for Session<W> {
 }
 
 impl<W: Judge> Session<W> {
+    /// The session a valid web cookie names (the web pages' extractor reads the cookie; the
+    /// rest is the same as for a bearer token).
+    pub(crate) fn of_cookie(
+        services: web::Data<Services>,
+        user_id: String,
+        session_id: String,
+    ) -> Self {
+        Session {
+            services,
+            user_id,
+            session_id,
+            hashing: false,
+            judge: PhantomData,
+        }
+    }
+
+    /// The id of the session the credential names (not yet checked in the database).
+    pub(crate) fn session_id(&self) -> &str {
+        &self.session_id
+    }
+
     /// Judges the caller, then runs `work` with what the judge found; both on one blocking
     /// thread (one trip to the blocking pool and back per request: docs/performance.md).
     pub(crate) async fn run<T, F>(self, work: F) -> Result<T, ApiError>
@@ -245,7 +266,7 @@ impl Public {
     }
 }
 
-fn services_of(req: &HttpRequest) -> Result<web::Data<Services>, ApiError> {
+pub(crate) fn services_of(req: &HttpRequest) -> Result<web::Data<Services>, ApiError> {
     req.app_data::<web::Data<Services>>()
         .cloned()
         .ok_or_else(ApiError::internal)
@@ -291,7 +312,7 @@ pub(crate) struct PasswordRequest {
     new_password: Sensitive<String>,
 }
 
-fn peer(req: &HttpRequest) -> Option<String> {
+pub(crate) fn peer(req: &HttpRequest) -> Option<String> {
     req.peer_addr().map(|a| a.ip().to_string())
 }
 

@@ -122,6 +122,11 @@ impl ApiError {
         self.status
     }
 
+    /// The fields named by a 422, with what is wrong with each (never their values).
+    pub fn fields(&self) -> Option<&BTreeMap<String, String>> {
+        self.fields.as_ref()
+    }
+
     pub fn code(&self) -> &'static str {
         self.code
     }

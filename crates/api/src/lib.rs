@@ -25,7 +25,9 @@ pub mod stats;
 #[cfg(feature = "test-routes")]
 mod test_routes;
 mod vocabularies;
+mod web;
 
 pub use error::ApiError;
 pub use openapi::openapi_json;
 pub use server::{start, ServerSettings, Services};
+pub use web::WebSettings;

@@ -22,6 +22,7 @@ pub struct Services {
     pub cases: persistence::cases::CaseSettings,
     pub referrals: persistence::referrals::ReferralSettings,
     pub stats: crate::stats::StatsSettings,
+    pub web: crate::web::WebSettings,
     pub login_permits: tokio::sync::Semaphore,
 }
 
@@ -64,6 +65,7 @@ pub fn start(
     services: Services,
 ) -> std::io::Result<(Server, Vec<SocketAddr>)> {
     let limit = settings.body_limit;
+    crate::web::set_quick_exit_url(&services.web.quick_exit_url);
     let db = web::Data::new(services.db.clone());
     let services = web::Data::new(services);
     let mut server = HttpServer::new(move || {
@@ -77,6 +79,11 @@ pub fn start(
             )
             .app_data(web::PayloadConfig::new(limit))
             .app_data(
+                web::FormConfig::default()
+                    .limit(limit)
+                    .error_handler(|err, _req| crate::web::form_error(&err).into()),
+            )
+            .app_data(
                 web::PathConfig::default().error_handler(|_err, _req| ApiError::not_found().into()),
             )
             .app_data(web::QueryConfig::default().error_handler(|_err, _req| {
@@ -84,6 +91,7 @@ pub fn start(
             }))
             .wrap(from_fn(request_context))
             .configure(routes)
+            .configure(crate::web::routes)
             .default_service(web::to(|| async {
                 Err::<actix_web::HttpResponse, _>(ApiError::not_found())
             }))

@@ -18,6 +18,28 @@ impl Vault {
         ))
     }
 
+    /// Records a web form refused as forged (another site's origin, or no valid form token of
+    /// the session): one denied event, with the session's pseudonym when the request carried a
+    /// session, and the pseudonym of the address. Durable before the 403 goes out.
+    pub fn refuse_forged_request(
+        &self,
+        db: &Database,
+        session_id: Option<&str>,
+        source: Option<&str>,
+        request_id: &str,
+    ) -> Result<(), DbError> {
+        let event = AuditEvent {
+            session_ref: session_id.map(|s| self.session_ref(s)).transpose()?,
+            action: "web.forged_request".into(),
+            outcome: Outcome::Denied,
+            rule: Some("same_origin_form".into()),
+            source: source.map(|s| self.source_ref(s)).transpose()?,
+            request_id: Some(request_id.into()),
+            ..Default::default()
+        };
+        self.record_durably(db, event)
+    }
+
     pub(super) fn refresh_hash(&self, token: &str) -> Result<Vec<u8>, AuthError> {
         Ok(
             crypto::token::keyed_hash(&self.ring().purpose_key("refresh-token")?, token.as_bytes())

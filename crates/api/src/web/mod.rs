@@ -1,0 +1,573 @@
+//! The web application: server-rendered pages (askama templates under `crates/api/templates`)
+//! over the same vault functions as the JSON API, with the same handler shape.
+//!
+//! A page handler reads: extract a [`Page`] (the session named by the cookie, judged exactly as
+//! a bearer token is) or a [`Visitor`] (no session: sign-in), `run` one vault function (a form:
+//! `submit`, which first refuses a forged request), render a template. Requests from the pages'
+//! own script (`HX-Request` header) get the page's partial instead of the whole page.
+//!
+//! See docs/web.md: the cookie, the form tokens, the headers, languages and quick exit.
+
+mod assets;
+mod cases;
+mod desk;
+pub(crate) mod i18n;
+mod sign_in;
+
+use std::future::{ready, Ready};
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::{Method, StatusCode};
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError};
+use askama::Template;
+use persistence::identity::Actor;
+use persistence::tokens::{check_kind, form_token, form_token_matches, TokenKind};
+use persistence::Vault;
+
+use crate::auth::{peer, services_of, Judge, Session};
+use crate::{ApiError, Services};
+use i18n::{Lang, Tr};
+
+/// What the pages need beyond the API's settings.
+#[derive(Debug, Clone)]
+pub struct WebSettings {
+    /// The session cookie is `Secure` (and named with the `__Host-` prefix). Off only for plain
+    /// HTTP on loopback (development, tests): the binary refuses anything else.
+    pub secure_cookie: bool,
+    /// Where quick exit sends the browser.
+    pub quick_exit_url: String,
+}
+
+/// The session cookie's name.
+pub(crate) fn cookie_name(settings: &WebSettings) -> &'static str {
+    match settings.secure_cookie {
+        true => "__Host-hotline",
+        false => "hotline",
+    }
+}
+
+static QUICK_EXIT_URL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Sets where quick exit goes, once per process (error pages, rendered without the request's
+/// services, show the button too).
+pub fn set_quick_exit_url(url: &str) {
+    let _ = QUICK_EXIT_URL.set(url.to_string());
+}
+
+fn quick_exit_url() -> String {
+    QUICK_EXIT_URL
+        .get()
+        .cloned()
+        .unwrap_or_else(|| "https://www.google.com/".to_string())
+}
+
+/// The language cookie (not personal: "uk" or "en").
+pub(crate) const LANG_COOKIE: &str = "hotline_lang";
+
+/// Every page route; each page is a full template and a partial.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/").route(web::get().to(sign_in::home)))
+        .service(
+            web::resource("/sign-in")
+                .route(web::get().to(sign_in::form))
+                .route(web::post().to(sign_in::submit)),
+        )
+        .service(web::resource("/sign-out").route(web::post().to(sign_in::sign_out)))
+        .service(web::resource("/language").route(web::post().to(sign_in::language)))
+        .service(
+            web::resource("/desk")
+                .route(web::get().to(desk::form))
+                .route(web::post().to(desk::save)),
+        )
+        .service(web::resource("/desk/lookup").route(web::post().to(desk::lookup)))
+        .service(web::resource("/cases").route(web::get().to(cases::mine)))
+        .service(web::resource("/static/{file}").route(web::get().to(assets::serve)));
+}
+
+/// A form body that cannot be read: 400, or 413 when too large; never quoting the body.
+pub(crate) fn form_error(err: &actix_web::error::UrlencodedError) -> ApiError {
+    use actix_web::error::UrlencodedError;
+    match err {
+        UrlencodedError::Overflow { limit, .. } => ApiError::too_large(*limit),
+        _ => ApiError::bad_request("the form could not be read"),
+    }
+}
+
+/// The language of a request: its cookie, else Ukrainian.
+fn lang_of(req: &HttpRequest) -> Lang {
+    req.cookie(LANG_COOKIE)
+        .and_then(|c| Lang::parse(c.value()))
+        .unwrap_or(Lang::Uk)
+}
+
+fn is_partial(req: &HttpRequest) -> bool {
+    req.headers().contains_key("hx-request")
+}
+
+/// A state-changing request that a browser says came from another site. `Sec-Fetch-Site` is
+/// decisive when present (every current browser sends it): only `same-origin` (or `none`, a
+/// request the user made directly) passes. Without it, an `Origin` other than this server's
+/// host is refused. `Origin: null` says nothing (browsers send it for our own forms too, because
+/// the pages' referrer policy is `no-referrer`), and a client that sends neither header is not a
+/// browser: both are judged by the form token alone.
+fn cross_site(req: &HttpRequest) -> bool {
+    if req.method() == Method::GET || req.method() == Method::HEAD {
+        return false;
+    }
+    let headers = req.headers();
+    if let Some(site) = headers.get("sec-fetch-site") {
+        return !matches!(site.to_str(), Ok("same-origin" | "none"));
+    }
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return false;
+    };
+    if origin.as_bytes() == b"null" {
+        return false;
+    }
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let origin_host = origin
+        .to_str()
+        .ok()
+        .and_then(|o| o.split_once("://"))
+        .map(|(_, rest)| rest);
+    !matches!((origin_host, host), (Some(o), Some(h)) if o == h)
+}
+
+/// What every template's frame shows: the language, the signed-in user (if any), the form
+/// token, quick exit and the idle warning.
+pub(crate) struct Frame {
+    pub t: Tr,
+    pub login: Option<String>,
+    pub form_token: String,
+    pub quick_exit_url: String,
+    /// Seconds of idleness after which the session ends (the warning comes a minute before).
+    pub idle_secs: u64,
+    /// The path the language switch comes back to.
+    pub here: String,
+    pub script: &'static str,
+    /// The script's SHA-256 (base64), for its `integrity` attribute; the CSP names the same.
+    pub script_hash: &'static str,
+    pub style: &'static str,
+}
+
+impl Frame {
+    /// The label of a picklist code in the page's language.
+    pub fn term(&self, vocabulary: &domain::vocabulary::Vocabulary, code: &str) -> String {
+        self.t.term(vocabulary, code)
+    }
+}
+
+/// A signed-in page request: the session the cookie names, judged by `W` as a bearer token
+/// would be (see [`Session`]).
+pub(crate) struct Page<W: Judge = Actor> {
+    session: Session<W>,
+    services: web::Data<Services>,
+    lang: Lang,
+    partial: bool,
+    forged: bool,
+    here: String,
+    source: Option<String>,
+}
+
+impl<W: Judge> FromRequest for Page<W> {
+    type Error = PageError;
+    type Future = Ready<Result<Self, PageError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let lang = lang_of(req);
+        let page = || {
+            let services = services_of(req)?;
+            let vault = services.vault()?;
+            let cookie = req
+                .cookie(cookie_name(&services.web))
+                .ok_or_else(ApiError::unauthenticated)?;
+            let kind = TokenKind::Cookie {
+                ttl: services.auth.session_absolute,
+            };
+            let (user_id, session_id) = check_kind(&vault, &services.tokens, kind, cookie.value())
+                .ok_or_else(ApiError::unauthenticated)?;
+            Ok(Page {
+                session: Session::of_cookie(services.clone(), user_id, session_id),
+                services,
+                lang,
+                partial: is_partial(req),
+                forged: cross_site(req),
+                here: req.path().to_string(),
+                source: peer(req),
+            })
+        };
+        ready(page().map_err(|e| PageError::new(e, lang)))
+    }
+}
+
+/// The frame of a page of this session (its form token is derived from the session id).
+fn frame(
+    vault: &Vault,
+    services: &Services,
+    lang: Lang,
+    here: &str,
+    actor: Option<&Actor>,
+) -> Result<Frame, ApiError> {
+    Ok(Frame {
+        t: Tr::new(lang),
+        login: actor.map(|a| a.login.clone()),
+        form_token: match actor {
+            Some(a) => form_token(vault, &a.session_id)?,
+            None => String::new(),
+        },
+        quick_exit_url: quick_exit_url(),
+        idle_secs: services.auth.session_idle.as_secs(),
+        here: here.to_string(),
+        script: assets::SCRIPT_PATH,
+        script_hash: assets::SCRIPT_SHA256,
+        style: assets::STYLE_PATH,
+    })
+}
+
+/// What a signed-in page's work gets: the vault, the services, the judged caller, and the
+/// frame to render with.
+impl<W: Judge + AsActor> Page<W> {
+    /// Runs `work` (one vault function) for the judged caller and gives back its result with
+    /// the page's frame; on one blocking thread, as [`Session::run`].
+    pub(crate) async fn run<T, F>(self, work: F) -> Result<(Frame, T, bool), PageError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Vault, &Services, &W) -> Result<T, ApiError> + Send + 'static,
+    {
+        let Page {
+            session,
+            lang,
+            partial,
+            here,
+            ..
+        } = self;
+        session
+            .run(move |vault, s, who| {
+                let out = work(vault, s, who)?;
+                Ok((
+                    frame(vault, s, lang, &here, Some(who.actor()))?,
+                    out,
+                    partial,
+                ))
+            })
+            .await
+            .map_err(|e| PageError::new(e, lang))
+    }
+
+    /// As [`Page::run`] for a form: first refuses (403, and one audit event) a request from
+    /// another site or without this session's form token.
+    pub(crate) async fn submit<T, F>(
+        self,
+        token: &str,
+        work: F,
+    ) -> Result<(Frame, T, bool), PageError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Vault, &Services, &W) -> Result<T, ApiError> + Send + 'static,
+    {
+        let lang = self.lang;
+        let vault = self.services.vault().map_err(|e| PageError::new(e, lang))?;
+        let session_id = self.session.session_id().to_string();
+        if self.forged || !form_token_matches(&vault, &session_id, token) {
+            return Err(refuse_forged(self.services, Some(session_id), self.source, lang).await);
+        }
+        self.run(work).await
+    }
+
+    pub(crate) fn lang(&self) -> Lang {
+        self.lang
+    }
+
+    pub(crate) fn services(&self) -> &Services {
+        &self.services
+    }
+}
+
+/// The actor behind a judged caller, for the page's frame.
+pub(crate) trait AsActor {
+    fn actor(&self) -> &Actor;
+}
+
+impl AsActor for Actor {
+    fn actor(&self) -> &Actor {
+        self
+    }
+}
+
+impl AsActor for crate::auth::Enrolling {
+    fn actor(&self) -> &Actor {
+        &self.0
+    }
+}
+
+/// Records the refusal of a forged form and gives the 403 page.
+async fn refuse_forged(
+    services: web::Data<Services>,
+    session_id: Option<String>,
+    source: Option<String>,
+    lang: Lang,
+) -> PageError {
+    let request_id = crate::middleware::current_request_id();
+    let recorded = web::block(move || {
+        let vault = services.vault()?;
+        vault.refuse_forged_request(
+            &services.db,
+            session_id.as_deref(),
+            source.as_deref(),
+            &request_id,
+        )?;
+        Ok::<_, ApiError>(())
+    })
+    .await;
+    let err = match recorded {
+        Ok(Ok(())) => ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forged_request",
+            "the form did not come from this site",
+        ),
+        Ok(Err(e)) => e,
+        Err(e) => e.into(),
+    };
+    PageError::new(err, lang)
+}
+
+/// A request without a session (the sign-in page): the language and whether a form came from
+/// another site.
+pub(crate) struct Visitor {
+    services: web::Data<Services>,
+    lang: Lang,
+    forged: bool,
+    here: String,
+    source: Option<String>,
+    /// The session a cookie names, if any (not checked): named in the audit event of a
+    /// forged form.
+    cookie_session: Option<(String, String)>,
+    hashing: bool,
+}
+
+impl FromRequest for Visitor {
+    type Error = PageError;
+    type Future = Ready<Result<Self, PageError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let lang = lang_of(req);
+        let visitor = || {
+            let services = services_of(req)?;
+            let cookie_session = req.cookie(cookie_name(&services.web)).and_then(|c| {
+                let vault = services.vault().ok()?;
+                let kind = TokenKind::Cookie {
+                    ttl: services.auth.session_absolute,
+                };
+                check_kind(&vault, &services.tokens, kind, c.value())
+            });
+            Ok(Visitor {
+                services,
+                lang,
+                forged: cross_site(req),
+                here: req.path().to_string(),
+                source: peer(req),
+                cookie_session,
+                hashing: false,
+            })
+        };
+        ready(visitor().map_err(|e| PageError::new(e, lang)))
+    }
+}
+
+impl Visitor {
+    /// Runs `work` on one blocking thread with the frame of a page without a session.
+    pub(crate) async fn run<T, F>(self, work: F) -> Result<(Frame, T), PageError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Vault, &Services, Option<&str>) -> Result<T, ApiError> + Send + 'static,
+    {
+        let Visitor {
+            services,
+            lang,
+            here,
+            source,
+            hashing,
+            ..
+        } = self;
+        let permits = services.clone();
+        let _permit = match hashing {
+            true => Some(
+                permits
+                    .hashing_permit()
+                    .await
+                    .map_err(|e| PageError::new(e, lang))?,
+            ),
+            false => None,
+        };
+        let out = web::block(move || {
+            let vault = services.vault()?;
+            let out = work(&vault, &services, source.as_deref())?;
+            Ok::<_, ApiError>((frame(&vault, &services, lang, &here, None)?, out))
+        })
+        .await
+        .map_err(ApiError::from)
+        .and_then(|r| r);
+        out.map_err(|e| PageError::new(e, lang))
+    }
+
+    /// As [`Visitor::run`] for a form: first refuses (403, audited) one from another site.
+    pub(crate) async fn submit<T, F>(self, work: F) -> Result<(Frame, T), PageError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Vault, &Services, Option<&str>) -> Result<T, ApiError> + Send + 'static,
+    {
+        if self.forged {
+            let session = self.cookie_session.map(|(_, s)| s);
+            return Err(refuse_forged(self.services, session, self.source, self.lang).await);
+        }
+        self.run(work).await
+    }
+
+    pub(crate) fn lang(&self) -> Lang {
+        self.lang
+    }
+
+    pub(crate) fn services(&self) -> &Services {
+        &self.services
+    }
+
+    /// For work that hashes a password: waits for a turn first (as `Session::hashing`).
+    pub(crate) fn hashing(mut self) -> Self {
+        self.hashing = true;
+        self
+    }
+}
+
+/// An answer of a page: the page rendered, with the headers every page carries.
+pub(crate) fn html(status: StatusCode, body: String) -> HttpResponse {
+    let mut res = HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(body);
+    page_headers(res.headers_mut());
+    res
+}
+
+/// Renders a template, or the plain 500 page if it cannot be.
+pub(crate) fn render(status: StatusCode, template: &impl Template) -> HttpResponse {
+    match template.render() {
+        Ok(body) => html(status, body),
+        Err(_) => html(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "<!doctype html><title>500</title>".into(),
+        ),
+    }
+}
+
+/// The Content Security Policy of every page: the one script only by its hash (with the same
+/// hash as its `integrity`, so no other file of this server runs either), styles only from
+/// `/static/`, no inline script or style, no eval, no frames, forms only to this server.
+static CSP: std::sync::LazyLock<HeaderValue> = std::sync::LazyLock::new(|| {
+    let policy = format!(
+        "default-src 'none'; script-src 'sha256-{}'; style-src 'self'; img-src 'self' data:; \
+         connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        assets::SCRIPT_SHA256
+    );
+    HeaderValue::from_str(&policy).expect("an ASCII policy")
+});
+
+fn page_headers(headers: &mut header::HeaderMap) {
+    headers.insert(header::CONTENT_SECURITY_POLICY, CSP.clone());
+    headers.insert(
+        header::HeaderName::from_static("cross-origin-opener-policy"),
+        HeaderValue::from_static("same-origin"),
+    );
+    headers.insert(
+        header::HeaderName::from_static("permissions-policy"),
+        HeaderValue::from_static("camera=(), microphone=(), geolocation=()"),
+    );
+}
+
+/// A redirect after a form (303: the browser follows with GET).
+pub(crate) fn see_other(to: &str) -> HttpResponse {
+    let mut res = HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, to))
+        .finish();
+    page_headers(res.headers_mut());
+    res
+}
+
+/// An error of a page, shown as a page in the request's language: 401 sends the browser to
+/// sign in; every other error is a short page with the request id (never the request's data).
+#[derive(Debug)]
+pub(crate) struct PageError {
+    err: ApiError,
+    lang: Lang,
+}
+
+impl PageError {
+    pub(crate) fn new(err: ApiError, lang: Lang) -> Self {
+        PageError { err, lang }
+    }
+
+    pub(crate) fn api(&self) -> &ApiError {
+        &self.err
+    }
+}
+
+impl std::fmt::Display for PageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.err.fmt(f)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    f: Frame,
+    status: u16,
+    title_key: &'static str,
+    request_id: String,
+}
+
+impl ResponseError for PageError {
+    fn status_code(&self) -> StatusCode {
+        self.err.status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.err.status();
+        if status == StatusCode::UNAUTHORIZED {
+            return see_other("/sign-in");
+        }
+        let title_key = match status.as_u16() {
+            403 if self.err.code() == "totp_enrolment_required" => "error-enrol",
+            403 => "error-forbidden",
+            404 => "error-not-found",
+            409 => "error-conflict",
+            413 => "error-too-large",
+            422 => "error-invalid",
+            429 => "error-too-many",
+            503 => "error-unavailable",
+            s if s >= 500 => "error-internal",
+            _ => "error-bad-request",
+        };
+        let page = ErrorPage {
+            f: Frame {
+                t: Tr::new(self.lang),
+                login: None,
+                form_token: String::new(),
+                quick_exit_url: quick_exit_url(),
+                idle_secs: 0,
+                here: "/".into(),
+                script: assets::SCRIPT_PATH,
+                script_hash: assets::SCRIPT_SHA256,
+                style: assets::STYLE_PATH,
+            },
+            status: status.as_u16(),
+            title_key,
+            request_id: crate::middleware::current_request_id(),
+        };
+        render(status, &page)
+    }
+}
+
+impl From<ApiError> for PageError {
+    fn from(err: ApiError) -> Self {
+        PageError::new(err, Lang::Uk)
+    }
+}

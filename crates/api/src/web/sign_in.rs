@@ -1,0 +1,229 @@
+//! Signing in and out, and the language switch.
+//!
+//! Sign-in takes the login, the password and (for an account with a second factor) the current
+//! one-time code or a recovery code in one form, so the password is never written back into a
+//! page. The session it opens is the same server-side session as the API's; the browser holds
+//! it in an HttpOnly, SameSite=Strict cookie (Secure, `__Host-` named, except on plain-HTTP
+//! loopback development). Logout, disabling the user and a password change end it at once.
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpResponse};
+use askama::Template;
+use domain::identity::Role;
+use domain::Sensitive;
+use persistence::tokens::{mint_kind, TokenKind};
+use persistence::AuthError;
+use serde::Deserialize;
+
+use super::i18n::Lang;
+use super::{cookie_name, render, see_other, Frame, Page, PageError, Visitor, LANG_COOKIE};
+use crate::auth::Enrolling;
+use crate::ApiError;
+
+#[derive(Template)]
+#[template(path = "sign_in.html")]
+struct SignInPage {
+    f: Frame,
+    login: String,
+    /// A message key: why the last attempt failed.
+    problem: Option<&'static str>,
+    retry_after: Option<i64>,
+}
+
+/// `GET /`: the signed-in user's first page (the desk for a counselor, the cases for a case
+/// worker), or sign-in.
+pub(crate) async fn home(page: Page<Enrolling>) -> Result<HttpResponse, PageError> {
+    let (_, role, _) = page.run(|_, _, who| Ok(who.0.role)).await?;
+    Ok(see_other(match role {
+        Role::Counselor => "/desk",
+        _ => "/cases",
+    }))
+}
+
+/// `GET /sign-in`.
+pub(crate) async fn form(visitor: Visitor) -> Result<HttpResponse, PageError> {
+    let (f, ()) = visitor.run(|_, _, _| Ok(())).await?;
+    Ok(render(
+        StatusCode::OK,
+        &SignInPage {
+            f,
+            login: String::new(),
+            problem: None,
+            retry_after: None,
+        },
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SignInForm {
+    login: Sensitive<String>,
+    password: Sensitive<String>,
+    #[serde(default)]
+    code: Option<Sensitive<String>>,
+}
+
+/// `POST /sign-in`: opens a session and sets its cookie, or shows the form again with the
+/// login kept (never the password) and one generic reason.
+pub(crate) async fn submit(
+    visitor: Visitor,
+    form: web::Form<SignInForm>,
+) -> Result<HttpResponse, PageError> {
+    let SignInForm {
+        login,
+        password,
+        code,
+    } = form.into_inner();
+    let lang = visitor.lang();
+    let secure = visitor.services().web.secure_cookie;
+    let name = cookie_name(&visitor.services().web);
+    let ttl = visitor.services().auth.session_absolute;
+    let typed_login = login.expose().clone();
+    let (f, outcome) = visitor
+        .hashing()
+        .submit(move |vault, s, source| {
+            let code = code
+                .as_ref()
+                .map(|c| c.expose().trim())
+                .filter(|c| !c.is_empty());
+            let signed_in = vault.login(
+                &s.db,
+                &s.auth,
+                login.expose().trim(),
+                password.expose(),
+                code,
+                source,
+            );
+            match signed_in {
+                Ok(session) => {
+                    let kind = TokenKind::Cookie { ttl };
+                    Ok(Ok(mint_kind(vault, &s.tokens, kind, &session.actor)?))
+                }
+                Err(AuthError::Db(e)) => Err(e.into()),
+                Err(e) => Ok(Err(e)),
+            }
+        })
+        .await?;
+    let refused = |status, problem, retry_after| {
+        render(
+            status,
+            &SignInPage {
+                f,
+                login: typed_login,
+                problem: Some(problem),
+                retry_after,
+            },
+        )
+    };
+    Ok(match outcome {
+        Ok(token) => {
+            let cookie = Cookie::build(name, token)
+                .path("/")
+                .http_only(true)
+                .secure(secure)
+                .same_site(SameSite::Strict)
+                .max_age(actix_web::cookie::time::Duration::seconds(
+                    ttl.as_secs() as i64
+                ))
+                .finish();
+            let mut res = see_other("/");
+            res.add_cookie(&cookie).map_err(|_| internal(lang))?;
+            res
+        }
+        Err(AuthError::TotpRequired) => {
+            refused(StatusCode::UNAUTHORIZED, "sign-in-code-needed", None)
+        }
+        Err(AuthError::Throttled(wait)) => refused(
+            StatusCode::TOO_MANY_REQUESTS,
+            "sign-in-throttled",
+            Some(wait.as_secs().max(1) as i64),
+        ),
+        Err(_) => refused(StatusCode::UNAUTHORIZED, "sign-in-failed", None),
+    })
+}
+
+fn internal(lang: Lang) -> PageError {
+    PageError::new(ApiError::internal(), lang)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TokenForm {
+    form_token: String,
+}
+
+/// `POST /sign-out`: ends the session and tells the browser to forget everything of this site
+/// (cookies, storage, cache). Also what quick exit sends.
+pub(crate) async fn sign_out(
+    page: Page<Enrolling>,
+    form: web::Form<TokenForm>,
+) -> Result<HttpResponse, PageError> {
+    let secure = page_secure(&page);
+    let ended = page
+        .submit(&form.form_token, |vault, s, Enrolling(actor)| {
+            Ok(vault.logout(&s.db, actor)?)
+        })
+        .await;
+    if let Err(e) = &ended {
+        if e.api().status() != StatusCode::UNAUTHORIZED {
+            return Err(ended.err().expect("an error"));
+        }
+    }
+    let mut res = see_other("/sign-in");
+    let mut gone = Cookie::build(secure.1, "")
+        .path("/")
+        .http_only(true)
+        .secure(secure.0)
+        .same_site(SameSite::Strict)
+        .finish();
+    gone.make_removal();
+    let _ = res.add_cookie(&gone);
+    res.headers_mut().insert(
+        header::HeaderName::from_static("clear-site-data"),
+        header::HeaderValue::from_static("\"cache\", \"cookies\", \"storage\""),
+    );
+    Ok(res)
+}
+
+fn page_secure(page: &Page<Enrolling>) -> (bool, &'static str) {
+    let web = &page.services().web;
+    (web.secure_cookie, cookie_name(web))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LanguageForm {
+    lang: String,
+    back: String,
+}
+
+/// `POST /language`: switches the pages' language (a cookie of this browser) and goes back to
+/// the page the switch was on.
+pub(crate) async fn language(
+    visitor: Visitor,
+    form: web::Form<LanguageForm>,
+) -> Result<HttpResponse, PageError> {
+    let LanguageForm { lang, back } = form.into_inner();
+    let current = visitor.lang();
+    visitor.submit(|_, _, _| Ok(())).await?;
+    let lang = Lang::parse(&lang).ok_or_else(|| {
+        PageError::new(
+            ApiError::invalid_field("lang", "is not a language of this server"),
+            current,
+        )
+    })?;
+    // Only a path of this site: never a full address (an open redirect) or `//host`.
+    let local = back.starts_with('/')
+        && !back.starts_with("//")
+        && back.bytes().all(|b| b.is_ascii_graphic() && b != b'\\');
+    let back = if local { back } else { "/".to_string() };
+    let mut res = see_other(&back);
+    let cookie = Cookie::build(LANG_COOKIE, lang.code())
+        .path("/")
+        .same_site(SameSite::Strict)
+        .max_age(actix_web::cookie::time::Duration::days(365))
+        .finish();
+    res.add_cookie(&cookie).map_err(|_| internal(current))?;
+    Ok(res)
+}

@@ -1,0 +1,118 @@
+// hotline: the pages' one script. No framework, no build step, no inline script (the CSP allows
+// this file only, by its hash). Every page works without it; it adds quick exit, the call timer,
+// partial updates of forms marked data-partial, the repeat-caller check as a number is typed,
+// and the idle warning.
+"use strict";
+(function () {
+  var body = document.body;
+
+  // Quick exit: blank the page at once, end the session, and replace this page in the history
+  // with a neutral site. The button, or Escape twice within a second.
+  function quickExit() {
+    var url = body.getAttribute("data-exit") || "https://www.google.com/";
+    var token = body.getAttribute("data-form-token");
+    try {
+      document.title = "";
+      body.innerHTML = "";
+      if (token && navigator.sendBeacon) {
+        navigator.sendBeacon("/sign-out", new URLSearchParams({ form_token: token }));
+      }
+    } finally {
+      window.location.replace(url);
+    }
+  }
+  var exitButton = document.getElementById("quick-exit");
+  if (exitButton) {
+    exitButton.addEventListener("click", function (e) {
+      e.preventDefault();
+      quickExit();
+    });
+  }
+  var lastEscape = 0;
+  document.addEventListener("keydown", function (e) {
+    if (e.key !== "Escape") return;
+    var now = Date.now();
+    if (now - lastEscape < 1000) quickExit();
+    lastEscape = now;
+  });
+
+  // The running call timer: seconds since the form was opened, as m:ss.
+  var timer = document.querySelector("[data-timer-start]");
+  if (timer) {
+    var started = Date.now();
+    var tick = function () {
+      var s = Math.floor((Date.now() - started) / 1000);
+      var text = Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0");
+      timer.textContent = text;
+    };
+    tick();
+    setInterval(tick, 1000);
+  }
+
+  // Partial updates: a form with data-partial="id" is sent with fetch and the element with that
+  // id is replaced by the answer (the server sends the page's partial for HX-Request).
+  function send(form, submitter) {
+    var target = document.getElementById(form.getAttribute("data-partial"));
+    var data = new FormData(form, submitter || undefined);
+    return fetch(form.action, {
+      method: "POST",
+      body: new URLSearchParams(data),
+      headers: { "HX-Request": "true" },
+      credentials: "same-origin",
+      redirect: "follow",
+    }).then(function (res) {
+      if (res.status === 401 || res.redirected) {
+        window.location.assign("/sign-in");
+        return;
+      }
+      return res.text().then(function (html) {
+        if (target) target.innerHTML = html;
+      });
+    });
+  }
+  document.querySelectorAll("form[data-partial]").forEach(function (form) {
+    form.addEventListener("submit", function (e) {
+      e.preventDefault();
+      send(form, e.submitter);
+    });
+  });
+
+  // The repeat-caller check as the number is typed: the lookup form is sent 400 ms after the
+  // last keystroke, when the field holds at least 7 digits.
+  var phone = document.getElementById("caller_phone");
+  var lookup = document.getElementById("lookup-form");
+  if (phone && lookup) {
+    var pending = null;
+    phone.addEventListener("input", function () {
+      clearTimeout(pending);
+      var digits = phone.value.replace(/\D/g, "");
+      if (digits.length < 7) return;
+      pending = setTimeout(function () {
+        lookup.querySelector("input[name=phone]").value = phone.value;
+        send(lookup);
+      }, 400);
+    });
+  }
+
+  // Idle warning a minute before the session ends; then the sign-in page.
+  var idle = parseInt(body.getAttribute("data-idle-seconds") || "0", 10);
+  var warning = document.getElementById("idle-warning");
+  if (idle > 60 && warning) {
+    var warnAt = null;
+    var endAt = null;
+    var arm = function () {
+      clearTimeout(warnAt);
+      clearTimeout(endAt);
+      warning.hidden = true;
+      warnAt = setTimeout(function () {
+        warning.hidden = false;
+      }, (idle - 60) * 1000);
+      endAt = setTimeout(function () {
+        window.location.assign("/sign-in");
+      }, idle * 1000);
+    };
+    arm();
+    // Any request to the server keeps the session alive; typing alone does not.
+    document.addEventListener("submit", arm);
+  }
+})();

@@ -1,0 +1,461 @@
+//! The pages in a real browser: Debian's headless Chromium driven through chromedriver
+//! (WebDriver, loopback only), with axe-core injected for an accessibility scan of every page
+//! and a screenshot of each in Ukrainian and English under `target/screenshots/`.
+//!
+//! `scripts/ensure-deps.sh` (run by `make test`) installs chromium, chromium-driver and
+//! axe-core; a missing browser fails these tests, never skips them.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{json, Value};
+
+use crate::auth::{add_user, call, login, start_with, tokens, PASSWORD};
+use crate::both;
+use crate::support::server::Server;
+use crate::support::{repo_root, TestDb};
+use crate::web::enrol_totp;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// chromedriver on a free loopback port, stopped when dropped.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn driver() -> Driver {
+    for path in [CHROMIUM, CHROMEDRIVER] {
+        assert!(
+            std::path::Path::new(path).exists(),
+            "{path} is missing: run scripts/ensure-deps.sh (make test does) to install Debian's \
+             chromium and chromium-driver"
+        );
+    }
+    let port = free_port();
+    let child = Command::new(CHROMEDRIVER)
+        .args([format!("--port={port}"), "--allowed-ips=127.0.0.1".into()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start chromedriver");
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let started = Instant::now();
+    while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "chromedriver did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Driver {
+        child,
+        url: format!("http://{addr}"),
+    }
+}
+
+async fn browser(driver: &Driver) -> Client {
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": CHROMIUM,
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--window-size=1280,1000", "--no-first-run", "--disable-extensions",
+                     "--disable-background-networking", "--disable-sync"],
+        }),
+    );
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    ClientBuilder::new(connector)
+        .capabilities(caps)
+        .connect(&driver.url)
+        .await
+        .expect("a Chromium session")
+}
+
+/// A neutral site on loopback for quick exit, which also serves a page of another origin that
+/// posts a form to the hotline server (a cross-site request forgery attempt).
+struct Elsewhere {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for Elsewhere {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(self.addr);
+    }
+}
+
+fn elsewhere(target: Arc<std::sync::Mutex<String>>) -> Elsewhere {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let stopping = stop.clone();
+    std::thread::spawn(move || {
+        // At most 200 connections, and never past the test's end.
+        for stream in listener.incoming().take(200) {
+            if stopping.load(Ordering::SeqCst) {
+                break;
+            }
+            let Ok(mut stream) = stream else { continue };
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut buf = [0u8; 4096];
+            let n = stream.read(&mut buf).unwrap_or(0);
+            let head = String::from_utf8_lossy(&buf[..n]);
+            let body = if head.starts_with("GET /forge") {
+                format!(
+                    "<!doctype html><title>elsewhere</title><form method=post action=\"{}/desk\">\
+                     <input name=form_token value=forged><input name=outcome value=information>\
+                     </form><script>document.forms[0].submit()</script>",
+                    target.lock().unwrap()
+                )
+            } else {
+                "<!doctype html><title>Weather</title><p>Sunny.</p>".to_string()
+            };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\
+                 Connection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    Elsewhere { addr, stop }
+}
+
+/// Polls `check` every 100 ms for up to 10 s (pages update on their own: timer, lookup).
+async fn until<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..100 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{what}: not within 10 s");
+}
+
+/// Runs axe-core on the current page: no serious or critical violation.
+async fn accessible(client: &Client, page: &str) {
+    static AXE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let axe = AXE.get_or_init(|| {
+        let path = repo_root().join("tests/browser/node_modules/axe-core/axe.min.js");
+        std::fs::read_to_string(&path).unwrap_or_else(|_| {
+            panic!(
+                "{} is missing: run scripts/ensure-deps.sh (make test does)",
+                path.display()
+            )
+        })
+    });
+    client.execute(axe, vec![]).await.expect("inject axe-core");
+    let result = client
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             axe.run(document, { resultTypes: ['violations'] })
+                .then(r => done(r.violations.map(v => ({ id: v.id, impact: v.impact,
+                    nodes: v.nodes.map(n => n.target.join(' ')) }))))
+                .catch(e => done([{ id: 'axe-error', impact: 'critical', nodes: [String(e)] }]));",
+            vec![],
+        )
+        .await
+        .expect("run axe-core");
+    let bad: Vec<&Value> = result
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| matches!(v["impact"].as_str(), Some("serious" | "critical")))
+        .collect();
+    assert!(bad.is_empty(), "{page}: accessibility violations {bad:?}");
+}
+
+async fn screenshot(client: &Client, name: &str) {
+    let png = client.screenshot().await.expect("a screenshot");
+    let dir = repo_root().join("target/screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+}
+
+async fn text_of(client: &Client, css: &str) -> String {
+    match client.find(Locator::Css(css)).await {
+        Ok(e) => e.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    }
+}
+
+async fn fill(client: &Client, css: &str, text: &str) {
+    let field = client.find(Locator::Css(css)).await.expect(css);
+    field.send_keys(text).await.expect(css);
+}
+
+async fn sign_in(client: &Client, server: &Server, login: &str, code: &str) {
+    client
+        .goto(&format!("http://{}/sign-in", server.addr))
+        .await
+        .unwrap();
+    fill(client, "#login", login).await;
+    fill(client, "#password", PASSWORD).await;
+    fill(client, "#code", code).await;
+    client
+        .find(Locator::Css("main form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+fn server_for_browser(db: &TestDb, exit: &Elsewhere) -> Server {
+    let exit_url = format!("http://{}/weather", exit.addr);
+    start_with(
+        db,
+        &[
+            ("HOTLINE__AUTH__THROTTLE_AFTER_FAILURES", "1000"),
+            ("HOTLINE__AUTH__TOTP_REQUIRED_ROLES", ""),
+            ("HOTLINE__WEB__QUICK_EXIT_URL", &exit_url),
+            ("HOTLINE_LOG", "trace"),
+        ],
+    )
+}
+
+// A counselor signs in with her one-time code, logs a call with the timer running, sees that
+// the number called before, saves it and opens a case; every page passes axe-core in both
+// languages; quick exit leaves and ends the session; a form posted from another site is refused;
+// a case worker's list does not show a case that is not theirs. The canary typed into the
+// summary is in no log line and on no page of another user.
+both!(a_counselor_and_a_case_worker_in_chromium, |db: TestDb| {
+    add_user(&db, "oksana", "counselor");
+    add_user(&db, "taras", "case_worker");
+    let target = Arc::new(std::sync::Mutex::new(String::new()));
+    let exit = elsewhere(target.clone());
+    let server = server_for_browser(&db, &exit);
+    *target.lock().unwrap() = format!("http://{}", server.addr);
+    // An earlier call from the same number, logged through the API.
+    let (access, _) = tokens(&login(&server, "oksana", PASSWORD));
+    let mut earlier = crate::calls::anonymous_call();
+    earlier["caller_phone"] = json!("+380 50 765 43 21");
+    assert_eq!(
+        call(&server, &access, "POST", "/api/v1/calls", Some(earlier)).status,
+        201
+    );
+    let secret = enrol_totp(&server, "oksana");
+    let canary = format!("CNRY-{}", crate::support::unique_suffix());
+    let driver = driver();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let db_name = if db.pg_schema().is_some() {
+        "postgres"
+    } else {
+        "sqlite"
+    };
+    runtime.block_on(async {
+        let client = browser(&driver).await;
+        let base = format!("http://{}", server.addr);
+
+        client.goto(&format!("{base}/sign-in")).await.unwrap();
+        accessible(&client, "sign-in (uk)").await;
+        screenshot(&client, &format!("sign-in-uk-{db_name}")).await;
+        crate::auth::away_from_a_step_boundary();
+        sign_in(
+            &client,
+            &server,
+            "oksana",
+            &crate::auth::code_now(&secret, 0),
+        )
+        .await;
+        until("the desk after sign-in", || async {
+            client
+                .current_url()
+                .await
+                .map(|u| u.path() == "/desk")
+                .unwrap_or(false)
+        })
+        .await;
+        accessible(&client, "desk (uk)").await;
+        until("the call timer runs", || async {
+            text_of(&client, ".timer").await != "0:00"
+        })
+        .await;
+        screenshot(&client, &format!("desk-uk-{db_name}")).await;
+
+        fill(&client, "#caller_phone", "050 765 43 21").await;
+        until("the repeat-caller check", || async {
+            text_of(&client, "#lookup-result")
+                .await
+                .contains("1 дзвінок")
+        })
+        .await;
+        client
+            .find(Locator::Css("input[name=topics][value=trafficking_labour]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        client
+            .execute(
+                "document.getElementById('region').value = 'UA-46';
+                 document.getElementById('outcome').value = 'case_opened';",
+                vec![],
+            )
+            .await
+            .unwrap();
+        fill(&client, "#summary", &canary).await;
+        client
+            .find(Locator::Css("button[name=then][value=case]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        until("the case is opened", || async {
+            !text_of(&client, "#opened-reference").await.is_empty()
+        })
+        .await;
+        let reference = text_of(&client, "#opened-reference").await;
+        assert_eq!(reference.len(), 11, "{reference}");
+        assert!(!client
+            .current_url()
+            .await
+            .unwrap()
+            .as_str()
+            .contains(&reference));
+
+        // English, switched on the page.
+        client
+            .find(Locator::Css("button[name=lang][value=en]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        until("the page in English", || async {
+            client
+                .source()
+                .await
+                .map(|s| s.contains("<html lang=\"en\">"))
+                .unwrap_or(false)
+        })
+        .await;
+        accessible(&client, "desk (en)").await;
+        screenshot(&client, &format!("desk-en-{db_name}")).await;
+
+        // A form posted from another site (same site, other origin) is refused.
+        client
+            .goto(&format!("http://{}/forge", exit.addr))
+            .await
+            .unwrap();
+        until("the forged form is refused", || async {
+            client
+                .source()
+                .await
+                .map(|s| s.contains("403"))
+                .unwrap_or(false)
+        })
+        .await;
+
+        // Quick exit: the button leaves for the neutral site and ends the session.
+        client.goto(&format!("{base}/desk")).await.unwrap();
+        let cookie = client
+            .get_named_cookie("hotline")
+            .await
+            .expect("the session cookie")
+            .value()
+            .to_string();
+        client
+            .find(Locator::Css("#quick-exit"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        until("quick exit leaves", || async {
+            client
+                .current_url()
+                .await
+                .map(|u| u.path() == "/weather")
+                .unwrap_or(false)
+        })
+        .await;
+        until("quick exit ends the session", || async {
+            let res = crate::support::http::request(
+                server.addr,
+                "GET",
+                "/desk",
+                &[("Cookie", &format!("hotline={cookie}"))],
+                b"",
+            );
+            res.status == 303
+        })
+        .await;
+        client.close().await.unwrap();
+
+        // A case worker: the case opened from the call is not theirs.
+        let client = browser(&driver).await;
+        sign_in(&client, &server, "taras", "").await;
+        until("the case list", || async {
+            client
+                .current_url()
+                .await
+                .map(|u| u.path() == "/cases")
+                .unwrap_or(false)
+        })
+        .await;
+        let page = client.source().await.unwrap();
+        assert!(!page.contains(&reference) && !page.contains(&canary));
+        accessible(&client, "cases (uk)").await;
+        screenshot(&client, &format!("cases-uk-{db_name}")).await;
+        client
+            .find(Locator::Css("button[name=lang][value=en]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        until("the list in English", || async {
+            client
+                .source()
+                .await
+                .map(|s| s.contains("<html lang=\"en\">"))
+                .unwrap_or(false)
+        })
+        .await;
+        accessible(&client, "cases (en)").await;
+        screenshot(&client, &format!("cases-en-{db_name}")).await;
+        client.goto(&format!("{base}/sign-in")).await.unwrap();
+        accessible(&client, "sign-in (en)").await;
+        screenshot(&client, &format!("sign-in-en-{db_name}")).await;
+        client.close().await.unwrap();
+    });
+    let forged = crate::web::count_events(&db, "web.forged_request");
+    assert!(forged >= 1, "the forged form was audited");
+    let log = server.log();
+    assert!(!log.contains(&canary), "the summary reached the log");
+    assert!(server.terminate().success());
+});
