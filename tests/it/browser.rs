@@ -200,6 +200,33 @@ async fn screenshot(client: &Client, name: &str) {
     std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
 }
 
+async fn click(client: &Client, css: &str) {
+    let element = client.find(Locator::Css(css)).await.expect(css);
+    element.click().await.expect(css);
+}
+
+async fn until_path(client: &Client, path: &str, what: &str) {
+    until(what, || async {
+        client
+            .current_url()
+            .await
+            .map(|u| u.path() == path)
+            .unwrap_or(false)
+    })
+    .await;
+}
+
+async fn until_source(client: &Client, part: &str, what: &str) {
+    until(what, || async {
+        client
+            .source()
+            .await
+            .map(|s| s.contains(part))
+            .unwrap_or(false)
+    })
+    .await;
+}
+
 async fn text_of(client: &Client, css: &str) -> String {
     match client.find(Locator::Css(css)).await {
         Ok(e) => e.text().await.unwrap_or_default(),
@@ -220,13 +247,7 @@ async fn sign_in(client: &Client, server: &Server, login: &str, code: &str) {
     fill(client, "#login", login).await;
     fill(client, "#password", PASSWORD).await;
     fill(client, "#code", code).await;
-    client
-        .find(Locator::Css("main form button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(client, "main form button[type=submit]").await;
 }
 
 fn server_for_browser(db: &TestDb, exit: &Elsewhere) -> Server {
@@ -289,14 +310,7 @@ both!(a_counselor_and_a_case_worker_in_chromium, |db: TestDb| {
             &crate::auth::code_now(&secret, 0),
         )
         .await;
-        until("the desk after sign-in", || async {
-            client
-                .current_url()
-                .await
-                .map(|u| u.path() == "/desk")
-                .unwrap_or(false)
-        })
-        .await;
+        until_path(&client, "/desk", "the desk after sign-in").await;
         accessible(&client, "desk (uk)").await;
         until("the call timer runs", || async {
             text_of(&client, ".timer").await != "0:00"
@@ -311,13 +325,7 @@ both!(a_counselor_and_a_case_worker_in_chromium, |db: TestDb| {
                 .contains("1 дзвінок")
         })
         .await;
-        client
-            .find(Locator::Css("input[name=topics][value=trafficking_labour]"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        click(&client, "input[name=topics][value=trafficking_labour]").await;
         client
             .execute(
                 "document.getElementById('region').value = 'UA-46';
@@ -327,13 +335,7 @@ both!(a_counselor_and_a_case_worker_in_chromium, |db: TestDb| {
             .await
             .unwrap();
         fill(&client, "#summary", &canary).await;
-        client
-            .find(Locator::Css("button[name=then][value=case]"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        click(&client, "button[name=then][value=case]").await;
         until("the case is opened", || async {
             !text_of(&client, "#opened-reference").await.is_empty()
         })
@@ -348,21 +350,8 @@ both!(a_counselor_and_a_case_worker_in_chromium, |db: TestDb| {
             .contains(&reference));
 
         // English, switched on the page.
-        client
-            .find(Locator::Css("button[name=lang][value=en]"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-        until("the page in English", || async {
-            client
-                .source()
-                .await
-                .map(|s| s.contains("<html lang=\"en\">"))
-                .unwrap_or(false)
-        })
-        .await;
+        click(&client, "button[name=lang][value=en]").await;
+        until_source(&client, "<html lang=\"en\">", "the page in English").await;
         accessible(&client, "desk (en)").await;
         screenshot(&client, &format!("desk-en-{db_name}")).await;
 
@@ -371,14 +360,7 @@ both!(a_counselor_and_a_case_worker_in_chromium, |db: TestDb| {
             .goto(&format!("http://{}/forge", exit.addr))
             .await
             .unwrap();
-        until("the forged form is refused", || async {
-            client
-                .source()
-                .await
-                .map(|s| s.contains("403"))
-                .unwrap_or(false)
-        })
-        .await;
+        until_source(&client, "403", "the forged form is refused").await;
 
         // Quick exit: the button leaves for the neutral site and ends the session.
         client.goto(&format!("{base}/desk")).await.unwrap();
@@ -388,21 +370,8 @@ both!(a_counselor_and_a_case_worker_in_chromium, |db: TestDb| {
             .expect("the session cookie")
             .value()
             .to_string();
-        client
-            .find(Locator::Css("#quick-exit"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-        until("quick exit leaves", || async {
-            client
-                .current_url()
-                .await
-                .map(|u| u.path() == "/weather")
-                .unwrap_or(false)
-        })
-        .await;
+        click(&client, "#quick-exit").await;
+        until_path(&client, "/weather", "quick exit leaves").await;
         until("quick exit ends the session", || async {
             let res = crate::support::http::request(
                 server.addr,
@@ -419,33 +388,13 @@ both!(a_counselor_and_a_case_worker_in_chromium, |db: TestDb| {
         // A case worker: the case opened from the call is not theirs.
         let client = browser(&driver).await;
         sign_in(&client, &server, "taras", "").await;
-        until("the case list", || async {
-            client
-                .current_url()
-                .await
-                .map(|u| u.path() == "/cases")
-                .unwrap_or(false)
-        })
-        .await;
+        until_path(&client, "/cases", "the case list").await;
         let page = client.source().await.unwrap();
         assert!(!page.contains(&reference) && !page.contains(&canary));
         accessible(&client, "cases (uk)").await;
         screenshot(&client, &format!("cases-uk-{db_name}")).await;
-        client
-            .find(Locator::Css("button[name=lang][value=en]"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-        until("the list in English", || async {
-            client
-                .source()
-                .await
-                .map(|s| s.contains("<html lang=\"en\">"))
-                .unwrap_or(false)
-        })
-        .await;
+        click(&client, "button[name=lang][value=en]").await;
+        until_source(&client, "<html lang=\"en\">", "the list in English").await;
         accessible(&client, "cases (en)").await;
         screenshot(&client, &format!("cases-en-{db_name}")).await;
         client.goto(&format!("{base}/sign-in")).await.unwrap();

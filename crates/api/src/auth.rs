@@ -146,22 +146,16 @@ impl<W: Judge> FromRequest for Session<W> {
             let vault = services.vault()?;
             let (user_id, session_id) =
                 check(&vault, &services.tokens, token).ok_or_else(ApiError::unauthenticated)?;
-            Ok(Session {
-                services,
-                user_id,
-                session_id,
-                hashing: false,
-                judge: PhantomData,
-            })
+            Ok(Session::claimed(services, user_id, session_id))
         };
         std::future::ready(claimed())
     }
 }
 
 impl<W: Judge> Session<W> {
-    /// The session a valid web cookie names (the web pages' extractor reads the cookie; the
-    /// rest is the same as for a bearer token).
-    pub(crate) fn of_cookie(
+    /// The session a valid credential names: a bearer token here, the web pages' cookie in
+    /// their extractor; judged the same way from here on.
+    pub(crate) fn claimed(
         services: web::Data<Services>,
         user_id: String,
         session_id: String,

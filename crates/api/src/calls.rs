@@ -300,14 +300,7 @@ impl ListQuery {
         }
         let from = from.map(|t| micros("from", &t)).transpose()?;
         let to = to.map(|t| micros("to", &t)).transpose()?;
-        let foreign = || ApiError::bad_request("the cursor is not one this server gave");
-        let before = match cursor {
-            None => None,
-            Some(c) => {
-                let (at, id) = c.split_once('.').ok_or_else(foreign)?;
-                Some((at.parse::<i64>().map_err(|_| foreign())?, id.to_string()))
-            }
-        };
+        let before = crate::bodies::cursor::parse(cursor)?;
         Ok(persistence::calls::CallFilter {
             from,
             to,
@@ -323,9 +316,7 @@ impl ListQuery {
 impl CallPage {
     /// A page of `limit` calls at most; a full page has a next cursor.
     fn of(calls: Vec<CallFacts>, limit: i64) -> Self {
-        let next_cursor = (calls.len() as i64 == limit)
-            .then(|| calls.last().map(|c| format!("{}.{}", c.started_at, c.id)))
-            .flatten();
+        let next_cursor = crate::bodies::cursor::next(&calls, limit, |c| (c.started_at, &c.id));
         CallPage {
             calls: calls.into_iter().map(CallFactsBody::from).collect(),
             next_cursor,

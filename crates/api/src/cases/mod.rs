@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::auth::{Claimed, Session};
-use crate::bodies::{Created, Versioned};
+use crate::bodies::{cursor, Created, Versioned};
 use crate::calls::{micros, present, rfc3339};
 use crate::ApiError;
 
@@ -570,29 +570,17 @@ pub(crate) async fn list(
     let limit = limit.unwrap_or(50).clamp(1, 200);
     let cases = session
         .run(move |vault, s, actor| {
-            let bad_cursor = || ApiError::bad_request("the cursor is not one this server gave");
-            let before = cursor
-                .map(|c| {
-                    let (at, id) = c.split_once('.').ok_or_else(bad_cursor)?;
-                    Ok::<_, ApiError>((
-                        at.parse::<i64>().map_err(|_| bad_cursor())?,
-                        id.to_string(),
-                    ))
-                })
-                .transpose()?;
             let filter = CaseFilter {
                 status,
                 risk_level,
                 assigned_to,
-                before,
+                before: cursor::parse(cursor)?,
                 limit,
             };
             Ok(vault.list_cases(&s.db, actor, &filter)?)
         })
         .await?;
-    let next = (cases.len() as i64 == limit)
-        .then(|| cases.last().map(|c| format!("{}.{}", c.opened_at, c.id)))
-        .flatten();
+    let next = cursor::next(&cases, limit, |c| (c.opened_at, &c.id));
     Ok(HttpResponse::Ok().json(CaseListBody {
         cases: cases.into_iter().map(CaseSummaryBody::from).collect(),
         next_cursor: next,

@@ -9,7 +9,7 @@ use persistence::cases::{CaseFilter, CaseSummary};
 use serde::Deserialize;
 
 use super::{render, Frame, Page, PageError};
-use crate::ApiError;
+use crate::bodies::cursor;
 
 const PAGE: i64 = 50;
 
@@ -33,7 +33,6 @@ pub(crate) struct Row {
 struct CasesPage {
     f: Frame,
     rows: Vec<Row>,
-    count: i64,
     next: Option<String>,
     statuses: &'static Vocabulary,
     risks: &'static Vocabulary,
@@ -44,7 +43,6 @@ struct CasesPage {
 struct CaseRows {
     f: Frame,
     rows: Vec<Row>,
-    count: i64,
     next: Option<String>,
     statuses: &'static Vocabulary,
     risks: &'static Vocabulary,
@@ -59,26 +57,17 @@ pub(crate) async fn mine(
     let after = query.into_inner().after;
     let (f, cases, partial) = page
         .run(move |vault, s, actor| {
-            let bad = || ApiError::bad_request("the page link is not one this server gave");
-            let before = after
-                .map(|c| {
-                    let (at, id) = c.split_once('.').ok_or_else(bad)?;
-                    Ok::<_, ApiError>((at.parse::<i64>().map_err(|_| bad())?, id.to_string()))
-                })
-                .transpose()?;
             let filter = CaseFilter {
                 status: None,
                 risk_level: None,
                 assigned_to: None,
-                before,
+                before: cursor::parse(after)?,
                 limit: PAGE,
             };
             Ok(vault.list_cases(&s.db, actor, &filter)?)
         })
         .await?;
-    let next = (cases.len() as i64 == PAGE)
-        .then(|| cases.last().map(|c| format!("{}.{}", c.opened_at, c.id)))
-        .flatten();
+    let next = cursor::next(&cases, PAGE, |c| (c.opened_at, &c.id));
     let rows: Vec<Row> = cases.into_iter().map(row).collect();
     let (statuses, risks) = (&vocabulary::CASE_STATUS, &vocabulary::RISK_LEVEL);
     Ok(match partial {
@@ -86,7 +75,6 @@ pub(crate) async fn mine(
             StatusCode::OK,
             &CaseRows {
                 f,
-                count: rows.len() as i64,
                 rows,
                 next,
                 statuses,
@@ -97,7 +85,6 @@ pub(crate) async fn mine(
             StatusCode::OK,
             &CasesPage {
                 f,
-                count: rows.len() as i64,
                 rows,
                 next,
                 statuses,
@@ -112,9 +99,6 @@ fn row(c: CaseSummary) -> Row {
         reference: c.reference,
         status: c.status,
         risk_level: c.risk_level,
-        opened: crate::calls::rfc3339(c.opened_at)
-            .get(..10)
-            .unwrap_or_default()
-            .to_string(),
+        opened: super::day(c.opened_at),
     }
 }

@@ -176,6 +176,21 @@ struct DeskPage {
 }
 
 impl DeskPage {
+    /// The desk with `form`, nothing saved, no errors and no lookup shown.
+    fn new(f: Frame, form: CallForm) -> Self {
+        DeskPage {
+            f,
+            form,
+            errors: BTreeMap::new(),
+            choices: &CHOICES,
+            topics: &vocabulary::TOPIC,
+            regions: &vocabulary::REGION,
+            saved: false,
+            opened: None,
+            lookup: None,
+        }
+    }
+
     fn value(&self, name: &str) -> &str {
         let f = &self.form;
         match name {
@@ -241,54 +256,11 @@ pub(crate) async fn form(
     query: web::Query<SavedQuery>,
 ) -> Result<HttpResponse, PageError> {
     let (f, (), _) = page.run(|_, _, _| Ok(())).await?;
-    Ok(desk(
-        StatusCode::OK,
-        f,
-        CallForm::new_call(),
-        BTreeMap::new(),
-        query.saved.is_some(),
-    ))
-}
-
-fn desk(
-    status: StatusCode,
-    f: Frame,
-    form: CallForm,
-    errors: BTreeMap<String, String>,
-    saved: bool,
-) -> HttpResponse {
-    render(
-        status,
-        &DeskPage {
-            f,
-            form,
-            errors,
-            choices: &CHOICES,
-            topics: &vocabulary::TOPIC,
-            regions: &vocabulary::REGION,
-            saved,
-            opened: None,
-            lookup: None,
-        },
-    )
-}
-
-/// A new call form after "save and open a case", naming the case opened.
-fn desk_with(status: StatusCode, f: Frame, form: CallForm, opened: Option<String>) -> HttpResponse {
-    render(
-        status,
-        &DeskPage {
-            f,
-            form,
-            errors: BTreeMap::new(),
-            choices: &CHOICES,
-            topics: &vocabulary::TOPIC,
-            regions: &vocabulary::REGION,
-            saved: true,
-            opened,
-            lookup: None,
-        },
-    )
+    let desk = DeskPage {
+        saved: query.saved.is_some(),
+        ..DeskPage::new(f, CallForm::new_call())
+    };
+    Ok(render(StatusCode::OK, &desk))
 }
 
 /// `POST /desk`: logs the call (`then=case` also opens a case from it and goes to the case
@@ -325,9 +297,22 @@ pub(crate) async fn save(page: Page, body: web::Bytes) -> Result<HttpResponse, P
         .await?;
     Ok(match outcome {
         // The reference is shown on the new form, never put in a URL (or the history).
-        Ok(Some(reference)) => desk_with(StatusCode::OK, f, CallForm::new_call(), Some(reference)),
+        Ok(Some(reference)) => render(
+            StatusCode::OK,
+            &DeskPage {
+                saved: true,
+                opened: Some(reference),
+                ..DeskPage::new(f, CallForm::new_call())
+            },
+        ),
         Ok(None) => see_other("/desk?saved=1"),
-        Err(errors) => desk(StatusCode::UNPROCESSABLE_ENTITY, f, form, errors, false),
+        Err(errors) => render(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &DeskPage {
+                errors,
+                ..DeskPage::new(f, form)
+            },
+        ),
     })
 }
 
@@ -359,12 +344,7 @@ pub(crate) async fn lookup(
             let history = vault.lookup_caller(&s.db, actor, &phone)?;
             Ok(Lookup {
                 calls: history.calls as i64,
-                last: history.dates.iter().max().map(|d| {
-                    crate::calls::rfc3339(*d)
-                        .get(..10)
-                        .unwrap_or_default()
-                        .to_string()
-                }),
+                last: history.dates.iter().max().map(|d| super::day(*d)),
                 cases: history.case_ids.len() as i64,
                 invalid: false,
             })
@@ -382,15 +362,8 @@ pub(crate) async fn lookup(
     Ok(render(
         StatusCode::OK,
         &DeskPage {
-            f,
-            form: CallForm::new_call(),
-            errors: BTreeMap::new(),
-            choices: &CHOICES,
-            topics: &vocabulary::TOPIC,
-            regions: &vocabulary::REGION,
-            saved: false,
-            opened: None,
             lookup: Some(lookup),
+            ..DeskPage::new(f, CallForm::new_call())
         },
     ))
 }

@@ -9,7 +9,7 @@
 use std::sync::LazyLock;
 
 use fluent_bundle::concurrent::FluentBundle;
-use fluent_bundle::{FluentArgs, FluentResource};
+use fluent_bundle::{FluentArgs, FluentResource, FluentValue};
 use unic_langid::LanguageIdentifier;
 
 /// A language of the pages.
@@ -84,9 +84,9 @@ impl Tr {
     }
 
     /// The message `key` with `$count` = `n`, in the language's plural form for `n`.
-    pub fn count(&self, key: &str, n: impl std::borrow::Borrow<i64>) -> String {
+    pub fn count<'n>(&self, key: &str, n: impl Into<FluentValue<'n>>) -> String {
         let mut args = FluentArgs::new();
-        args.set("count", *n.borrow());
+        args.set("count", n);
         self.format(key, Some(&args))
     }
 

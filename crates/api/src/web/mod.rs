@@ -61,6 +61,24 @@ fn quick_exit_url() -> String {
         .unwrap_or_else(|| "https://www.google.com/".to_string())
 }
 
+/// The session cookie with `value` (empty, for its removal), with the attributes of
+/// docs/web.md: HttpOnly, SameSite=Strict, Path=/, Secure unless on plain-HTTP loopback.
+pub(crate) fn session_cookie(
+    settings: &WebSettings,
+    value: String,
+    max_age: std::time::Duration,
+) -> actix_web::cookie::Cookie<'static> {
+    actix_web::cookie::Cookie::build(cookie_name(settings), value)
+        .path("/")
+        .http_only(true)
+        .secure(settings.secure_cookie)
+        .same_site(actix_web::cookie::SameSite::Strict)
+        .max_age(actix_web::cookie::time::Duration::seconds(
+            max_age.as_secs() as i64,
+        ))
+        .finish()
+}
+
 /// The language cookie (not personal: "uk" or "en").
 pub(crate) const LANG_COOKIE: &str = "hotline_lang";
 
@@ -151,10 +169,28 @@ pub(crate) struct Frame {
 }
 
 impl Frame {
-    /// The label of a picklist code in the page's language.
-    pub fn term(&self, vocabulary: &domain::vocabulary::Vocabulary, code: &str) -> String {
-        self.t.term(vocabulary, code)
+    /// The frame of a page without a session (sign-in, error pages).
+    fn plain(lang: Lang, here: &str) -> Frame {
+        Frame {
+            t: Tr::new(lang),
+            login: None,
+            form_token: String::new(),
+            quick_exit_url: quick_exit_url(),
+            idle_secs: 0,
+            here: here.to_string(),
+            script: assets::SCRIPT_PATH,
+            script_hash: assets::SCRIPT_SHA256,
+            style: assets::STYLE_PATH,
+        }
     }
+}
+
+/// A day of a time in microseconds, as pages show it (`2026-12-06`).
+pub(crate) fn day(us: i64) -> String {
+    crate::calls::rfc3339(us)
+        .get(..10)
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// A signed-in page request: the session the cookie names, judged by `W` as a bearer token
@@ -187,7 +223,7 @@ impl<W: Judge> FromRequest for Page<W> {
             let (user_id, session_id) = check_kind(&vault, &services.tokens, kind, cookie.value())
                 .ok_or_else(ApiError::unauthenticated)?;
             Ok(Page {
-                session: Session::of_cookie(services.clone(), user_id, session_id),
+                session: Session::claimed(services.clone(), user_id, session_id),
                 services,
                 lang,
                 partial: is_partial(req),
@@ -200,7 +236,7 @@ impl<W: Judge> FromRequest for Page<W> {
     }
 }
 
-/// The frame of a page of this session (its form token is derived from the session id).
+/// The frame of a page: with a session, its user, form token and idle time.
 fn frame(
     vault: &Vault,
     services: &Services,
@@ -208,20 +244,13 @@ fn frame(
     here: &str,
     actor: Option<&Actor>,
 ) -> Result<Frame, ApiError> {
-    Ok(Frame {
-        t: Tr::new(lang),
-        login: actor.map(|a| a.login.clone()),
-        form_token: match actor {
-            Some(a) => form_token(vault, &a.session_id)?,
-            None => String::new(),
-        },
-        quick_exit_url: quick_exit_url(),
-        idle_secs: services.auth.session_idle.as_secs(),
-        here: here.to_string(),
-        script: assets::SCRIPT_PATH,
-        script_hash: assets::SCRIPT_SHA256,
-        style: assets::STYLE_PATH,
-    })
+    let mut f = Frame::plain(lang, here);
+    if let Some(a) = actor {
+        f.login = Some(a.login.clone());
+        f.form_token = form_token(vault, &a.session_id)?;
+        f.idle_secs = services.auth.session_idle.as_secs();
+    }
+    Ok(f)
 }
 
 /// What a signed-in page's work gets: the vault, the services, the judged caller, and the
@@ -339,9 +368,9 @@ pub(crate) struct Visitor {
     forged: bool,
     here: String,
     source: Option<String>,
-    /// The session a cookie names, if any (not checked): named in the audit event of a
-    /// forged form.
-    cookie_session: Option<(String, String)>,
+    /// The session cookie, if the request carried one: checked only to name its session in
+    /// the audit event of a forged form.
+    cookie: Option<String>,
     hashing: bool,
 }
 
@@ -353,20 +382,16 @@ impl FromRequest for Visitor {
         let lang = lang_of(req);
         let visitor = || {
             let services = services_of(req)?;
-            let cookie_session = req.cookie(cookie_name(&services.web)).and_then(|c| {
-                let vault = services.vault().ok()?;
-                let kind = TokenKind::Cookie {
-                    ttl: services.auth.session_absolute,
-                };
-                check_kind(&vault, &services.tokens, kind, c.value())
-            });
+            let cookie = req
+                .cookie(cookie_name(&services.web))
+                .map(|c| c.value().to_string());
             Ok(Visitor {
                 services,
                 lang,
                 forged: cross_site(req),
                 here: req.path().to_string(),
                 source: peer(req),
-                cookie_session,
+                cookie,
                 hashing: false,
             })
         };
@@ -417,7 +442,13 @@ impl Visitor {
         F: FnOnce(&Vault, &Services, Option<&str>) -> Result<T, ApiError> + Send + 'static,
     {
         if self.forged {
-            let session = self.cookie_session.map(|(_, s)| s);
+            let kind = TokenKind::Cookie {
+                ttl: self.services.auth.session_absolute,
+            };
+            let session = self.cookie.and_then(|c| {
+                let vault = self.services.vault().ok()?;
+                check_kind(&vault, &self.services.tokens, kind, &c).map(|(_, s)| s)
+            });
             return Err(refuse_forged(self.services, session, self.source, self.lang).await);
         }
         self.run(work).await
@@ -547,27 +578,11 @@ impl ResponseError for PageError {
             _ => "error-bad-request",
         };
         let page = ErrorPage {
-            f: Frame {
-                t: Tr::new(self.lang),
-                login: None,
-                form_token: String::new(),
-                quick_exit_url: quick_exit_url(),
-                idle_secs: 0,
-                here: "/".into(),
-                script: assets::SCRIPT_PATH,
-                script_hash: assets::SCRIPT_SHA256,
-                style: assets::STYLE_PATH,
-            },
+            f: Frame::plain(self.lang, "/"),
             status: status.as_u16(),
             title_key,
             request_id: crate::middleware::current_request_id(),
         };
         render(status, &page)
-    }
-}
-
-impl From<ApiError> for PageError {
-    fn from(err: ApiError) -> Self {
-        PageError::new(err, Lang::Uk)
     }
 }

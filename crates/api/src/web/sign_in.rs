@@ -17,7 +17,7 @@ use persistence::AuthError;
 use serde::Deserialize;
 
 use super::i18n::Lang;
-use super::{cookie_name, render, see_other, Frame, Page, PageError, Visitor, LANG_COOKIE};
+use super::{render, see_other, session_cookie, Frame, Page, PageError, Visitor, LANG_COOKIE};
 use crate::auth::Enrolling;
 use crate::ApiError;
 
@@ -76,8 +76,7 @@ pub(crate) async fn submit(
         code,
     } = form.into_inner();
     let lang = visitor.lang();
-    let secure = visitor.services().web.secure_cookie;
-    let name = cookie_name(&visitor.services().web);
+    let web = visitor.services().web.clone();
     let ttl = visitor.services().auth.session_absolute;
     let typed_login = login.expose().clone();
     let (f, outcome) = visitor
@@ -118,17 +117,9 @@ pub(crate) async fn submit(
     };
     Ok(match outcome {
         Ok(token) => {
-            let cookie = Cookie::build(name, token)
-                .path("/")
-                .http_only(true)
-                .secure(secure)
-                .same_site(SameSite::Strict)
-                .max_age(actix_web::cookie::time::Duration::seconds(
-                    ttl.as_secs() as i64
-                ))
-                .finish();
             let mut res = see_other("/");
-            res.add_cookie(&cookie).map_err(|_| internal(lang))?;
+            res.add_cookie(&session_cookie(&web, token, ttl))
+                .map_err(|_| internal(lang))?;
             res
         }
         Err(AuthError::TotpRequired) => {
@@ -159,24 +150,19 @@ pub(crate) async fn sign_out(
     page: Page<Enrolling>,
     form: web::Form<TokenForm>,
 ) -> Result<HttpResponse, PageError> {
-    let secure = page_secure(&page);
+    let web = page.services().web.clone();
     let ended = page
         .submit(&form.form_token, |vault, s, Enrolling(actor)| {
             Ok(vault.logout(&s.db, actor)?)
         })
         .await;
-    if let Err(e) = &ended {
-        if e.api().status() != StatusCode::UNAUTHORIZED {
-            return Err(ended.err().expect("an error"));
-        }
+    match ended {
+        // A session that has already ended is signed out all the same.
+        Err(e) if e.api().status() != StatusCode::UNAUTHORIZED => return Err(e),
+        _ => {}
     }
     let mut res = see_other("/sign-in");
-    let mut gone = Cookie::build(secure.1, "")
-        .path("/")
-        .http_only(true)
-        .secure(secure.0)
-        .same_site(SameSite::Strict)
-        .finish();
+    let mut gone = session_cookie(&web, String::new(), std::time::Duration::ZERO);
     gone.make_removal();
     let _ = res.add_cookie(&gone);
     res.headers_mut().insert(
@@ -184,11 +170,6 @@ pub(crate) async fn sign_out(
         header::HeaderValue::from_static("\"cache\", \"cookies\", \"storage\""),
     );
     Ok(res)
-}
-
-fn page_secure(page: &Page<Enrolling>) -> (bool, &'static str) {
-    let web = &page.services().web;
-    (web.secure_cookie, cookie_name(web))
 }
 
 #[derive(Deserialize)]
