@@ -16,3 +16,4 @@ mod reliability;
 mod stats;
 mod vault;
 mod web;
+mod web_case;

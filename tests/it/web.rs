@@ -14,7 +14,7 @@ use crate::support::server::Server;
 use crate::support::TestDb;
 use persistence::testing::query_strings;
 
-fn count(db: &TestDb, sql: &str) -> i64 {
+pub(crate) fn count(db: &TestDb, sql: &str) -> i64 {
     let d = db.open();
     let n = query_strings(&d, sql).unwrap()[0].parse().unwrap();
     d.close(std::time::Duration::from_secs(5));
@@ -41,20 +41,20 @@ fn enc(s: &str) -> String {
 }
 
 /// A browser of this site: its cookies, and the headers a same-origin form carries.
-struct Browser<'a> {
+pub(crate) struct Browser<'a> {
     server: &'a Server,
-    cookies: Vec<(String, String)>,
+    pub(crate) cookies: Vec<(String, String)>,
 }
 
 impl<'a> Browser<'a> {
-    fn new(server: &'a Server) -> Self {
+    pub(crate) fn new(server: &'a Server) -> Self {
         Browser {
             server,
             cookies: Vec::new(),
         }
     }
 
-    fn cookie_header(&self) -> String {
+    pub(crate) fn cookie_header(&self) -> String {
         self.cookies
             .iter()
             .map(|(k, v)| format!("{k}={v}"))
@@ -76,7 +76,7 @@ impl<'a> Browser<'a> {
         }
     }
 
-    fn get(&mut self, path: &str) -> http::Response {
+    pub(crate) fn get(&mut self, path: &str) -> http::Response {
         let cookie = self.cookie_header();
         let res = request(
             self.server.addr,
@@ -90,7 +90,7 @@ impl<'a> Browser<'a> {
     }
 
     /// A form as the page sends it (same origin), with `extra` headers.
-    fn post_with(
+    pub(crate) fn post_with(
         &mut self,
         path: &str,
         fields: &[(&str, &str)],
@@ -123,11 +123,11 @@ impl<'a> Browser<'a> {
         res
     }
 
-    fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> http::Response {
+    pub(crate) fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> http::Response {
         self.post_with(path, fields, &[])
     }
 
-    fn sign_in(&mut self, login: &str, password: &str, code: &str) -> http::Response {
+    pub(crate) fn sign_in(&mut self, login: &str, password: &str, code: &str) -> http::Response {
         self.post(
             "/sign-in",
             &[("login", login), ("password", password), ("code", code)],
@@ -135,7 +135,7 @@ impl<'a> Browser<'a> {
     }
 
     /// The form token of the page at `path`.
-    fn form_token(&mut self, path: &str) -> String {
+    pub(crate) fn form_token(&mut self, path: &str) -> String {
         let page = self.get(path);
         assert_eq!(page.status, 200, "{}", page.text());
         let text = page.text();
@@ -168,7 +168,7 @@ fn call_form<'a>(token: &'a str, summary: &'a str, phone: &'a str) -> Vec<(&'a s
     ]
 }
 
-fn web_server(db: &TestDb) -> Server {
+pub(crate) fn web_server(db: &TestDb) -> Server {
     start_with(
         db,
         &[

@@ -77,6 +77,21 @@
     });
   });
 
+  // Parts of a page loaded after it (data-load="path"): the answer (the path's partial)
+  // replaces the element's content, which until then links to the full page.
+  document.querySelectorAll("[data-load]").forEach(function (el) {
+    fetch(el.getAttribute("data-load"), {
+      headers: { "HX-Request": "true" },
+      credentials: "same-origin",
+    }).then(function (res) {
+      if (res.ok && !res.redirected) {
+        return res.text().then(function (html) {
+          el.innerHTML = html;
+        });
+      }
+    });
+  });
+
   // The repeat-caller check as the number is typed: the lookup form is sent 400 ms after the
   // last keystroke, when the field holds at least 7 digits.
   var phone = document.getElementById("caller_phone");

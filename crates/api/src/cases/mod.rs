@@ -472,7 +472,7 @@ pub(crate) async fn read(
     session: Session<Claimed>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let file = session
+    let (_, file) = session
         .run(move |vault, s, who| {
             Ok(vault.read_case_in_session(&s.db, who.claim(), &s.auth, &id)?)
         })

@@ -22,6 +22,7 @@ pub(crate) struct ListQuery {
 }
 
 pub(crate) struct Row {
+    pub id: String,
     pub reference: String,
     pub status: String,
     pub risk_level: String,
@@ -96,6 +97,7 @@ pub(crate) async fn mine(
 
 fn row(c: CaseSummary) -> Row {
     Row {
+        id: c.id,
         reference: c.reference,
         status: c.status,
         risk_level: c.risk_level,

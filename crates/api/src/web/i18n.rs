@@ -104,6 +104,14 @@ impl Tr {
             .to_string()
     }
 
+    /// The label of `code` in the vocabulary named `name` (templates name vocabularies).
+    pub fn label(&self, name: &str, code: &str) -> String {
+        match vocabulary(name) {
+            Some(v) => self.term(v, code),
+            None => code.to_string(),
+        }
+    }
+
     fn format(&self, key: &str, args: Option<&FluentArgs>) -> String {
         let bundle = &BUNDLES[self.lang.index()];
         let Some(pattern) = bundle.get_message(key).and_then(|m| m.value()) else {
@@ -114,6 +122,16 @@ impl Tr {
             .format_pattern(pattern, args, &mut errors)
             .into_owned()
     }
+}
+
+/// The vocabulary named `name` (`risk_level`, `service_type`, ...).
+pub fn vocabulary(name: &str) -> Option<&'static domain::vocabulary::Vocabulary> {
+    domain::vocabulary::ALL.iter().find(|v| v.name == name)
+}
+
+/// The terms of the vocabulary named `name`, for a picklist (none for an unknown name).
+pub fn terms(name: &str) -> &'static [domain::vocabulary::Term] {
+    vocabulary(name).map(|v| v.terms).unwrap_or(&[])
 }
 
 #[cfg(test)]
@@ -170,7 +188,7 @@ mod tests {
                 }
             } else {
                 for part in text.split('"').skip(1).step_by(2) {
-                    let key_like = ["error-", "field-", "sign-in-"]
+                    let key_like = ["error-", "field-", "sign-in-", "referral-"]
                         .iter()
                         .any(|p| part.starts_with(p) && part.len() > p.len())
                         && part.bytes().all(|b| b.is_ascii_lowercase() || b == b'-');

@@ -9,9 +9,13 @@
 //! See docs/web.md: the cookie, the form tokens, the headers, languages and quick exit.
 
 mod assets;
+mod case;
 mod cases;
 mod desk;
+mod enrol;
+mod form;
 pub(crate) mod i18n;
+mod referrals;
 mod sign_in;
 
 use std::future::{ready, Ready};
@@ -99,6 +103,46 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .service(web::resource("/desk/lookup").route(web::post().to(desk::lookup)))
         .service(web::resource("/cases").route(web::get().to(cases::mine)))
+        .service(web::resource("/cases/{id}").route(web::get().to(case::show)))
+        .service(
+            web::resource("/cases/{id}/edit")
+                .route(web::get().to(case::edit_form))
+                .route(web::post().to(case::edit)),
+        )
+        .service(web::resource("/cases/{id}/notes").route(web::post().to(case::add_note)))
+        .service(
+            web::resource("/cases/{id}/notes/{note}")
+                .route(web::get().to(case::note_history))
+                .route(web::post().to(case::edit_note)),
+        )
+        .service(web::resource("/cases/{id}/plan").route(web::post().to(case::add_plan_item)))
+        .service(
+            web::resource("/cases/{id}/plan/{item}").route(web::post().to(case::update_plan_item)),
+        )
+        .service(web::resource("/cases/{id}/consents").route(web::post().to(case::add_consent)))
+        .service(
+            web::resource("/cases/{id}/consents/{consent}/withdraw")
+                .route(web::post().to(case::withdraw_consent)),
+        )
+        .service(
+            web::resource("/cases/{id}/break-glass")
+                .route(web::get().to(case::break_glass_form))
+                .route(web::post().to(case::break_glass)),
+        )
+        .service(
+            web::resource("/cases/{id}/referrals")
+                .route(web::get().to(referrals::of_case))
+                .route(web::post().to(referrals::create)),
+        )
+        .service(web::resource("/cases/{id}/referrals/new").route(web::get().to(referrals::new)))
+        .service(web::resource("/referrals/{id}").route(web::get().to(referrals::show)))
+        .service(web::resource("/referrals/{id}/send").route(web::post().to(referrals::send)))
+        .service(web::resource("/referrals/{id}/cancel").route(web::post().to(referrals::cancel)))
+        .service(
+            web::resource("/enrol")
+                .route(web::get().to(enrol::form))
+                .route(web::post().to(enrol::confirm)),
+        )
         .service(web::resource("/static/{file}").route(web::get().to(assets::serve)));
 }
 
@@ -302,13 +346,49 @@ impl<W: Judge + AsActor> Page<W> {
         }
         self.run(work).await
     }
+}
 
+impl<W: Judge> Page<W> {
     pub(crate) fn lang(&self) -> Lang {
         self.lang
     }
 
     pub(crate) fn services(&self) -> &Services {
         &self.services
+    }
+
+    /// For work that hashes a password: waits for a turn first (as `Session::hashing`).
+    pub(crate) fn hashing(mut self) -> Self {
+        self.session = self.session.hashing();
+        self
+    }
+}
+
+impl Page<crate::auth::Claimed> {
+    /// As [`Page::run`] for work that checks the session itself (the vault's `*_in_session`
+    /// reads, one query for the session and the record) and gives back the actor it found,
+    /// for the page's frame.
+    pub(crate) async fn read<T, F>(self, work: F) -> Result<(Frame, T, bool), PageError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Vault, &Services, &crate::auth::Claimed) -> Result<(Actor, T), ApiError>
+            + Send
+            + 'static,
+    {
+        let Page {
+            session,
+            lang,
+            partial,
+            here,
+            ..
+        } = self;
+        session
+            .run(move |vault, s, who| {
+                let (actor, out) = work(vault, s, who)?;
+                Ok((frame(vault, s, lang, &here, Some(&actor))?, out, partial))
+            })
+            .await
+            .map_err(|e| PageError::new(e, lang))
     }
 }
 
@@ -528,11 +608,23 @@ pub(crate) fn see_other(to: &str) -> HttpResponse {
 pub(crate) struct PageError {
     err: ApiError,
     lang: Lang,
+    /// A way on from the error page: its path and the message key of the link.
+    link: Option<Box<(String, &'static str)>>,
 }
 
 impl PageError {
     pub(crate) fn new(err: ApiError, lang: Lang) -> Self {
-        PageError { err, lang }
+        PageError {
+            err,
+            lang,
+            link: None,
+        }
+    }
+
+    /// The error page with a link to `path`, labelled by the message `key`.
+    pub(crate) fn with_link(mut self, path: String, key: &'static str) -> Self {
+        self.link = Some(Box::new((path, key)));
+        self
     }
 
     pub(crate) fn api(&self) -> &ApiError {
@@ -553,6 +645,7 @@ struct ErrorPage {
     status: u16,
     title_key: &'static str,
     request_id: String,
+    link: Option<(String, &'static str)>,
 }
 
 impl ResponseError for PageError {
@@ -565,8 +658,11 @@ impl ResponseError for PageError {
         if status == StatusCode::UNAUTHORIZED {
             return see_other("/sign-in");
         }
+        // A session that must set up its second factor first is taken to do so.
+        if self.err.code() == "totp_enrolment_required" {
+            return see_other("/enrol");
+        }
         let title_key = match status.as_u16() {
-            403 if self.err.code() == "totp_enrolment_required" => "error-enrol",
             403 => "error-forbidden",
             404 => "error-not-found",
             409 => "error-conflict",
@@ -582,6 +678,7 @@ impl ResponseError for PageError {
             status: status.as_u16(),
             title_key,
             request_id: crate::middleware::current_request_id(),
+            link: self.link.as_deref().cloned(),
         };
         render(status, &page)
     }

@@ -3,18 +3,20 @@
 use super::*;
 
 impl Vault {
-    /// The whole case file, if the policy allows; one audit event names what was opened. For a
-    /// request whose session is not checked yet: see [`Vault::case_in_session`].
+    /// The whole case file, if the policy allows, and who read it (the session's actor, checked
+    /// in the same query); one audit event names what was opened. For a request whose session
+    /// is not checked yet: see [`Vault::case_in_session`].
     pub fn read_case_in_session(
         &self,
         db: &Database,
         claim: Claim<'_>,
         settings: &AuthSettings,
         id: &str,
-    ) -> Result<CaseFile, AuthError> {
+    ) -> Result<(Actor, CaseFile), AuthError> {
         let (actor, row, rule, grant, key, children) =
             self.case_in_session_with(db, claim, settings, Action::CaseRead, id, true)?;
-        self.load_case(db, row, Some((&actor, rule)), grant, key, children)
+        let file = self.load_case(db, row, Some((&actor, rule)), grant, key, children)?;
+        Ok((actor, file))
     }
 
     /// The case file for a caller that authorized and audits itself (the subject access export).
