@@ -408,3 +408,187 @@ both!(a_counselor_and_a_case_worker_in_chromium, |db: TestDb| {
     assert!(!log.contains(&canary), "the summary reached the log");
     assert!(server.terminate().success());
 });
+
+/// Runs `script` on the page (set a picklist, open a `<details>`).
+async fn script(client: &Client, script: &str) {
+    client.execute(script, vec![]).await.expect(script);
+}
+
+// A case worker opens her case, adds a note, a plan item and a consent, opens the edit form,
+// drafts a referral, checks the packet the partner will see and sends it; every page passes
+// axe-core; another case worker gets the same page as for a missing case, breaks the glass and
+// reads the case under the banner, read-only. Screenshots of each page in uk and en.
+both!(a_case_worker_works_a_case_in_chromium, |db: TestDb| {
+    add_user(&db, "marta", "case_worker");
+    add_user(&db, "taras", "case_worker");
+    add_user(&db, "adm", "admin");
+    let target = Arc::new(std::sync::Mutex::new(String::new()));
+    let exit = elsewhere(target.clone());
+    let server = server_for_browser(&db, &exit);
+    *target.lock().unwrap() = format!("http://{}", server.addr);
+    let mut by_role = std::collections::BTreeMap::new();
+    by_role.insert("admin", tokens(&login(&server, "adm", PASSWORD)).0);
+    by_role.insert("case_worker", tokens(&login(&server, "marta", PASSWORD)).0);
+    let staff = crate::auth::Staff {
+        server,
+        tokens: by_role,
+        ids: Default::default(),
+    };
+    let canary = format!("CNRY-{}", crate::support::unique_suffix());
+    crate::referrals::add_shelter(&staff);
+    let id = crate::referrals::case_with_profile(&staff, &canary);
+    let server = &staff.server;
+    let driver = driver();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let db_name = if db.pg_schema().is_some() {
+        "postgres"
+    } else {
+        "sqlite"
+    };
+    runtime.block_on(async {
+        let client = browser(&driver).await;
+        let base = format!("http://{}", server.addr);
+        let case_path = format!("/cases/{id}");
+        sign_in(&client, server, "marta", "").await;
+        until_path(&client, "/cases", "the case list").await;
+        click(&client, &format!("a[href=\"{case_path}\"]")).await;
+        until_path(&client, &case_path, "the case page").await;
+        until("the referrals are loaded", || async {
+            text_of(&client, "#referral-list")
+                .await
+                .contains("Переадресацій ще немає")
+        })
+        .await;
+        accessible(&client, "case (uk)").await;
+        screenshot(&client, &format!("case-uk-{db_name}")).await;
+
+        fill(&client, "#body", &format!("{canary}-note")).await;
+        click(&client, "#note-form button").await;
+        until_source(&client, &format!("{canary}-note"), "the note").await;
+
+        script(
+            &client,
+            "document.getElementById('plan-form').closest('details').open = true;
+             document.getElementById('domain').value = 'housing';",
+        )
+        .await;
+        fill(&client, "#goal", "Move to a rented flat").await;
+        click(&client, "#plan-form button").await;
+        until_source(&client, "Move to a rented flat", "the plan item").await;
+
+        script(
+            &client,
+            "document.getElementById('consent-form').closest('details').open = true;
+             document.getElementById('purpose').value = 'referral_sharing';",
+        )
+        .await;
+        click(&client, "#consent-form input[value=shelter]").await;
+        fill(&client, "#scope", "agreed on the phone").await;
+        click(&client, "#consent-form button").await;
+        until_source(&client, "/withdraw", "the consent").await;
+
+        client
+            .goto(&format!("{base}{case_path}/edit"))
+            .await
+            .unwrap();
+        accessible(&client, "case edit (uk)").await;
+        screenshot(&client, &format!("case-edit-uk-{db_name}")).await;
+
+        client.goto(&format!("{base}{case_path}")).await.unwrap();
+        click(&client, "#new-referral").await;
+        until_path(
+            &client,
+            &format!("{case_path}/referrals/new"),
+            "new referral",
+        )
+        .await;
+        click(&client, "#directory-search button").await;
+        until_source(&client, "name=\"service_id\"", "the providers").await;
+        accessible(&client, "new referral (uk)").await;
+        click(&client, "input[name=service_id]").await;
+        fill(&client, "#safety_needs", &format!("{canary}-safety")).await;
+        click(&client, "#referral-form button").await;
+        until_source(&client, "id=\"preview-notice\"", "the packet preview").await;
+        let preview = client.source().await.unwrap();
+        assert!(preview.contains(&format!("{canary}-safety")) && preview.contains("Ana"));
+        assert!(!preview.contains(&format!("{canary}-family")));
+        assert!(!preview.contains(&format!("{canary}-address")));
+        accessible(&client, "referral preview (uk)").await;
+        screenshot(&client, &format!("referral-uk-{db_name}")).await;
+        click(&client, "#send-referral").await;
+        until("the referral is sent", || async {
+            text_of(&client, "#referral-status").await == "Надіслано"
+        })
+        .await;
+
+        client.goto(&format!("{base}{case_path}")).await.unwrap();
+        click(&client, "button[name=lang][value=en]").await;
+        until_source(&client, "<html lang=\"en\">", "the case in English").await;
+        until("the referral in the list", || async {
+            text_of(&client, "#referral-list").await.contains("Sent")
+        })
+        .await;
+        accessible(&client, "case (en)").await;
+        screenshot(&client, &format!("case-en-{db_name}")).await;
+        client
+            .goto(&format!("{base}{case_path}/edit"))
+            .await
+            .unwrap();
+        accessible(&client, "case edit (en)").await;
+        screenshot(&client, &format!("case-edit-en-{db_name}")).await;
+        client.goto(&format!("{base}/enrol")).await.unwrap();
+        accessible(&client, "enrol (en)").await;
+        screenshot(&client, &format!("enrol-en-{db_name}")).await;
+        client.close().await.unwrap();
+
+        // Taras: the same page as a missing case; break-glass, then read-only under the banner.
+        let client = browser(&driver).await;
+        sign_in(&client, server, "taras", "").await;
+        until_path(&client, "/cases", "the case list").await;
+        client
+            .goto(&format!("{base}/cases/{}", "0".repeat(32)))
+            .await
+            .unwrap();
+        let missing = text_of(&client, "main").await;
+        client.goto(&format!("{base}{case_path}")).await.unwrap();
+        let theirs = text_of(&client, "main").await;
+        let sans_id = |t: &str| {
+            t.lines()
+                .filter(|l| !l.contains(':'))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        assert_eq!(sans_id(&theirs), sans_id(&missing));
+        assert!(!client.source().await.unwrap().contains(&canary));
+        accessible(&client, "not found (uk)").await;
+        click(&client, "#error-link").await;
+        until_path(
+            &client,
+            &format!("{case_path}/break-glass"),
+            "the break-glass form",
+        )
+        .await;
+        accessible(&client, "break-glass (uk)").await;
+        screenshot(&client, &format!("break-glass-uk-{db_name}")).await;
+        fill(&client, "#justification", "She is on the line").await;
+        fill(&client, "#password", PASSWORD).await;
+        click(&client, "#break-glass-form button").await;
+        until_source(
+            &client,
+            "id=\"break-glass-banner\"",
+            "the case under the banner",
+        )
+        .await;
+        let page = client.source().await.unwrap();
+        assert!(page.contains(&format!("{canary}-note")));
+        assert!(!page.contains("id=\"note-form\""), "read-only");
+        accessible(&client, "case under break-glass (uk)").await;
+        screenshot(&client, &format!("case-break-glass-uk-{db_name}")).await;
+        client.close().await.unwrap();
+    });
+    let log = staff.server.log();
+    assert!(!log.contains(&canary), "a canary reached the log");
+});
