@@ -351,6 +351,11 @@ both!(
         assert_eq!(calls_stored(&db), 0);
         let unknown = browser.post("/desk", &[("form_token", &token), ("is_admin", "1")]);
         assert_eq!(unknown.status, 422);
+        // A form the server cannot read is an error page too, not the API's JSON.
+        let unreadable = browser.post("/sign-in", &[("login", "oksana")]);
+        assert_eq!(unreadable.status, 400);
+        assert!(unreadable.text().contains("<!doctype html>"));
+        assert!(!unreadable.text().contains("oksana"));
         assert!(!server.log().contains(&canary));
         assert!(server.terminate().success());
     }

@@ -81,7 +81,7 @@ pub fn start(
             .app_data(
                 web::FormConfig::default()
                     .limit(limit)
-                    .error_handler(|err, _req| crate::web::form_error(&err).into()),
+                    .error_handler(|err, req| crate::web::form_error(&err, req).into()),
             )
             .app_data(
                 web::PathConfig::default().error_handler(|_err, _req| ApiError::not_found().into()),

@@ -146,13 +146,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/static/{file}").route(web::get().to(assets::serve)));
 }
 
-/// A form body that cannot be read: 400, or 413 when too large; never quoting the body.
-pub(crate) fn form_error(err: &actix_web::error::UrlencodedError) -> ApiError {
+/// A form body that cannot be read (only the pages take forms): the error page in the
+/// request's language, 400, or 413 when too large; never quoting the body.
+pub(crate) fn form_error(err: &actix_web::error::UrlencodedError, req: &HttpRequest) -> PageError {
     use actix_web::error::UrlencodedError;
-    match err {
+    let err = match err {
         UrlencodedError::Overflow { limit, .. } => ApiError::too_large(*limit),
         _ => ApiError::bad_request("the form could not be read"),
-    }
+    };
+    PageError::new(err, lang_of(req))
 }
 
 /// The language of a request: its cookie, else Ukrainian.
