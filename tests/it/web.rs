@@ -527,8 +527,44 @@ both!(lookup_partial_language_and_my_cases, |db: TestDb| {
         ),
         1
     );
-    let switched = counselor.post("/language", &[("lang", "en"), ("back", "/desk")]);
+    // Signed in, the switch is a form of the session like any other: without its token it is
+    // refused; with it, it is saved as the user's language (audited) and kept at the next
+    // sign-in in another browser.
+    let forged = counselor.post("/language", &[("lang", "en"), ("back", "/desk")]);
+    assert_eq!(forged.status, 403, "{}", forged.text());
+    let bad = counselor.post(
+        "/language",
+        &[("lang", "xx"), ("back", "/desk"), ("form_token", &token)],
+    );
+    assert_eq!(bad.status, 422, "{}", bad.text());
+    let switched = counselor.post(
+        "/language",
+        &[("lang", "en"), ("back", "/desk"), ("form_token", &token)],
+    );
     assert_eq!(switched.header("location"), Some("/desk"));
+    let language_events = || {
+        count(
+            &db,
+            "SELECT CAST(COUNT(*) AS TEXT) AS item FROM audit_events WHERE action = 'user.language'",
+        )
+    };
+    assert_eq!(language_events(), 1);
+    let mut elsewhere = Browser::new(&server);
+    assert!(elsewhere
+        .get("/sign-in")
+        .text()
+        .contains("<html lang=\"uk\">"));
+    assert_eq!(elsewhere.sign_in("oksana", PASSWORD, "").status, 303);
+    assert!(elsewhere.get("/desk").text().contains("<html lang=\"en\">"));
+    // Not signed in, the switch needs no token and saves nothing.
+    let mut visitor = Browser::new(&server);
+    let plain = visitor.post("/language", &[("lang", "en"), ("back", "/sign-in")]);
+    assert_eq!(plain.status, 303);
+    assert!(visitor
+        .get("/sign-in")
+        .text()
+        .contains("<html lang=\"en\">"));
+    assert_eq!(language_events(), 1);
     let english = counselor.post_with(
         "/desk/lookup",
         &[("form_token", &token), ("phone", "050 765 43 21")],
@@ -541,11 +577,24 @@ both!(lookup_partial_language_and_my_cases, |db: TestDb| {
     assert!(counselor.get("/desk").text().contains("<html lang=\"en\">"));
     let away = counselor.post(
         "/language",
-        &[("lang", "uk"), ("back", "https://evil.example/")],
+        &[
+            ("lang", "uk"),
+            ("back", "https://evil.example/"),
+            ("form_token", &token),
+        ],
     );
     assert_eq!(away.header("location"), Some("/"));
-    let away = counselor.post("/language", &[("lang", "uk"), ("back", "//evil.example/")]);
+    let away = counselor.post(
+        "/language",
+        &[
+            ("lang", "uk"),
+            ("back", "//evil.example/"),
+            ("form_token", &token),
+        ],
+    );
     assert_eq!(away.header("location"), Some("/"));
+    // Back to Ukrainian once (recorded), then again (nothing changes, nothing recorded).
+    assert_eq!(language_events(), 2);
 
     // Marta's case (opened through the API) is on her list and not on Taras's.
     let (marta, _) = tokens(&login(&server, "marta", PASSWORD));

@@ -97,7 +97,9 @@ pub(crate) async fn submit(
             match signed_in {
                 Ok(session) => {
                     let kind = TokenKind::Cookie { ttl };
-                    Ok(Ok(mint_kind(vault, &s.tokens, kind, &session.actor)?))
+                    let token = mint_kind(vault, &s.tokens, kind, &session.actor)?;
+                    let lang = session.language.as_deref().and_then(Lang::parse);
+                    Ok(Ok((token, lang)))
                 }
                 Err(AuthError::Db(e)) => Err(e.into()),
                 Err(e) => Ok(Err(e)),
@@ -116,10 +118,13 @@ pub(crate) async fn submit(
         )
     };
     Ok(match outcome {
-        Ok(token) => {
+        Ok((token, user_lang)) => {
             let mut res = see_other("/");
             res.add_cookie(&session_cookie(&web, token, ttl))
                 .map_err(|_| internal(lang))?;
+            // The pages speak the user's language from here on, on any device.
+            let lang_cookie = language_cookie(user_lang.unwrap_or(lang));
+            res.add_cookie(&lang_cookie).map_err(|_| internal(lang))?;
             res
         }
         Err(AuthError::TotpRequired) => {
@@ -177,34 +182,60 @@ pub(crate) async fn sign_out(
 pub(crate) struct LanguageForm {
     lang: String,
     back: String,
+    /// Present when signed in: the switch is then saved as the user's language.
+    #[serde(default)]
+    form_token: Option<String>,
 }
 
 /// `POST /language`: switches the pages' language (a cookie of this browser) and goes back to
-/// the page the switch was on.
+/// the page the switch was on. Signed in, it is also saved as the user's own language (the
+/// form token checked, audited as `user.language`), so the next sign-in anywhere keeps it.
 pub(crate) async fn language(
+    page: Option<Page<Enrolling>>,
     visitor: Visitor,
     form: web::Form<LanguageForm>,
 ) -> Result<HttpResponse, PageError> {
-    let LanguageForm { lang, back } = form.into_inner();
+    let LanguageForm {
+        lang,
+        back,
+        form_token,
+    } = form.into_inner();
     let current = visitor.lang();
-    visitor.submit(|_, _, _| Ok(())).await?;
-    let lang = Lang::parse(&lang).ok_or_else(|| {
-        PageError::new(
-            ApiError::invalid_field("lang", "is not a language of this server"),
-            current,
-        )
-    })?;
+    let lang = move || {
+        Lang::parse(&lang)
+            .ok_or_else(|| ApiError::invalid_field("lang", "is not a language of this server"))
+    };
+    // The form is judged first (a forged one is refused whatever it asks), then its language.
+    let lang = match page {
+        Some(page) => {
+            let token = form_token.unwrap_or_default();
+            let (_, lang, _) = page
+                .submit(&token, move |vault, s, Enrolling(actor)| {
+                    let lang = lang()?;
+                    vault.set_own_language(&s.db, actor, lang.code())?;
+                    Ok(lang)
+                })
+                .await?;
+            lang
+        }
+        None => visitor.submit(move |_, _, _| lang()).await?.1,
+    };
     // Only a path of this site: never a full address (an open redirect) or `//host`.
     let local = back.starts_with('/')
         && !back.starts_with("//")
         && back.bytes().all(|b| b.is_ascii_graphic() && b != b'\\');
     let back = if local { back } else { "/".to_string() };
     let mut res = see_other(&back);
-    let cookie = Cookie::build(LANG_COOKIE, lang.code())
+    res.add_cookie(&language_cookie(lang))
+        .map_err(|_| internal(current))?;
+    Ok(res)
+}
+
+/// The language cookie: not personal ("uk" or "en"), so readable by the pages for a year.
+fn language_cookie(lang: Lang) -> Cookie<'static> {
+    Cookie::build(LANG_COOKIE, lang.code())
         .path("/")
         .same_site(SameSite::Strict)
         .max_age(actix_web::cookie::time::Duration::days(365))
-        .finish();
-    res.add_cookie(&cookie).map_err(|_| internal(current))?;
-    Ok(res)
+        .finish()
 }

@@ -272,6 +272,46 @@ impl Vault {
         self.set_contact(db, user_id, email, language, by)
     }
 
+    /// A user sets their own language (`uk` or `en`): of their pages from the next sign-in on,
+    /// and of the messages sent to them. Any session may, even one that still has to enrol a
+    /// second factor; recorded as `user.language`.
+    pub fn set_own_language(
+        &self,
+        db: &Database,
+        actor: &Actor,
+        language: &str,
+    ) -> Result<(), AuthError> {
+        if !matches!(language, "uk" | "en") {
+            return Err(AuthError::Invalid {
+                field: "language",
+                message: "must be uk or en",
+            });
+        }
+        db.write(|conn| {
+            let updated = diesel::update(users::table.find(&actor.user_id))
+                .filter(users::language.ne(language))
+                .set((
+                    users::language.eq(language),
+                    users::updated_at.eq(now_micros()),
+                ))
+                .execute(conn)?;
+            // Switching to the language already set changes nothing and records nothing.
+            if updated == 1 {
+                self.record(
+                    conn,
+                    &AuditEvent {
+                        record_type: Some("user".into()),
+                        record_id: Some(actor.user_id.clone()),
+                        fields: vec!["language".into()],
+                        ..actor.event("user.language")
+                    },
+                )?;
+            }
+            Ok(())
+        })?;
+        Ok(())
+    }
+
     pub(super) fn set_contact(
         &self,
         db: &Database,

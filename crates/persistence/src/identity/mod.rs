@@ -120,6 +120,8 @@ impl Actor {
 pub struct NewSession {
     pub actor: Actor,
     pub refresh_token: domain::Sensitive<String>,
+    /// The user's language (`uk` or `en`) when signing in; a refresh does not read it.
+    pub language: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -135,6 +137,7 @@ struct UserRow {
     locked_until: Option<i64>,
     totp_secret: Option<Vec<u8>>,
     totp_confirmed_at: Option<i64>,
+    language: String,
 }
 
 /// What the per-request check reads: the session and its user, in one query.

@@ -235,6 +235,7 @@ impl Vault {
         Ok(NewSession {
             actor,
             refresh_token: refresh.into(),
+            language: Some(user.language),
         })
     }
 
@@ -311,6 +312,7 @@ impl Vault {
         Ok(NewSession {
             actor: outcome?,
             refresh_token: next.into(),
+            language: None,
         })
     }
 
