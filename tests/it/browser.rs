@@ -355,6 +355,37 @@ both!(a_counselor_and_a_case_worker_in_chromium, |db: TestDb| {
         accessible(&client, "desk (en)").await;
         screenshot(&client, &format!("desk-en-{db_name}")).await;
 
+        // My shift's calls, from the navigation: the call just logged (facts only), filtered.
+        click(&client, "header nav a[href='/calls']").await;
+        until_path(&client, "/calls", "my shift's calls").await;
+        accessible(&client, "calls (en)").await;
+        client
+            .execute(
+                "document.getElementById('outcome').value = 'case_opened';",
+                vec![],
+            )
+            .await
+            .unwrap();
+        click(&client, "#call-filters button[type=submit]").await;
+        until("the filter is applied", || async {
+            let url = client.current_url().await.unwrap();
+            url.as_str().contains("outcome=case_opened")
+        })
+        .await;
+        assert!(text_of(&client, "#calls").await.contains("Case opened"));
+        assert!(!client.source().await.unwrap().contains(&canary));
+        screenshot(&client, &format!("calls-en-{db_name}")).await;
+        click(&client, "button[name=lang][value=uk]").await;
+        until_source(&client, "<html lang=\"uk\">", "the list in Ukrainian").await;
+        let rows = text_of(&client, "#calls").await;
+        assert!(rows.contains("Відкрито справу"), "{rows}");
+        assert!(
+            !rows.contains("Надано інформацію"),
+            "the filter stays: {rows}"
+        );
+        accessible(&client, "calls (uk)").await;
+        screenshot(&client, &format!("calls-uk-{db_name}")).await;
+
         // A form posted from another site (same site, other origin) is refused.
         client
             .goto(&format!("http://{}/forge", exit.addr))

@@ -77,14 +77,18 @@ impl<'a> Browser<'a> {
     }
 
     pub(crate) fn get(&mut self, path: &str) -> http::Response {
+        self.get_with(path, &[])
+    }
+
+    /// A page as the browser asks for it, with `extra` headers (`HX-Request` for a partial).
+    pub(crate) fn get_with(&mut self, path: &str, extra: &[(&str, &str)]) -> http::Response {
         let cookie = self.cookie_header();
-        let res = request(
-            self.server.addr,
-            "GET",
-            path,
-            &[("Cookie", &cookie), ("Sec-Fetch-Site", "same-origin")],
-            b"",
-        );
+        let mut headers = vec![
+            ("Cookie", cookie.as_str()),
+            ("Sec-Fetch-Site", "same-origin"),
+        ];
+        headers.extend_from_slice(extra);
+        let res = request(self.server.addr, "GET", path, &headers, b"");
         self.keep_cookies(&res);
         res
     }
@@ -424,7 +428,13 @@ both!(
         let server = web_server(&db);
         let mut browser = Browser::new(&server);
         assert_eq!(browser.sign_in("oksana", PASSWORD, "").status, 303);
-        let cookie = browser.cookies[0].1.clone();
+        let session = |b: &Browser| {
+            b.cookies
+                .iter()
+                .find(|(n, _)| n == "hotline")
+                .map(|(_, v)| v.clone())
+        };
+        let cookie = session(&browser).expect("the session cookie");
         let as_bearer = call(&server, &cookie, "GET", "/api/v1/auth/me", None);
         assert_eq!(as_bearer.status, 401);
         let (access, _) = tokens(&login(&server, "oksana", PASSWORD));
@@ -447,7 +457,7 @@ both!(
             .header("clear-site-data")
             .unwrap()
             .contains("\"cookies\""));
-        assert!(browser.cookies.is_empty(), "the cookie is removed");
+        assert_eq!(session(&browser), None, "the cookie is removed");
         let replayed = request(
             server.addr,
             "GET",
@@ -612,6 +622,132 @@ both!(lookup_partial_language_and_my_cases, |db: TestDb| {
     let theirs = other.get("/cases");
     assert_eq!(theirs.status, 200);
     assert!(!theirs.text().contains(&reference));
+    assert!(server.terminate().success());
+});
+
+// "My shift's calls": a counselor sees the calls they logged (facts only, never the sealed
+// summary), filtered by day, topic, outcome and region, keyset-paged with the filters kept;
+// each view is audited as the API's list; a wrong filter is named and nothing is read;
+// another counselor sees none of them; a case worker has no such page (and no link to it).
+both!(shift_calls_filtered_and_paged, |db: TestDb| {
+    add_user(&db, "oksana", "counselor");
+    add_user(&db, "ivan", "counselor");
+    add_user(&db, "marta", "case_worker");
+    let server = web_server(&db);
+    let mut counselor = Browser::new(&server);
+    assert_eq!(counselor.sign_in("oksana", PASSWORD, "").status, 303);
+    let token = counselor.form_token("/desk");
+    let canary = "CANARY-shift-list-7f3a";
+    // 51 calls on 5 December at different minutes; one on 6 December, referred, in Kyiv.
+    for minute in 0..51 {
+        let started = format!("2026-12-05T10:{:02}:00Z", minute % 60);
+        let started = if minute == 50 {
+            "2026-12-05T11:30:00Z".to_string()
+        } else {
+            started
+        };
+        let mut form = call_form(&token, canary, "");
+        form[1] = ("started_at", &started);
+        assert_eq!(counselor.post("/desk", &form).status, 303);
+    }
+    let mut form = call_form(&token, canary, "");
+    form[1] = ("started_at", "2026-12-06T08:15:00Z");
+    form[7] = ("region", "UA-30");
+    form[11] = ("outcome", "referral");
+    form[5] = ("topics", "domestic_violence");
+    assert_eq!(counselor.post("/desk", &form).status, 303);
+    let listed = || count_events(&db, "call.list");
+
+    let page = counselor.get("/calls");
+    assert_eq!(page.status, 200, "{}", page.text());
+    let text = page.text();
+    assert!(
+        text.contains("aria-current=\"page\""),
+        "the nav marks the page"
+    );
+    assert!(text.contains("50 дзвінків"), "a full page of 50");
+    assert!(text.contains("2026-12-06 08:15"), "newest first");
+    assert!(!text.contains(canary), "no sealed summary on the list");
+    assert_eq!(listed(), 1);
+    // The next page keeps the filters (none here) and holds the rest.
+    let at = text.find("href=\"/calls?after=").expect("a next page") + 6;
+    let next = text[at..].split('"').next().unwrap().replace("&#38;", "&");
+    let older = counselor.get(&next);
+    assert_eq!(older.status, 200);
+    assert!(older.text().contains("2 дзвінки"), "{}", older.text());
+    assert!(
+        !older.text().contains("href=\"/calls?after="),
+        "the last page"
+    );
+
+    // Filters: the day (`to` included), outcome, region, topic; and paging within a filter.
+    let day = counselor.get("/calls?from=2026-12-06&to=2026-12-06");
+    assert!(day.text().contains("1 дзвінок"), "{}", day.text());
+    let fifth = counselor.get("/calls?to=2026-12-05&outcome=information&region=UA-46");
+    assert!(fifth.text().contains("50 дзвінків"));
+    let at = fifth
+        .text()
+        .find("href=\"/calls?to=2026-12-05")
+        .expect("the next page keeps filters")
+        + 6;
+    let next = fifth.text()[at..]
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&#38;", "&");
+    assert!(next.contains("outcome=information") && next.contains("region=UA-46"));
+    let rest = counselor.get(&next);
+    assert!(rest.text().contains("1 дзвінок"), "{next} {}", rest.text());
+    let topic = counselor.get("/calls?topic=domestic_violence");
+    assert!(topic.text().contains("1 дзвінок"));
+    assert!(
+        topic.text().contains("selected>"),
+        "the filter is shown as chosen"
+    );
+    let none = counselor.get("/calls?region=UA-46&outcome=referral");
+    assert!(none.text().contains("id=\"calls-none\""));
+    let events = listed();
+
+    // A wrong filter: named, kept, nothing read (and so nothing audited as a read).
+    let wrong = counselor.get("/calls?topic=nonsense&from=yesterday&region=UA-30");
+    assert_eq!(wrong.status, 422);
+    let text = wrong.text();
+    assert!(text.contains("href=\"#from\""), "{text}");
+    assert!(!text.contains("id=\"calls\""), "no rows");
+    assert!(
+        text.contains("value=\"yesterday\""),
+        "what was typed is kept"
+    );
+    assert_eq!(listed(), events);
+    let topic_wrong = counselor.get("/calls?topic=nonsense");
+    assert_eq!(topic_wrong.status, 422);
+    assert!(topic_wrong.text().contains("href=\"#topic\""));
+    assert_eq!(counselor.get("/calls?is_admin=1").status, 422);
+    assert_eq!(counselor.get("/calls?after=forged").status, 400);
+    assert_eq!(listed(), events);
+
+    // The partial: the rows only.
+    let partial = counselor.get_with("/calls?topic=domestic_violence", &[("HX-Request", "true")]);
+    assert_eq!(partial.status, 200);
+    assert!(!partial.text().contains("<html") && partial.text().contains("<table"));
+
+    // Another counselor's shift holds none of Oksana's calls.
+    let mut other = Browser::new(&server);
+    assert_eq!(other.sign_in("ivan", PASSWORD, "").status, 303);
+    let theirs = other.get("/calls");
+    assert_eq!(theirs.status, 200);
+    assert!(theirs.text().contains("id=\"calls-none\""));
+    // A case worker: no link to the page, and the page is refused as the API's list is.
+    let mut worker = Browser::new(&server);
+    assert_eq!(worker.sign_in("marta", PASSWORD, "").status, 303);
+    let cases = worker.get("/cases");
+    assert!(!cases.text().contains("href=\"/calls\""));
+    assert!(cases.text().contains("href=\"/desk\""));
+    assert_eq!(worker.get("/calls").status, 403);
+    assert!(
+        !counselor.get("/desk").text().contains("href=\"/cases\""),
+        "counselors list no cases"
+    );
     assert!(server.terminate().success());
 });
 

@@ -203,16 +203,7 @@ both!(a_case_worker_works_a_case_from_its_page, |db: TestDb| {
         &[("form_token", &token), ("version", &version)],
     );
     assert_eq!(again.status, 409, "sending twice is a conflict");
-    let partial = {
-        let cookie = worker.cookie_header();
-        crate::support::http::request(
-            staff.server.addr,
-            "GET",
-            &format!("/cases/{id}/referrals"),
-            &[("Cookie", &cookie), ("HX-Request", "true")],
-            b"",
-        )
-    };
+    let partial = worker.get_with(&format!("/cases/{id}/referrals"), &[("HX-Request", "true")]);
     assert_eq!(partial.status, 200);
     assert!(!partial.text().contains("<html"));
     assert!(partial.text().contains(&format!("href=\"{at}\"")));

@@ -69,6 +69,24 @@ calls-count = { $count ->
     [one] { $count } call
    *[other] { $count } calls
 }
+nav-calls = My shift's calls
+calls-title = My shift's calls
+calls-title-all = Calls
+calls-window = { $count ->
+    [one] Calls you logged in the last hour.
+   *[other] Calls you logged in the last { $count } hours.
+}
+calls-any = All
+calls-filter = Filter
+calls-clear = Clear the filters
+calls-none = No calls match.
+calls-started = Started (UTC)
+calls-case = Case
+calls-case-linked = Linked
+calls-next = Older calls
+field-from = From (day)
+field-to = To (day, included)
+field-topic = Topic
 cases-count = { $count ->
     [one] { $count } case
    *[other] { $count } cases

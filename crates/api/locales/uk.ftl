@@ -71,6 +71,25 @@ calls-count = { $count ->
     [few] { $count } дзвінки
    *[many] { $count } дзвінків
 }
+nav-calls = Дзвінки моєї зміни
+calls-title = Дзвінки моєї зміни
+calls-title-all = Дзвінки
+calls-window = { $count ->
+    [one] Дзвінки, які ви записали за останні { $count } годину.
+    [few] Дзвінки, які ви записали за останні { $count } години.
+   *[many] Дзвінки, які ви записали за останні { $count } годин.
+}
+calls-any = Усі
+calls-filter = Фільтрувати
+calls-clear = Скинути фільтри
+calls-none = Немає таких дзвінків.
+calls-started = Початок (UTC)
+calls-case = Справа
+calls-case-linked = Пов'язано
+calls-next = Давніші дзвінки
+field-from = Від (дня)
+field-to = До (дня, включно)
+field-topic = Тема
 cases-count = { $count ->
     [one] { $count } справа
     [few] { $count } справи

@@ -76,18 +76,18 @@ pub(crate) struct LookupRequest {
 #[into_params(parameter_in = Query)]
 pub(crate) struct ListQuery {
     /// The `next_cursor` of the previous page.
-    cursor: Option<String>,
-    limit: Option<i64>,
+    pub(crate) cursor: Option<String>,
+    pub(crate) limit: Option<i64>,
     /// Calls that started at or after this time (RFC 3339).
-    from: Option<String>,
+    pub(crate) from: Option<String>,
     /// Calls that started before this time (RFC 3339).
-    to: Option<String>,
+    pub(crate) to: Option<String>,
     /// A topic code.
-    topic: Option<String>,
+    pub(crate) topic: Option<String>,
     /// An outcome code.
-    outcome: Option<String>,
+    pub(crate) outcome: Option<String>,
     /// A region code.
-    region: Option<String>,
+    pub(crate) region: Option<String>,
 }
 
 /// A call's statistical facts: no personal field.
@@ -269,7 +269,7 @@ pub(crate) async fn list(
 impl ListQuery {
     /// The list's filter, or 422 naming every code that is not in its vocabulary (400 for a
     /// cursor this server did not give).
-    fn filter(self) -> Result<persistence::calls::CallFilter, ApiError> {
+    pub(crate) fn filter(self) -> Result<persistence::calls::CallFilter, ApiError> {
         let ListQuery {
             cursor,
             limit,

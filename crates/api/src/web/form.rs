@@ -59,6 +59,11 @@ pub(crate) const LABELS: &[(&str, &str)] = &[
     ("password", "field-password"),
     ("code", "field-code"),
     ("version", "field-version"),
+    ("from", "field-from"),
+    ("to", "field-to"),
+    ("topic", "field-topic"),
+    ("outcome", "field-outcome"),
+    ("region", "field-region"),
 ];
 
 /// The form field a rule the vault names is about: `profile.contact.email` is the form's

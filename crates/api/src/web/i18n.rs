@@ -188,9 +188,16 @@ mod tests {
                 }
             } else {
                 for part in text.split('"').skip(1).step_by(2) {
-                    let key_like = ["error-", "field-", "sign-in-", "referral-"]
-                        .iter()
-                        .any(|p| part.starts_with(p) && part.len() > p.len())
+                    let key_like = [
+                        "error-",
+                        "field-",
+                        "sign-in-",
+                        "referral-",
+                        "calls-",
+                        "nav-",
+                    ]
+                    .iter()
+                    .any(|p| part.starts_with(p) && part.len() > p.len())
                         && part.bytes().all(|b| b.is_ascii_lowercase() || b == b'-');
                     if key_like {
                         used.insert(part.to_string());

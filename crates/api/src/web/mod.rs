@@ -9,6 +9,7 @@
 //! See docs/web.md: the cookie, the form tokens, the headers, languages and quick exit.
 
 mod assets;
+mod calls;
 mod case;
 mod cases;
 mod desk;
@@ -102,6 +103,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(desk::save)),
         )
         .service(web::resource("/desk/lookup").route(web::post().to(desk::lookup)))
+        .service(web::resource("/calls").route(web::get().to(calls::list)))
         .service(web::resource("/cases").route(web::get().to(cases::mine)))
         .service(web::resource("/cases/{id}").route(web::get().to(case::show)))
         .service(
@@ -164,6 +166,15 @@ fn lang_of(req: &HttpRequest) -> Lang {
         .unwrap_or(Lang::Uk)
 }
 
+/// Where a page is, for the language switch to come back to: its path, and for a page read
+/// with GET its query too (the filters of a list: codes and cursors, nothing personal).
+fn here_of(req: &HttpRequest) -> String {
+    match (req.method() == Method::GET, req.query_string()) {
+        (true, query) if !query.is_empty() => format!("{}?{query}", req.path()),
+        _ => req.path().to_string(),
+    }
+}
+
 fn is_partial(req: &HttpRequest) -> bool {
     req.headers().contains_key("hx-request")
 }
@@ -208,6 +219,8 @@ pub(crate) struct Frame {
     pub idle_secs: u64,
     /// The path the language switch comes back to.
     pub here: String,
+    /// The main pages this user's role may open: path and label key.
+    pub nav: Vec<(&'static str, &'static str)>,
     pub script: &'static str,
     /// The script's SHA-256 (base64), for its `integrity` attribute; the CSP names the same.
     pub script_hash: &'static str,
@@ -215,6 +228,11 @@ pub(crate) struct Frame {
 }
 
 impl Frame {
+    /// Whether this page is the main page at `path` (for the navigation's `aria-current`).
+    pub(crate) fn is_at(&self, path: &str) -> bool {
+        self.here.split('?').next() == Some(path)
+    }
+
     /// The frame of a page without a session (sign-in, error pages).
     fn plain(lang: Lang, here: &str) -> Frame {
         Frame {
@@ -224,6 +242,7 @@ impl Frame {
             quick_exit_url: quick_exit_url(),
             idle_secs: 0,
             here: here.to_string(),
+            nav: Vec::new(),
             script: assets::SCRIPT_PATH,
             script_hash: assets::SCRIPT_SHA256,
             style: assets::STYLE_PATH,
@@ -274,7 +293,7 @@ impl<W: Judge> FromRequest for Page<W> {
                 lang,
                 partial: is_partial(req),
                 forged: cross_site(req),
-                here: req.path().to_string(),
+                here: here_of(req),
                 source: peer(req),
             })
         };
@@ -282,7 +301,15 @@ impl<W: Judge> FromRequest for Page<W> {
     }
 }
 
-/// The frame of a page: with a session, its user, form token and idle time.
+/// The main pages, each shown in the navigation to the roles the policy lets do what it lists
+/// (one rule in one place: the link is there exactly when the page would answer).
+const NAV: [(&str, &str, domain::policy::Action); 3] = [
+    ("/desk", "nav-desk", domain::policy::Action::CallCreate),
+    ("/calls", "nav-calls", domain::policy::Action::CallList),
+    ("/cases", "nav-cases", domain::policy::Action::CaseList),
+];
+
+/// The frame of a page: with a session, its user, form token, idle time and navigation.
 fn frame(
     vault: &Vault,
     services: &Services,
@@ -295,6 +322,16 @@ fn frame(
         f.login = Some(a.login.clone());
         f.form_token = form_token(vault, &a.session_id)?;
         f.idle_secs = services.auth.session_idle.as_secs();
+        if !a.needs_totp_enrolment {
+            f.nav = NAV
+                .iter()
+                .filter(|(_, _, action)| {
+                    let relation = domain::policy::Relation::NoObject;
+                    domain::policy::authorize(a.role, *action, relation).is_allowed()
+                })
+                .map(|(path, key, _)| (*path, *key))
+                .collect();
+        }
     }
     Ok(f)
 }
@@ -471,7 +508,7 @@ impl FromRequest for Visitor {
                 services,
                 lang,
                 forged: cross_site(req),
-                here: req.path().to_string(),
+                here: here_of(req),
                 source: peer(req),
                 cookie,
                 hashing: false,
