@@ -997,3 +997,80 @@ both!(
         assert!(staff.server.terminate().success());
     }
 );
+
+// The case list names each case's next follow-up: the earliest due date of an open plan item
+// or follow-up date of an open referral; a finished item or a cancelled referral no longer
+// counts, an overdue date still does, and a case with nothing due has none.
+both!(the_case_list_names_the_next_follow_up, |db: TestDb| {
+    let staff = crate::auth::staff_for_tests(&db);
+    let (shelter, _) = add_shelter(&staff);
+    let busy = case_with_profile(&staff, "CNRY-next");
+    let quiet = case_with_profile(&staff, "CNRY-quiet");
+    consent(&staff, &busy, &["shelter"], None);
+    let next_of = |case: &str| -> Value {
+        let list = ok(&get(&staff, "case_worker", "/api/v1/cases"), 200);
+        list["cases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == case)
+            .expect("the case is listed")["next_follow_up"]
+            .clone()
+    };
+    let plan = |due: &str| {
+        ok(
+            &post(
+                &staff,
+                "case_worker",
+                &format!("/api/v1/cases/{busy}/plan"),
+                json!({ "domain": "housing", "goal": "a flat", "due_on": due }),
+            ),
+            201,
+        )["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(next_of(&busy), Value::Null);
+    plan("2027-03-01");
+    let early = plan("2027-01-15");
+    assert_eq!(next_of(&busy), "2027-01-15");
+    let done = call(
+        &staff.server,
+        &staff.tokens["case_worker"],
+        "PATCH",
+        &format!("/api/v1/cases/{busy}/plan/{early}"),
+        Some(json!({ "version": 1, "status": "achieved" })),
+    );
+    ok(&done, 200);
+    assert_eq!(next_of(&busy), "2027-03-01", "an achieved item is not due");
+    let referral = ok(
+        &post(
+            &staff,
+            "case_worker",
+            &format!("/api/v1/cases/{busy}/referrals"),
+            json!({ "service_id": shelter, "follow_up_on": "2026-01-02" }),
+        ),
+        201,
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(next_of(&busy), "2026-01-02", "overdue, and first");
+    ok(
+        &post(
+            &staff,
+            "case_worker",
+            &format!("/api/v1/referrals/{referral}/cancel"),
+            json!({ "version": 1 }),
+        ),
+        200,
+    );
+    assert_eq!(
+        next_of(&busy),
+        "2027-03-01",
+        "a cancelled referral is not due"
+    );
+    assert_eq!(next_of(&quiet), Value::Null);
+    assert!(staff.server.terminate().success());
+});

@@ -178,6 +178,13 @@ both!(a_case_worker_works_a_case_from_its_page, |db: TestDb| {
     );
     assert_eq!(drafted.status, 303, "{}", drafted.text());
     let at = drafted.header("location").unwrap().to_string();
+    // My cases names the next follow-up: the referral's (before the plan item's 2027-01-15).
+    let mine = worker.get("/cases");
+    assert!(
+        mine.text().contains("<td>2027-01-10</td>"),
+        "{}",
+        mine.text()
+    );
     let preview = worker.get(&at);
     assert_eq!(preview.status, 200, "{}", preview.text());
     let text = preview.text();

@@ -91,6 +91,8 @@ cases-count = { $count ->
     [one] { $count } case
    *[other] { $count } cases
 }
+cases-follow-up = Next follow-up
+cases-overdue = overdue
 cases-title = My cases
 cases-none = You have no cases yet.
 cases-next = Older cases

@@ -95,6 +95,8 @@ cases-count = { $count ->
     [few] { $count } справи
    *[many] { $count } справ
 }
+cases-follow-up = Наступна перевірка
+cases-overdue = прострочено
 cases-title = Мої справи
 cases-none = У вас ще немає справ.
 cases-next = Давніші справи

@@ -35,7 +35,8 @@ const NO_CONSENT: &str =
     "no live consent to share for referrals covers this provider; record one, or a supervisor may override with a written justification";
 const CONFLICTS: [&str; 3] = [STALE, BAD_MOVE, NO_CONSENT];
 /// Not yet ended: a draft or a live referral.
-const OPEN: [&str; 4] = [
+/// The statuses of a referral still under way.
+pub(crate) const OPEN: [&str; 4] = [
     Status::Draft.as_str(),
     Status::Sent.as_str(),
     Status::Accepted.as_str(),

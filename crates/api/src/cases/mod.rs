@@ -186,10 +186,20 @@ impl From<CaseSummary> for CaseSummaryBody {
     }
 }
 
+/// A case of the list: its summary and the next follow-up due.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct ListedCaseBody {
+    #[serde(flatten)]
+    summary: CaseSummaryBody,
+    /// The earliest date (YYYY-MM-DD, past dates included: overdue) an open plan item is due
+    /// or an open referral is to be followed up; none when nothing is.
+    next_follow_up: Option<String>,
+}
+
 /// A page of cases, newest first, and the cursor of the next page (none on the last).
 #[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct CaseListBody {
-    cases: Vec<CaseSummaryBody>,
+    cases: Vec<ListedCaseBody>,
     next_cursor: Option<String>,
 }
 
@@ -580,9 +590,15 @@ pub(crate) async fn list(
             Ok(vault.list_cases(&s.db, actor, &filter)?)
         })
         .await?;
-    let next = cursor::next(&cases, limit, |c| (c.opened_at, &c.id));
+    let next = cursor::next(&cases, limit, |c| (c.summary.opened_at, &c.summary.id));
     Ok(HttpResponse::Ok().json(CaseListBody {
-        cases: cases.into_iter().map(CaseSummaryBody::from).collect(),
+        cases: cases
+            .into_iter()
+            .map(|c| ListedCaseBody {
+                summary: c.summary.into(),
+                next_follow_up: c.next_follow_up,
+            })
+            .collect(),
         next_cursor: next,
     }))
 }

@@ -14,6 +14,16 @@ pub struct CaseFilter {
     pub limit: i64,
 }
 
+/// A case as the list shows it: the summary and the next follow-up due.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedCase {
+    pub summary: CaseSummary,
+    /// The earliest date (`YYYY-MM-DD`) something is due on the case: an open plan item's due
+    /// date (planned or in progress) or an open referral's follow-up date. Past dates stay: an
+    /// overdue follow-up is the one that matters most.
+    pub next_follow_up: Option<String>,
+}
+
 impl Vault {
     /// Cases, newest first, without personal content: a case worker's own, or (supervisors)
     /// all with filters. Keyset paging on (opened_at, id), so a page costs the same however many
@@ -23,7 +33,7 @@ impl Vault {
         db: &Database,
         actor: &Actor,
         filter: &CaseFilter,
-    ) -> Result<Vec<CaseSummary>, AuthError> {
+    ) -> Result<Vec<ListedCase>, AuthError> {
         let rule = self.authorize(db, actor, Action::CaseList, Relation::NoObject, None)?;
         let rows = db.with_conn(|conn| {
             let mut q = cases::table.select(CaseSummary::as_select()).into_boxed();
@@ -54,7 +64,14 @@ impl Vault {
                 .order_by((cases::opened_at.desc(), cases::id.desc()))
                 .limit(filter.limit.clamp(1, 200))
                 .load::<CaseSummary>(conn)?;
-            Ok(rows)
+            let mut due = next_follow_ups(conn, &rows)?;
+            Ok(rows
+                .into_iter()
+                .map(|summary| ListedCase {
+                    next_follow_up: due.remove(&summary.id),
+                    summary,
+                })
+                .collect::<Vec<_>>())
         })?;
         self.record_durably(
             db,
@@ -66,6 +83,46 @@ impl Vault {
         )?;
         Ok(rows)
     }
+}
+
+/// The next follow-up of each of `cases` that has one: two grouped queries over this page's
+/// cases only (indexed by case), so the list's cost does not grow with the organisation.
+fn next_follow_ups(
+    conn: &mut DbConnection,
+    cases: &[CaseSummary],
+) -> Result<std::collections::HashMap<String, String>, DbError> {
+    use crate::schema::{case_plan_items as plan, referrals};
+    use diesel::dsl::min;
+    let ids: Vec<&str> = cases.iter().map(|c| c.id.as_str()).collect();
+    let mut due = std::collections::HashMap::new();
+    if ids.is_empty() {
+        return Ok(due);
+    }
+    let plan_due: Vec<(String, Option<String>)> = plan::table
+        .filter(plan::case_id.eq_any(&ids))
+        .filter(plan::status.eq_any(["planned", "in_progress"]))
+        .filter(plan::due_on.is_not_null())
+        .group_by(plan::case_id)
+        .select((plan::case_id, min(plan::due_on)))
+        .load(conn)?;
+    let referral_due: Vec<(String, Option<String>)> = referrals::table
+        .filter(referrals::case_id.eq_any(&ids))
+        .filter(referrals::status.eq_any(crate::referrals::OPEN))
+        .filter(referrals::follow_up_on.is_not_null())
+        .group_by(referrals::case_id)
+        .select((referrals::case_id, min(referrals::follow_up_on)))
+        .load(conn)?;
+    for (case_id, date) in plan_due.into_iter().chain(referral_due) {
+        let Some(date) = date else { continue };
+        due.entry(case_id)
+            .and_modify(|d: &mut String| {
+                if date < *d {
+                    *d = date.clone();
+                }
+            })
+            .or_insert(date);
+    }
+    Ok(due)
 }
 
 /// A search hit: enough to recognise the person and open the case.

@@ -30,7 +30,7 @@ use self::{
 pub(crate) use access::CaseForReferral;
 pub use break_glass::GrantView;
 pub(crate) use consents::{live, ConsentRow};
-pub use list::{CaseFilter, CaseHit};
+pub use list::{CaseFilter, CaseHit, ListedCase};
 pub(crate) use notes::open_revision;
 pub use open::References;
 pub use plan::PlanChanges;
