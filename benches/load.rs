@@ -31,13 +31,22 @@ const PASSWORD: &str = "load generator passphrase";
 struct Conn {
     addr: SocketAddr,
     stream: Option<BufReader<TcpStream>>,
+    /// The last answer's `Set-Cookie` and `Location` values.
+    set_cookies: Vec<String>,
+    location: Option<String>,
 }
 
 impl Conn {
     fn new(addr: SocketAddr) -> Self {
-        Conn { addr, stream: None }
+        Conn {
+            addr,
+            stream: None,
+            set_cookies: Vec::new(),
+            location: None,
+        }
     }
 
+    /// A JSON API request, with a bearer token unless `token` is empty.
     fn request(
         &mut self,
         method: &str,
@@ -45,6 +54,37 @@ impl Conn {
         token: &str,
         body: Option<&Value>,
     ) -> (u16, Vec<u8>) {
+        let mut headers = String::new();
+        if !token.is_empty() {
+            headers.push_str(&format!("Authorization: Bearer {token}\r\n"));
+        }
+        if body.is_some() {
+            headers.push_str("Content-Type: application/json\r\n");
+        }
+        let text = body.map(Value::to_string).unwrap_or_default();
+        self.exchange(method, path, &headers, text.as_bytes())
+    }
+
+    /// A page request as a browser on this site sends it: the session cookie (unless empty),
+    /// `Sec-Fetch-Site: same-origin`, and a form body when given.
+    fn page(
+        &mut self,
+        method: &str,
+        path: &str,
+        cookie: &str,
+        form: Option<&str>,
+    ) -> (u16, Vec<u8>) {
+        let mut headers = String::from("Sec-Fetch-Site: same-origin\r\n");
+        if !cookie.is_empty() {
+            headers.push_str(&format!("Cookie: {cookie}\r\n"));
+        }
+        if form.is_some() {
+            headers.push_str("Content-Type: application/x-www-form-urlencoded\r\n");
+        }
+        self.exchange(method, path, &headers, form.unwrap_or_default().as_bytes())
+    }
+
+    fn exchange(&mut self, method: &str, path: &str, headers: &str, body: &[u8]) -> (u16, Vec<u8>) {
         for _ in 0..2 {
             if self.stream.is_none() {
                 let s = TcpStream::connect_timeout(&self.addr, Duration::from_secs(5))
@@ -53,7 +93,7 @@ impl Conn {
                 s.set_nodelay(true).unwrap();
                 self.stream = Some(BufReader::new(s));
             }
-            if let Some(r) = self.try_request(method, path, token, body) {
+            if let Some(r) = self.try_exchange(method, path, headers, body) {
                 return r;
             }
             self.stream = None;
@@ -61,29 +101,24 @@ impl Conn {
         (0, Vec::new())
     }
 
-    fn try_request(
+    fn try_exchange(
         &mut self,
         method: &str,
         path: &str,
-        token: &str,
-        body: Option<&Value>,
+        headers: &str,
+        body: &[u8],
     ) -> Option<(u16, Vec<u8>)> {
-        let text = body.map(Value::to_string).unwrap_or_default();
         let mut head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: keep-alive\r\nContent-Length: {}\r\n",
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: keep-alive\r\nContent-Length: {}\r\n{headers}\r\n",
             self.addr,
-            text.len()
-        );
-        if !token.is_empty() {
-            head.push_str(&format!("Authorization: Bearer {token}\r\n"));
-        }
-        if body.is_some() {
-            head.push_str("Content-Type: application/json\r\n");
-        }
-        head.push_str("\r\n");
-        head.push_str(&text);
+            body.len()
+        )
+        .into_bytes();
+        head.extend_from_slice(body);
+        self.set_cookies.clear();
+        self.location = None;
         let stream = self.stream.as_mut()?;
-        stream.get_mut().write_all(head.as_bytes()).ok()?;
+        stream.get_mut().write_all(&head).ok()?;
         let mut line = String::new();
         stream.read_line(&mut line).ok()?;
         let status: u16 = line.split_whitespace().nth(1)?.parse().ok()?;
@@ -99,6 +134,13 @@ impl Conn {
             let lower = l.to_ascii_lowercase();
             if let Some(v) = lower.strip_prefix("content-length:") {
                 length = v.trim().parse().ok()?;
+            }
+            if lower.starts_with("set-cookie:") {
+                self.set_cookies
+                    .push(l["set-cookie:".len()..].trim().to_string());
+            }
+            if lower.starts_with("location:") {
+                self.location = Some(l["location:".len()..].trim().to_string());
             }
             if lower == "connection: close" {
                 close = true;
@@ -209,6 +251,40 @@ fn login(addr: SocketAddr, user: &str) -> String {
         .to_string()
 }
 
+/// A signed-in browser: its session cookie (`name=value`) and the session's form token, from
+/// the sign-in page and the desk as a browser gets them.
+fn web_session(addr: SocketAddr, user: &str) -> (String, String) {
+    let mut conn = Conn::new(addr);
+    let form = format!("login={user}&password={}&code=", PASSWORD.replace(' ', "+"));
+    let (status, _) = conn.page("POST", "/sign-in", "", Some(&form));
+    assert_eq!(status, 303, "web sign-in {user}");
+    let cookie = conn
+        .set_cookies
+        .iter()
+        .map(|c| c.split(';').next().unwrap_or_default().to_string())
+        .find(|c| c.starts_with("hotline="))
+        .expect("the session cookie");
+    let (status, page) = conn.page("GET", "/desk", &cookie, None);
+    assert_eq!(status, 200, "the desk for {user}");
+    let page = String::from_utf8_lossy(&page);
+    let marker = "name=\"form_token\" value=\"";
+    let at = page.find(marker).expect("a form token") + marker.len();
+    let token = page[at..].split('"').next().unwrap().to_string();
+    (cookie, token)
+}
+
+/// The desk's form for a call like [`call_body`]'s, as the page sends it.
+fn call_form(i: usize, form_token: &str) -> String {
+    format!(
+        "form_token={form_token}&started_at=2026-11-30T09%3A00%3A00Z&channel=phone&direction=inbound\
+         &caller_role=potential_victim&topics=trafficking_labour&region=UA-46&caller_gender=female\
+         &caller_age_group=24-26&language=uk&outcome=information\
+         &summary=Load+generator%3A+an+invented+conversation.&caller_name=\
+         &caller_phone=%2B38067{:07}&then=desk",
+        i % 10_000_000
+    )
+}
+
 fn call_body(i: usize) -> Value {
     json!({
         "channel": "phone", "direction": "inbound", "started_at": "2026-11-30T09:00:00Z",
@@ -223,6 +299,13 @@ fn call_body(i: usize) -> Value {
 struct Worker {
     token: String,
     cases: Vec<String>,
+}
+
+/// The signed-in browsers of the page operations: counselors' (cookie, form token) and case
+/// workers' cookies, used by thread `t` as `t % len`, as the API's tokens are.
+struct Browsers {
+    counselors: Vec<(String, String)>,
+    workers: Vec<String>,
 }
 
 struct Result {
@@ -304,6 +387,7 @@ fn drive(
     total: usize,
     workers: &[Worker],
     counselors: &[String],
+    browsers: &Browsers,
     service: &str,
 ) -> Result {
     let next = AtomicUsize::new(0);
@@ -319,6 +403,9 @@ fn drive(
                     let mut errors = 0;
                     let w = &workers[t % workers.len()];
                     let counselor = &counselors[t % counselors.len()];
+                    let (desk_cookie, desk_token) =
+                        &browsers.counselors[t % browsers.counselors.len()];
+                    let case_cookie = &browsers.workers[t % browsers.workers.len()];
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         if i >= total {
@@ -327,6 +414,13 @@ fn drive(
                         let case = &w.cases[i % w.cases.len()];
                         let t0 = Instant::now();
                         let (status, _) = match op {
+                            "log a call (desk page)" => {
+                                let form = call_form(i, desk_token);
+                                conn.page("POST", "/desk", desk_cookie, Some(&form))
+                            }
+                            "open a case (case page)" => {
+                                conn.page("GET", &format!("/cases/{case}"), case_cookie, None)
+                            }
                             "log a call" => conn.request(
                                 "POST",
                                 "/api/v1/calls",
@@ -368,7 +462,15 @@ fn drive(
                             ),
                         };
                         lat.push(t0.elapsed());
-                        if !(200..300).contains(&status) {
+                        // The desk answers a saved call with 303 back to the desk; any other
+                        // answer (a 303 to sign-in included) is an error.
+                        let ok = match op {
+                            "log a call (desk page)" => {
+                                status == 303 && conn.location.as_deref() == Some("/desk?saved=1")
+                            }
+                            _ => (200..300).contains(&status),
+                        };
+                        if !ok {
                             errors += 1;
                         }
                     }
@@ -607,6 +709,18 @@ fn run(backend: &str, url: &str, dir: &std::path::Path, requests: usize, levels:
             cases: Vec::new(),
         })
         .collect();
+    // Browsers for the page operations: as many as the highest concurrency uses.
+    let signed_in = levels.iter().copied().max().unwrap_or(1).min(50);
+    let browsers = Browsers {
+        counselors: counselor_logins[..signed_in]
+            .iter()
+            .map(|l| web_session(addr, l))
+            .collect(),
+        workers: worker_logins[..signed_in]
+            .iter()
+            .map(|l| web_session(addr, l).0)
+            .collect(),
+    };
     // Every worker opens cases with a referral-sharing consent, up to 4,600 more (about 5,000
     // with the demo's).
     let mut conn = Conn::new(addr);
@@ -661,6 +775,7 @@ fn run(backend: &str, url: &str, dir: &std::path::Path, requests: usize, levels:
             requests,
             &workers,
             &counselors,
+            &browsers,
             &service,
         )
     };
@@ -703,6 +818,7 @@ fn run(backend: &str, url: &str, dir: &std::path::Path, requests: usize, levels:
                 total,
                 &workers,
                 &counselors,
+                &browsers,
                 &service,
             ));
         }
@@ -763,6 +879,26 @@ fn run(backend: &str, url: &str, dir: &std::path::Path, requests: usize, levels:
             r.cpu_us.2
         );
     }
+    // The pages against the JSON routes they mirror: the target is within 1.3x.
+    for (page, api) in [
+        ("log a call (desk page)", "log a call"),
+        ("open a case (case page)", "open a case"),
+    ] {
+        for &c in levels {
+            let rps = |op: &str| {
+                results
+                    .iter()
+                    .find(|r| r.op == op && r.concurrency == c)
+                    .map(|r| r.rps)
+            };
+            if let (Some(p), Some(a)) = (rps(page), rps(api)) {
+                println!(
+                    "| (the JSON route's throughput over the page's: {page}) | {c} | {:.2}x | | | | | | |",
+                    a / p
+                );
+            }
+        }
+    }
     for (c, v) in &ceilings {
         println!(
             "| (database ceiling: one-row insert and commit) | {c} | {v:.0} | | | | | 100% | |"
@@ -770,11 +906,14 @@ fn run(backend: &str, url: &str, dir: &std::path::Path, requests: usize, levels:
     }
 }
 
-/// The workload's operations, in the order they run.
-const OPERATIONS: [&str; 7] = [
+/// The workload's operations, in the order they run. Each page operation follows the JSON
+/// route it mirrors, so the two are measured minutes apart on the same data.
+const OPERATIONS: [&str; 9] = [
     "log a call",
+    "log a call (desk page)",
     "repeat-caller lookup",
     "open a case",
+    "open a case (case page)",
     "add a note",
     "list my cases",
     "create a referral",
