@@ -26,18 +26,9 @@ const FILTERS: &[&str] = &["from", "to", "topic", "outcome", "region", "after"];
 
 /// The filters' picklists.
 const CHOICES: [Choice; 3] = [
-    Choice {
-        name: "topic",
-        vocabulary: &vocabulary::TOPIC,
-    },
-    Choice {
-        name: "outcome",
-        vocabulary: &vocabulary::OUTCOME,
-    },
-    Choice {
-        name: "region",
-        vocabulary: &vocabulary::REGION,
-    },
+    Choice::of("topic", &vocabulary::TOPIC),
+    Choice::of("outcome", &vocabulary::OUTCOME),
+    Choice::of("region", &vocabulary::REGION),
 ];
 
 /// One call as the list shows it, its codes already in the page's language.

@@ -120,35 +120,20 @@ pub(crate) struct Choice {
     pub vocabulary: &'static Vocabulary,
 }
 
+impl Choice {
+    pub(crate) const fn of(name: &'static str, vocabulary: &'static Vocabulary) -> Self {
+        Choice { name, vocabulary }
+    }
+}
+
 const CHOICES: [Choice; 7] = [
-    Choice {
-        name: "channel",
-        vocabulary: &vocabulary::CHANNEL,
-    },
-    Choice {
-        name: "direction",
-        vocabulary: &vocabulary::DIRECTION,
-    },
-    Choice {
-        name: "caller_role",
-        vocabulary: &vocabulary::CALLER_ROLE,
-    },
-    Choice {
-        name: "caller_gender",
-        vocabulary: &vocabulary::GENDER,
-    },
-    Choice {
-        name: "caller_age_group",
-        vocabulary: &vocabulary::AGE_GROUP,
-    },
-    Choice {
-        name: "language",
-        vocabulary: &vocabulary::LANGUAGE,
-    },
-    Choice {
-        name: "outcome",
-        vocabulary: &vocabulary::OUTCOME,
-    },
+    Choice::of("channel", &vocabulary::CHANNEL),
+    Choice::of("direction", &vocabulary::DIRECTION),
+    Choice::of("caller_role", &vocabulary::CALLER_ROLE),
+    Choice::of("caller_gender", &vocabulary::GENDER),
+    Choice::of("caller_age_group", &vocabulary::AGE_GROUP),
+    Choice::of("language", &vocabulary::LANGUAGE),
+    Choice::of("outcome", &vocabulary::OUTCOME),
 ];
 
 /// What the repeat-caller check found (only what a counselor may see: how many earlier calls,
