@@ -500,6 +500,55 @@ both!(a_case_worker_works_a_case_in_chromium, |db: TestDb| {
         click(&client, "#note-form button").await;
         until_source(&client, &format!("{canary}-note"), "the note").await;
 
+        // The note edited: its history is a page of its own; an edit from a stale revision is
+        // the conflict page, with the text typed kept.
+        script(
+            &client,
+            "document.querySelector('#notes .timeline details').open = true;
+             document.querySelector('#notes .timeline textarea').value = '';",
+        )
+        .await;
+        fill(
+            &client,
+            "#notes .timeline textarea",
+            &format!("{canary}-note, corrected"),
+        )
+        .await;
+        click(&client, "#notes .timeline form button").await;
+        until_source(&client, "змінено (2)", "the edited note").await;
+        script(
+            &client,
+            "document.querySelector('#notes .timeline details').open = true;
+             document.querySelector('#notes .timeline textarea').value = '';
+             document.querySelector('#notes .timeline input[name=revision]').value = '1';",
+        )
+        .await;
+        fill(
+            &client,
+            "#notes .timeline textarea",
+            &format!("{canary}-note, stale"),
+        )
+        .await;
+        click(&client, "#notes .timeline form button").await;
+        until_source(&client, "Нічого не збережено", "the conflict").await;
+        assert!(client
+            .source()
+            .await
+            .unwrap()
+            .contains(&format!("{canary}-note, stale")));
+        accessible(&client, "conflict (uk)").await;
+        screenshot(&client, &format!("conflict-uk-{db_name}")).await;
+        client.goto(&format!("{base}{case_path}")).await.unwrap();
+        click(&client, "#notes .timeline a").await;
+        until_source(&client, &format!("{canary}-note, corrected"), "the history").await;
+        assert!(client
+            .source()
+            .await
+            .unwrap()
+            .contains(&format!("{canary}-note</")));
+        accessible(&client, "note history (uk)").await;
+        client.goto(&format!("{base}{case_path}")).await.unwrap();
+
         script(
             &client,
             "document.getElementById('plan-form').closest('details').open = true;
@@ -570,9 +619,22 @@ both!(a_case_worker_works_a_case_in_chromium, |db: TestDb| {
             .unwrap();
         accessible(&client, "case edit (en)").await;
         screenshot(&client, &format!("case-edit-en-{db_name}")).await;
+        client
+            .goto(&format!("{base}{case_path}/referrals"))
+            .await
+            .unwrap();
+        assert!(text_of(&client, "main table").await.contains("Sent"));
+        accessible(&client, "referrals (en)").await;
         client.goto(&format!("{base}/enrol")).await.unwrap();
         accessible(&client, "enrol (en)").await;
         screenshot(&client, &format!("enrol-en-{db_name}")).await;
+        let secret = crate::auth::base32_decode(&text_of(&client, "#totp-secret").await);
+        crate::auth::away_from_a_step_boundary();
+        fill(&client, "#code", &crate::auth::code_now(&secret, 0)).await;
+        click(&client, "#enrol-form button").await;
+        until_source(&client, "id=\"recovery-codes\"", "the recovery codes").await;
+        accessible(&client, "recovery codes (en)").await;
+        screenshot(&client, &format!("enrolled-en-{db_name}")).await;
         client.close().await.unwrap();
 
         // Taras: the same page as a missing case; break-glass, then read-only under the banner.
