@@ -17,3 +17,4 @@ mod stats;
 mod vault;
 mod web;
 mod web_case;
+mod web_roles;

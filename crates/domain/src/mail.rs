@@ -49,38 +49,42 @@ impl Template {
                 }
                 .to_string(),
                 if uk {
-                    format!("Вашій організації надіслано скерування {referral}.\nУвійдіть, щоб переглянути його: {base}/api/v1/referrals/{referral}")
+                    format!("Вашій організації надіслано скерування {referral}.\nУвійдіть, щоб переглянути його: {base}/referrals/{referral}")
                 } else {
-                    format!("A referral was sent to your organisation: {referral}.\nSign in to see it: {base}/api/v1/referrals/{referral}")
+                    format!("A referral was sent to your organisation: {referral}.\nSign in to see it: {base}/referrals/{referral}")
                 },
             ),
-            Template::ReferralAnswered { referral, accepted } => (
-                match (uk, accepted) {
-                    (true, true) => "Скерування прийнято",
-                    (true, false) => "Скерування відхилено",
-                    (false, true) => "A referral was accepted",
-                    (false, false) => "A referral was declined",
-                }
-                .to_string(),
-                if uk {
-                    format!("Організація відповіла на скерування {referral}: {base}/api/v1/referrals/{referral}")
-                } else {
-                    format!("The provider answered referral {referral}: {base}/api/v1/referrals/{referral}")
-                },
-            ),
-            Template::FollowUpDue { referral } => (
-                if uk {
-                    "Час перевірити скерування"
-                } else {
-                    "A referral's follow-up is due"
-                }
-                .to_string(),
-                if uk {
-                    format!("Настав день перевірки скерування {referral}: {base}/api/v1/referrals/{referral}")
-                } else {
-                    format!("The follow-up of referral {referral} is due: {base}/api/v1/referrals/{referral}")
-                },
-            ),
+            Template::ReferralAnswered { referral, accepted } => {
+                (
+                    match (uk, accepted) {
+                        (true, true) => "Скерування прийнято",
+                        (true, false) => "Скерування відхилено",
+                        (false, true) => "A referral was accepted",
+                        (false, false) => "A referral was declined",
+                    }
+                    .to_string(),
+                    if uk {
+                        format!("Організація відповіла на скерування {referral}: {base}/referrals/{referral}")
+                    } else {
+                        format!("The provider answered referral {referral}: {base}/referrals/{referral}")
+                    },
+                )
+            }
+            Template::FollowUpDue { referral } => {
+                (
+                    if uk {
+                        "Час перевірити скерування"
+                    } else {
+                        "A referral's follow-up is due"
+                    }
+                    .to_string(),
+                    if uk {
+                        format!("Настав день перевірки скерування {referral}: {base}/referrals/{referral}")
+                    } else {
+                        format!("The follow-up of referral {referral} is due: {base}/referrals/{referral}")
+                    },
+                )
+            }
             Template::ReferralWithdrawn { referral } => (
                 if uk {
                     "Скерування відкликано"
@@ -141,7 +145,7 @@ mod tests {
             let (subject, body) = t.render(lang, "https://hotline.example.org/");
             assert!(!subject.is_empty());
             assert!(
-                body.contains("https://hotline.example.org/api/v1/referrals/ab12"),
+                body.contains("https://hotline.example.org/referrals/ab12"),
                 "{body}"
             );
         }

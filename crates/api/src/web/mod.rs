@@ -137,9 +137,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(referrals::create)),
         )
         .service(web::resource("/cases/{id}/referrals/new").route(web::get().to(referrals::new)))
+        .service(web::resource("/referrals").route(web::get().to(referrals::list)))
         .service(web::resource("/referrals/{id}").route(web::get().to(referrals::show)))
-        .service(web::resource("/referrals/{id}/send").route(web::post().to(referrals::send)))
-        .service(web::resource("/referrals/{id}/cancel").route(web::post().to(referrals::cancel)))
+        .service(web::resource("/referrals/{id}/{move}").route(web::post().to(referrals::act)))
         .service(
             web::resource("/enrol")
                 .route(web::get().to(enrol::form))
@@ -303,10 +303,15 @@ impl<W: Judge> FromRequest for Page<W> {
 
 /// The main pages, each shown in the navigation to the roles the policy lets do what it lists
 /// (one rule in one place: the link is there exactly when the page would answer).
-const NAV: [(&str, &str, domain::policy::Action); 3] = [
+const NAV: [(&str, &str, domain::policy::Action); 4] = [
     ("/desk", "nav-desk", domain::policy::Action::CallCreate),
     ("/calls", "nav-calls", domain::policy::Action::CallList),
     ("/cases", "nav-cases", domain::policy::Action::CaseList),
+    (
+        "/referrals",
+        "nav-referrals",
+        domain::policy::Action::ReferralList,
+    ),
 ];
 
 /// The frame of a page: with a session, its user, form token, idle time and navigation.

@@ -5,9 +5,11 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
+use domain::identity::Role;
 use domain::referrals::{PacketNotes, Status};
+use domain::Sensitive;
 use persistence::directory::{DirectoryFilter, OrganisationView};
-use persistence::referrals::{NewReferral, ReferralSummary, ReferralView};
+use persistence::referrals::{NewReferral, PartnerAnswer, ReferralSummary, ReferralView};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -187,8 +189,37 @@ struct ReferralPage {
     r: ReferralView,
     /// The packet as the partner sees it: label, value.
     packet: Vec<(String, String)>,
-    draft: bool,
-    ended: bool,
+    /// What this user may do with it: the hotline's moves or the provider's answers.
+    moves: Moves,
+    /// An answer that came back (a reason or outcome missing), as typed.
+    form: Fields,
+}
+
+/// The buttons a referral page shows: exactly the moves its state allows the user's side.
+pub(crate) struct Moves {
+    pub partner: bool,
+    pub send: bool,
+    pub cancel: bool,
+    pub accept: bool,
+    pub start: bool,
+    pub complete: bool,
+}
+
+impl Moves {
+    fn of(r: &ReferralView, role: Role) -> Moves {
+        let status = Status::parse(&r.status);
+        let partner = role == Role::Partner;
+        let live = r.ended_at.is_none();
+        let accepted = matches!(status, Some(Status::Accepted | Status::InProgress));
+        Moves {
+            partner,
+            send: !partner && status == Some(Status::Draft),
+            cancel: !partner && live,
+            accept: partner && live && status == Some(Status::Sent),
+            start: partner && live && status == Some(Status::Accepted),
+            complete: partner && live && accepted,
+        }
+    }
 }
 
 /// A packet's fields as a partner's page shows them: each field's label and its value in
@@ -247,53 +278,111 @@ pub(crate) fn packet_rows(
         .collect()
 }
 
-/// `GET /referrals/{id}`: the referral, with its packet exactly as the partner will see it
-/// (read and audited as `GET /api/v1/referrals/{id}`), and send or cancel.
-pub(crate) async fn show(page: Page, id: web::Path<String>) -> Result<HttpResponse, PageError> {
-    let (f, r, _) = page
-        .run(move |vault, s, actor| Ok(vault.read_referral(&s.db, actor, &id)?))
-        .await?;
+fn referral_page(f: Frame, r: ReferralView, role: Role, form: Fields) -> ReferralPage {
     let packet = r
         .packet
         .as_ref()
         .map(|p| packet_rows(&f.t, p.expose()))
         .unwrap_or_default();
-    let status = Status::parse(&r.status);
+    ReferralPage {
+        packet,
+        moves: Moves::of(&r, role),
+        f,
+        r,
+        form,
+    }
+}
+
+/// `GET /referrals/{id}`: the referral, with its packet exactly as the partner will see it
+/// (read and audited as `GET /api/v1/referrals/{id}`, a partner's read recorded on it), and
+/// the moves its state allows: send or cancel for the hotline; accept, decline, start or
+/// complete for the provider.
+pub(crate) async fn show(page: Page, id: web::Path<String>) -> Result<HttpResponse, PageError> {
+    let (f, (r, role), _) = page
+        .run(move |vault, s, actor| Ok((vault.read_referral(&s.db, actor, &id)?, actor.role)))
+        .await?;
     Ok(render(
         StatusCode::OK,
-        &ReferralPage {
-            f,
-            packet,
-            draft: status == Some(Status::Draft),
-            ended: r.ended_at.is_some(),
-            r,
-        },
+        &referral_page(f, r, role, Fields::default()),
     ))
 }
 
+#[derive(Template)]
+#[template(path = "referral_list.html")]
+struct AllPage {
+    f: Frame,
+    referrals: Vec<ReferralSummary>,
+}
+
+/// `GET /referrals`: a provider's inbox (the live referrals to its organisation), a case
+/// worker's open referrals, every open one for a supervisor: `GET /api/v1/referrals`.
+pub(crate) async fn list(page: Page) -> Result<HttpResponse, PageError> {
+    let (f, referrals, partial) = page
+        .run(move |vault, s, actor| Ok(vault.list_referrals(&s.db, actor, None)?))
+        .await?;
+    Ok(match partial {
+        true => render(StatusCode::OK, &ListPartial { f, referrals }),
+        false => render(StatusCode::OK, &AllPage { f, referrals }),
+    })
+}
+
+/// A move of a referral from its page.
+#[derive(Clone, Copy)]
+enum Move {
+    /// The hotline's: send or cancel.
+    Hotline(Status),
+    Accept,
+    Decline,
+    Start,
+    Complete,
+}
+
+/// A move posted from the referral page: the version read, and for a decline the reason, for
+/// a completion the outcome (sealed). A stale version is the 409 page; a missing reason or
+/// outcome brings the page back with the field named and the rest as typed.
 async fn move_to(
     page: Page,
     id: String,
     body: web::Bytes,
-    next: Status,
+    how: Move,
 ) -> Result<HttpResponse, PageError> {
     let lang = page.lang();
-    let (token, mut form) =
-        Fields::parse(&body, &["version"]).map_err(|e| PageError::new(e, lang))?;
+    let (token, mut form) = Fields::parse(&body, &["version", "reason", "outcome"])
+        .map_err(|e| PageError::new(e, lang))?;
     let referral = id.clone();
-    let (_, outcome, _) = page
+    let (f, outcome, _) = page
         .submit(&token, move |vault, s, actor| {
             let Some(version) = form.number("version") else {
-                return Ok(Err(form));
+                return Err(crate::ApiError::invalid_field("version", "is not a number"));
             };
-            let moved = vault.move_referral(&s.db, actor, &s.referrals, &referral, version, next);
-            kept(moved.map(|_| ()), form)
+            let text = |name| Sensitive::new(form.get(name).trim().to_string());
+            let moved = match how {
+                Move::Hotline(next) => {
+                    vault.move_referral(&s.db, actor, &s.referrals, &referral, version, next)
+                }
+                partner => {
+                    let answer = match partner {
+                        Move::Accept => PartnerAnswer::Accept,
+                        Move::Decline => PartnerAnswer::Decline(text("reason")),
+                        Move::Start => PartnerAnswer::Start,
+                        _ => PartnerAnswer::Complete(text("outcome")),
+                    };
+                    vault.answer_referral(&s.db, actor, &s.referrals, &referral, version, answer)
+                }
+            };
+            match kept(moved.map(|_| ()), form)? {
+                Ok(()) => Ok(Ok(())),
+                Err(form) if form.conflict => Ok(Err(None)),
+                Err(form) => {
+                    let r = vault.read_referral(&s.db, actor, &referral)?;
+                    Ok(Err(Some((r, actor.role, form))))
+                }
+            }
         })
         .await?;
     match outcome {
         Ok(()) => Ok(see_other(&format!("/referrals/{id}"))),
-        // A stale version or a move the referral cannot make (sent meanwhile, consent gone).
-        Err(form) if form.conflict => Err(PageError::new(
+        Err(None) => Err(PageError::new(
             crate::ApiError::new(
                 StatusCode::CONFLICT,
                 "conflict",
@@ -302,29 +391,31 @@ async fn move_to(
             lang,
         )
         .with_link(format!("/referrals/{id}"), "error-reload")),
-        Err(_) => Err(PageError::new(
-            crate::ApiError::invalid_field("version", "is not a number"),
-            lang,
+        Err(Some((r, role, form))) => Ok(render(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &referral_page(f, r, role, form),
         )),
     }
 }
 
-/// `POST /referrals/{id}/send`: sends the draft (the partner is notified).
-pub(crate) async fn send(
+/// `POST /referrals/{id}/{move}`: send, cancel (the hotline); accept, decline, start, complete
+/// (the provider), each as the API's route of the same name.
+pub(crate) async fn act(
     page: Page,
-    id: web::Path<String>,
+    path: web::Path<(String, String)>,
     body: web::Bytes,
 ) -> Result<HttpResponse, PageError> {
-    move_to(page, id.into_inner(), body, Status::Sent).await
-}
-
-/// `POST /referrals/{id}/cancel`: cancels it (the packet is shredded).
-pub(crate) async fn cancel(
-    page: Page,
-    id: web::Path<String>,
-    body: web::Bytes,
-) -> Result<HttpResponse, PageError> {
-    move_to(page, id.into_inner(), body, Status::Cancelled).await
+    let (id, name) = path.into_inner();
+    let how = match name.as_str() {
+        "send" => Move::Hotline(Status::Sent),
+        "cancel" => Move::Hotline(Status::Cancelled),
+        "accept" => Move::Accept,
+        "decline" => Move::Decline,
+        "start" => Move::Start,
+        "complete" => Move::Complete,
+        _ => return Err(PageError::new(crate::ApiError::not_found(), page.lang())),
+    };
+    move_to(page, id, body, how).await
 }
 
 /// The message key of a referral's status.
