@@ -549,7 +549,7 @@ fn populated(db: &TestDb) -> (Database, Vault) {
     (d, vault)
 }
 
-fn unlock(d: &Database) {
+pub(crate) fn unlock(d: &Database) {
     match d.backend() {
         Backend::Sqlite => execute(
             d,

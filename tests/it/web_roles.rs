@@ -168,3 +168,113 @@ both!(a_partner_answers_a_referral_from_its_pages, |db: TestDb| {
         "a canary reached the log"
     );
 });
+
+both!(an_auditor_reads_the_log_and_verifies_it, |db: TestDb| {
+    let staff = staff_with(&db, &[("HOTLINE_LOG", "trace")]);
+    let canary = format!("CNRY-{}", crate::support::unique_suffix());
+    let case_id = case_with_profile(&staff, &canary);
+    // The case is read through the API, and someone who may not tries to.
+    ok(
+        &get(&staff, "case_worker", &format!("/api/v1/cases/{case_id}")),
+        200,
+    );
+    assert_eq!(
+        get(&staff, "counselor", &format!("/api/v1/cases/{case_id}")).status,
+        404
+    );
+    let mut auditor = Browser::new(&staff.server);
+    assert_eq!(auditor.sign_in("auditor-user", PASSWORD, "").status, 303);
+
+    // The log: the navigation has the log and nothing of cases; a view is one audit.read.
+    let reads = count_events(&db, "audit.read");
+    let log = auditor.get("/audit");
+    assert_eq!(log.status, 200, "{}", log.text());
+    assert_eq!(count_events(&db, "audit.read"), reads + 1);
+    assert_eq!(log.header("cache-control"), Some("no-store"));
+    let text = log.text();
+    assert!(text.contains("href=\"/audit\" aria-current=\"page\""));
+    assert!(!text.contains("href=\"/cases") && !text.contains("href=\"/desk"));
+    assert!(text.contains("<code>case.read</code>"));
+
+    // Filters: the counselor's denied read of the case, by actor, record and outcome.
+    let counselor = &staff.ids["counselor"];
+    let denied = auditor.get(&format!(
+        "/audit?actor={counselor}&record_type=case&record_id={case_id}&outcome=denied"
+    ));
+    assert_eq!(denied.status, 200);
+    let text = denied.text();
+    assert!(text.contains("<code>case.read</code>") && text.contains("class=\"overdue\""));
+    assert!(
+        !text.contains(&staff.ids["case_worker"]),
+        "only the counselor's events"
+    );
+    // A day that is not one, or an outcome there is not, is named; nothing is read.
+    let reads = count_events(&db, "audit.read");
+    let wrong = auditor.get("/audit?from=05.12.2026&outcome=maybe");
+    assert_eq!(wrong.status, 422, "{}", wrong.text());
+    assert!(wrong.text().contains("href=\"#from\"") && wrong.text().contains("href=\"#outcome\""));
+    assert!(
+        wrong.text().contains("value=\"05.12.2026\""),
+        "what was typed is kept"
+    );
+    assert_eq!(count_events(&db, "audit.read"), reads);
+    // An unknown filter is refused without being read back.
+    assert_eq!(auditor.get("/audit?secret=x").status, 422);
+
+    // Who touched this record: the case worker's read and the counselor's denial; never the
+    // case's content on any of the auditor's pages.
+    let touched = auditor.get(&format!("/audit/records/case/{case_id}"));
+    assert_eq!(touched.status, 200);
+    let text = touched.text();
+    assert!(text.contains(&staff.ids["case_worker"]) && text.contains(counselor));
+    let anomalies = auditor.get("/audit/anomalies?hours=48");
+    assert_eq!(anomalies.status, 200, "{}", anomalies.text());
+    for page in [&text, &log.text(), &anomalies.text()] {
+        assert!(!page.contains(&canary), "case content on an auditor's page");
+    }
+    // The auditor cannot open the case itself (separation of duties), as through the API.
+    assert_eq!(auditor.get(&format!("/cases/{case_id}")).status, 404);
+    assert_eq!(auditor.get("/cases").status, 403);
+
+    // Verify: intact; then an event deleted behind the triggers' back is named.
+    let form = auditor.get("/audit/verify");
+    assert_eq!(form.status, 200);
+    let token = auditor.form_token("/audit/verify");
+    assert_eq!(auditor.post("/audit/verify", &[]).status, 403, "no token");
+    let intact = auditor.post("/audit/verify", &[("form_token", &token)]);
+    assert_eq!(intact.status, 200, "{}", intact.text());
+    assert!(intact.text().contains("id=\"verify-result\""));
+    assert!(intact.text().contains("Журнал цілий"));
+    let d = db.open();
+    crate::vault::unlock(&d);
+    let victim = persistence::testing::query_strings(
+        &d,
+        "SELECT CAST(a.stripe AS TEXT) || ' ' || CAST(a.stripe_seq AS TEXT) AS item FROM audit_events a \
+         WHERE a.stripe_seq > 1 AND EXISTS (SELECT 1 FROM audit_events b WHERE b.stripe = a.stripe AND b.stripe_seq = a.stripe_seq + 1) \
+         ORDER BY a.id LIMIT 1",
+    )
+    .unwrap()
+    .remove(0);
+    let (stripe, seq) = victim.split_once(' ').unwrap();
+    persistence::testing::execute(
+        &d,
+        &format!("DELETE FROM audit_events WHERE stripe = {stripe} AND stripe_seq = {seq}"),
+    )
+    .unwrap();
+    d.close(std::time::Duration::from_secs(5));
+    let broken = auditor.post("/audit/verify", &[("form_token", &token)]);
+    assert_eq!(broken.status, 200, "{}", broken.text());
+    let text = broken.text();
+    assert!(
+        text.contains("role=\"alert\" id=\"verify-result\""),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("stripe {stripe}, #{seq}")),
+        "the first broken place is named: {text}"
+    );
+    assert!(
+        !staff.server.log().contains(&canary),
+        "a canary reached the log"
+    );
+});

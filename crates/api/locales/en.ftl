@@ -239,3 +239,58 @@ referral-accept = Accept the referral
 referral-decline = Decline, with a reason
 referral-start = Start the support
 referral-complete = Report the outcome and close
+nav-audit = Access log
+audit-title = Access log
+audit-help = Every access to a record, allowed or denied: who, which record and which fields by name, under which rule. Never the content.
+audit-none = No events match.
+audit-count = { $count ->
+    [one] { $count } event
+   *[other] { $count } events
+}
+audit-event = Event
+audit-at = Time (UTC)
+audit-record = Record
+audit-fields = Fields
+audit-rule = Rule
+audit-mfa = second factor
+audit-allowed = allowed
+audit-denied = denied
+audit-older = Older events
+audit-record-title = Who touched this record
+audit-anomalies-title = Anomalies
+anomaly-heavy-readers = Many record reads
+anomaly-denial-bursts = Many denials
+anomaly-break-glass = Break-glass uses
+anomaly-odd-hours = Sign-ins at unusual hours
+anomaly-none = Nothing in this window.
+anomaly-reads = { $count ->
+    [one] { $count } read
+   *[other] { $count } reads
+}
+anomaly-denials = { $count ->
+    [one] { $count } denial
+   *[other] { $count } denials
+}
+audit-verify-title = Verify the log
+audit-verify-help = Recomputes every link of every chain of the log and checks every signed checkpoint, as hotline audit verify does. A deleted, changed or reordered event breaks the chain at that event.
+audit-verify-run = Verify now
+audit-verify-ok = The log is intact.
+audit-verify-broken = { $count ->
+    [one] The log is broken: { $count } problem.
+   *[other] The log is broken: { $count } problems.
+}
+audit-verify-first = The first break is at
+audit-verify-events = { $count ->
+    [one] { $count } event checked
+   *[other] { $count } events checked
+}
+audit-verify-checkpoints = { $count ->
+    [one] { $count } checkpoint checked
+   *[other] { $count } checkpoints checked
+}
+field-actor = Actor (user id)
+field-action = Action
+field-record-type = Record type
+field-record-id = Record id
+field-hours = Hours back
+field-before = Before event

@@ -243,3 +243,64 @@ referral-accept = Прийняти переадресацію
 referral-decline = Відхилити, вказавши причину
 referral-start = Розпочати підтримку
 referral-complete = Повідомити результат і закрити
+nav-audit = Журнал доступу
+audit-title = Журнал доступу
+audit-help = Кожен доступ до запису, дозволений чи відхилений: хто, який запис і які поля (лише назви), за яким правилом. Ніколи не вміст.
+audit-none = Немає подій за цими умовами.
+audit-count = { $count ->
+    [one] { $count } подія
+    [few] { $count } події
+   *[many] { $count } подій
+}
+audit-event = Подія
+audit-at = Час (UTC)
+audit-record = Запис
+audit-fields = Поля
+audit-rule = Правило
+audit-mfa = другий фактор
+audit-allowed = дозволено
+audit-denied = відхилено
+audit-older = Давніші події
+audit-record-title = Хто торкався цього запису
+audit-anomalies-title = Аномалії
+anomaly-heavy-readers = Багато переглядів записів
+anomaly-denial-bursts = Багато відмов
+anomaly-break-glass = Екстрені доступи
+anomaly-odd-hours = Входи в незвичні години
+anomaly-none = У цьому проміжку нічого.
+anomaly-reads = { $count ->
+    [one] { $count } перегляд
+    [few] { $count } перегляди
+   *[many] { $count } переглядів
+}
+anomaly-denials = { $count ->
+    [one] { $count } відмова
+    [few] { $count } відмови
+   *[many] { $count } відмов
+}
+audit-verify-title = Перевірка журналу
+audit-verify-help = Перераховує кожну ланку кожного ланцюга журналу й перевіряє кожну підписану контрольну точку, як hotline audit verify. Видалена, змінена чи переставлена подія розриває ланцюг саме на ній.
+audit-verify-run = Перевірити зараз
+audit-verify-ok = Журнал цілий.
+audit-verify-broken = { $count ->
+    [one] Журнал пошкоджено: { $count } проблема.
+    [few] Журнал пошкоджено: { $count } проблеми.
+   *[many] Журнал пошкоджено: { $count } проблем.
+}
+audit-verify-first = Перший розрив на
+audit-verify-events = { $count ->
+    [one] перевірено { $count } подію
+    [few] перевірено { $count } події
+   *[many] перевірено { $count } подій
+}
+audit-verify-checkpoints = { $count ->
+    [one] перевірено { $count } контрольну точку
+    [few] перевірено { $count } контрольні точки
+   *[many] перевірено { $count } контрольних точок
+}
+field-actor = Виконавець (id користувача)
+field-action = Дія
+field-record-type = Тип запису
+field-record-id = Id запису
+field-hours = Годин назад
+field-before = До події

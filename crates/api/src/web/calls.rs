@@ -6,7 +6,6 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
-use chrono::NaiveDate;
 use domain::identity::Role;
 use domain::vocabulary::{self, Vocabulary};
 use persistence::calls::CallFacts;
@@ -124,23 +123,9 @@ pub(crate) async fn list(page: Page, req: HttpRequest) -> Result<HttpResponse, P
 /// The API's query from the page's filters: a day `from` is its first instant, a day `to` is
 /// included (calls before the next day). A day that is not one is named on the form.
 fn query_of(fields: &mut Fields) -> Result<ListQuery, ApiError> {
-    let mut day = |name: &str, days_after: u64| -> Option<String> {
-        let text = fields.text(name)?;
-        match NaiveDate::parse_from_str(&text, "%Y-%m-%d")
-            .ok()
-            .and_then(|d| d.checked_add_days(chrono::Days::new(days_after)))
-        {
-            Some(d) => Some(format!("{d}T00:00:00Z")),
-            None => {
-                fields
-                    .errors
-                    .insert(name.to_string(), "must be a day such as 2026-12-06".into());
-                None
-            }
-        }
-    };
-    let from = day("from", 0);
-    let to = day("to", 1);
+    let from = fields.day("from", 0).map(|d| format!("{d}T00:00:00Z"));
+    // The day `to` is included: calls before the next day.
+    let to = fields.day("to", 1).map(|d| format!("{d}T00:00:00Z"));
     if !fields.errors.is_empty() {
         return Err(ApiError::invalid_fields(fields.errors.clone()));
     }

@@ -64,6 +64,11 @@ pub(crate) const LABELS: &[(&str, &str)] = &[
     ("topic", "field-topic"),
     ("outcome", "field-outcome"),
     ("region", "field-region"),
+    ("actor", "field-actor"),
+    ("action", "field-action"),
+    ("record_type", "field-record-type"),
+    ("record_id", "field-record-id"),
+    ("before", "field-before"),
 ];
 
 /// The form field a rule the vault names is about: `profile.contact.email` is the form's
@@ -191,6 +196,20 @@ impl Fields {
                 None
             }
         }
+    }
+
+    /// The day typed in `name` (`YYYY-MM-DD`) plus `days_after` days; a text that is not a
+    /// day is named as wrong. `None` when empty or wrong.
+    pub(crate) fn day(&mut self, name: &str, days_after: u64) -> Option<chrono::NaiveDate> {
+        let text = self.text(name)?;
+        let day = chrono::NaiveDate::parse_from_str(&text, "%Y-%m-%d")
+            .ok()
+            .and_then(|d| d.checked_add_days(chrono::Days::new(days_after)));
+        if day.is_none() {
+            self.errors
+                .insert(name.to_string(), "must be a day such as 2026-12-06".into());
+        }
+        day
     }
 
     /// Forgets what was typed in `names` (a password is never written back into a page).

@@ -195,6 +195,8 @@ mod tests {
                         "referral-",
                         "calls-",
                         "nav-",
+                        "audit-",
+                        "anomaly-",
                     ]
                     .iter()
                     .any(|p| part.starts_with(p) && part.len() > p.len())

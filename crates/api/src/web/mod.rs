@@ -9,6 +9,7 @@
 //! See docs/web.md: the cookie, the form tokens, the headers, languages and quick exit.
 
 mod assets;
+mod audit;
 mod calls;
 mod case;
 mod cases;
@@ -144,6 +145,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::resource("/enrol")
                 .route(web::get().to(enrol::form))
                 .route(web::post().to(enrol::confirm)),
+        )
+        .service(web::resource("/audit").route(web::get().to(audit::log)))
+        .service(web::resource("/audit/records/{type}/{id}").route(web::get().to(audit::record)))
+        .service(web::resource("/audit/anomalies").route(web::get().to(audit::anomalies)))
+        .service(
+            web::resource("/audit/verify")
+                .route(web::get().to(audit::verify_form))
+                .route(web::post().to(audit::verify)),
         )
         .service(web::resource("/static/{file}").route(web::get().to(assets::serve)));
 }
@@ -303,16 +312,16 @@ impl<W: Judge> FromRequest for Page<W> {
 
 /// The main pages, each shown in the navigation to the roles the policy lets do what it lists
 /// (one rule in one place: the link is there exactly when the page would answer).
-const NAV: [(&str, &str, domain::policy::Action); 4] = [
-    ("/desk", "nav-desk", domain::policy::Action::CallCreate),
-    ("/calls", "nav-calls", domain::policy::Action::CallList),
-    ("/cases", "nav-cases", domain::policy::Action::CaseList),
-    (
-        "/referrals",
-        "nav-referrals",
-        domain::policy::Action::ReferralList,
-    ),
-];
+const NAV: &[(&str, &str, domain::policy::Action)] = {
+    use domain::policy::Action::*;
+    &[
+        ("/desk", "nav-desk", CallCreate),
+        ("/calls", "nav-calls", CallList),
+        ("/cases", "nav-cases", CaseList),
+        ("/referrals", "nav-referrals", ReferralList),
+        ("/audit", "nav-audit", AuditRead),
+    ]
+};
 
 /// The frame of a page: with a session, its user, form token, idle time and navigation.
 fn frame(
@@ -389,6 +398,20 @@ impl<W: Judge + AsActor> Page<W> {
             return Err(refuse_forged(self.services, Some(session_id), self.source, lang).await);
         }
         self.run(work).await
+    }
+}
+
+impl Page {
+    /// For a page that only shows a form (nothing read yet): its frame, when the policy lets
+    /// the role do `action`; a denial is audited as the API's route would audit it.
+    pub(crate) async fn allowed(self, action: domain::policy::Action) -> Result<Frame, PageError> {
+        let (f, _, _) = self
+            .run(move |vault, s, actor| {
+                let relation = domain::policy::Relation::NoObject;
+                Ok(vault.authorize(&s.db, actor, action, relation, None)?)
+            })
+            .await?;
+        Ok(f)
     }
 }
 
