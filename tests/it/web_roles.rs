@@ -278,3 +278,205 @@ both!(an_auditor_reads_the_log_and_verifies_it, |db: TestDb| {
         "a canary reached the log"
     );
 });
+
+fn api_case(staff: &Staff, id: &str) -> Value {
+    ok(
+        &get(staff, "supervisor", &format!("/api/v1/cases/{id}")),
+        200,
+    )
+}
+
+both!(a_supervisor_supervises_from_the_pages, |db: TestDb| {
+    let staff = staff_with(&db, &[("HOTLINE_LOG", "trace")]);
+    let canary = format!("CNRY-{}", crate::support::unique_suffix());
+    let id = case_with_profile(&staff, &canary);
+    let path = format!("/cases/{id}");
+    let mut sup = Browser::new(&staff.server);
+    assert_eq!(sup.sign_in("supervisor-user", PASSWORD, "").status, 303);
+    let mut worker = Browser::new(&staff.server);
+    assert_eq!(worker.sign_in("case-worker-user", PASSWORD, "").status, 303);
+
+    // All cases, filtered: by status and risk codes, the unassigned queue; a code that is not
+    // one is named and nothing is read.
+    let all = sup.get("/cases");
+    assert_eq!(all.status, 200);
+    assert!(all.text().contains(&format!("href=\"{path}\"")));
+    for nav in ["/break-glass", "/erasure-requests", "/referrals", "/calls"] {
+        assert!(all.text().contains(&format!("href=\"{nav}\"")), "{nav}");
+    }
+    assert!(sup.get("/cases?status=Active").text().contains(&path));
+    assert!(!sup.get("/cases?status=Closed").text().contains(&path));
+    assert!(!sup.get("/cases?assigned=none").text().contains(&path));
+    let lists = count_events(&db, "case.list");
+    let wrong = sup.get("/cases?status=gone&assigned=everyone");
+    assert_eq!(wrong.status, 422, "{}", wrong.text());
+    assert!(
+        wrong.text().contains("href=\"#status\"") && wrong.text().contains("href=\"#assigned\"")
+    );
+    assert_eq!(count_events(&db, "case.list"), lists);
+    // A case worker has no assignment filter and no supervision forms.
+    assert!(!worker.get("/cases").text().contains("id=\"assigned\""));
+    assert!(!worker.get(&path).text().contains("id=\"assign-form\""));
+
+    // The case page: the assignment form lists who a case can go to.
+    let page = sup.get(&path);
+    let text = page.text();
+    assert!(text.contains("id=\"assign-form\"") && text.contains(">case-worker-user</option>"));
+    assert!(
+        !text.contains(">counselor-user</option>"),
+        "only case workers and supervisors"
+    );
+
+    // A legal hold: a missing reason named; placed; erasure then refused; lifted.
+    let token = sup.form_token(&path);
+    let empty = sup.post(
+        &format!("{path}/legal-hold"),
+        &[("form_token", &token), ("reason", " ")],
+    );
+    assert_eq!(empty.status, 422, "{}", empty.text());
+    assert!(empty.text().contains("href=\"#reason\""));
+    let held = sup.post(
+        &format!("{path}/legal-hold"),
+        &[
+            ("form_token", &token),
+            ("reason", &format!("{canary}-court order")),
+        ],
+    );
+    assert_eq!(held.status, 303, "{}", held.text());
+    assert_eq!(api_case(&staff, &id)["legal_hold"], json!(true));
+    assert!(sup.get(&path).text().contains("id=\"lift-hold-form\""));
+    let worker_token = worker.form_token(&path);
+    let refused = worker.post(&format!("{path}/erasure"), &[("form_token", &worker_token)]);
+    assert_eq!(refused.status, 409, "{}", refused.text());
+    let lifted = sup.post(
+        &format!("{path}/legal-hold/lift"),
+        &[("form_token", &token)],
+    );
+    assert_eq!(lifted.status, 303, "{}", lifted.text());
+    assert_eq!(api_case(&staff, &id)["legal_hold"], json!(false));
+
+    // Erasure: the case worker asks; the supervisor sees it and rejects it. A supervisor's
+    // own request is not hers to approve (two people).
+    let asked = worker.post(&format!("{path}/erasure"), &[("form_token", &worker_token)]);
+    assert_eq!(asked.status, 303, "{}", asked.text());
+    let queue = sup.get("/erasure-requests");
+    assert_eq!(queue.status, 200, "{}", queue.text());
+    let text = queue.text();
+    let request = text
+        .split("id=\"erasure-")
+        .nth(1)
+        .and_then(|t| t.split('"').next())
+        .expect("the request")
+        .to_string();
+    assert!(!text.contains(&canary));
+    let rejected = sup.post(
+        &format!("/erasure-requests/{request}/reject"),
+        &[("form_token", &token)],
+    );
+    assert_eq!(rejected.status, 303, "{}", rejected.text());
+    assert!(sup
+        .get("/erasure-requests")
+        .text()
+        .contains("id=\"erasures-none\""));
+    assert!(sup
+        .get("/erasure-requests?show=all")
+        .text()
+        .contains(&request));
+    let again = sup.post(
+        &format!("/erasure-requests/{request}/approve"),
+        &[("form_token", &token)],
+    );
+    assert_eq!(again.status, 409, "decided once");
+    let own = case_with_profile(&staff, &format!("{canary}-2"));
+    let own_path = format!("/cases/{own}");
+    let asked = sup.post(&format!("{own_path}/erasure"), &[("form_token", &token)]);
+    assert_eq!(asked.status, 303, "{}", asked.text());
+    let text = sup.get("/erasure-requests").text();
+    let mine = text
+        .split("id=\"erasure-")
+        .nth(1)
+        .and_then(|t| t.split('"').next())
+        .unwrap()
+        .to_string();
+    let forbidden = sup.post(
+        &format!("/erasure-requests/{mine}/approve"),
+        &[("form_token", &token)],
+    );
+    assert_eq!(forbidden.status, 403, "{}", forbidden.text());
+    assert!(api_case(&staff, &own)["erased_at"].is_null());
+
+    // Assignment with the version read: to the unassigned queue; a stale one is a conflict.
+    let version = api_case(&staff, &id)["version"].to_string();
+    let assigned = sup.post(
+        &format!("{path}/assignment"),
+        &[
+            ("form_token", &token),
+            ("version", &version),
+            ("assigned_to", ""),
+        ],
+    );
+    assert_eq!(assigned.status, 303, "{}", assigned.text());
+    assert!(api_case(&staff, &id)["assigned_to"].is_null());
+    assert!(sup.get("/cases?assigned=none").text().contains(&path));
+    let stale = sup.post(
+        &format!("{path}/assignment"),
+        &[
+            ("form_token", &token),
+            ("version", &version),
+            ("assigned_to", &staff.ids["case_worker"]),
+        ],
+    );
+    assert_eq!(stale.status, 409, "{}", stale.text());
+
+    // Break-glass review: another case worker breaks the glass; the supervisor reads the
+    // justification and flags the use; it leaves the queue; a second review is refused.
+    crate::auth::add_user(&db, "taras", "case_worker");
+    let (taras, _) = crate::auth::tokens(&crate::auth::login(&staff.server, "taras", PASSWORD));
+    let glass = crate::auth::call(
+        &staff.server,
+        &taras,
+        "POST",
+        &format!("/api/v1/cases/{id}/break-glass"),
+        Some(
+            json!({ "reason": "caller_on_line", "justification": format!("{canary}-she is on the line"), "password": PASSWORD }),
+        ),
+    );
+    assert_eq!(glass.status, 201, "{}", glass.text());
+    let grant = glass.json()["grant_id"].as_str().unwrap().to_string();
+    let queue = sup.get("/break-glass");
+    assert_eq!(queue.status, 200, "{}", queue.text());
+    let text = queue.text();
+    assert!(text.contains(&format!("id=\"grant-{grant}\"")) && text.contains("taras"));
+    assert!(text.contains(&format!("{canary}-she is on the line")));
+    let bogus = sup.post(
+        &format!("/break-glass/{grant}/review"),
+        &[("form_token", &token), ("verdict", "fine")],
+    );
+    assert_eq!(bogus.status, 422);
+    let flagged = sup.post(
+        &format!("/break-glass/{grant}/review"),
+        &[("form_token", &token), ("verdict", "flagged")],
+    );
+    assert_eq!(flagged.status, 303, "{}", flagged.text());
+    assert_eq!(count_events(&db, "break_glass.flag"), 1);
+    assert!(sup
+        .get("/break-glass")
+        .text()
+        .contains("id=\"grants-none\""));
+    assert!(sup
+        .get("/break-glass?show=all")
+        .text()
+        .contains("class=\"overdue\""));
+    let twice = sup.post(
+        &format!("/break-glass/{grant}/review"),
+        &[("form_token", &token), ("verdict", "justified")],
+    );
+    assert_eq!(twice.status, 409);
+    // Nobody else has these queues.
+    assert_eq!(worker.get("/break-glass").status, 403);
+    assert_eq!(worker.get("/erasure-requests").status, 403);
+    assert!(
+        !staff.server.log().contains(&canary),
+        "a canary reached the log"
+    );
+});

@@ -109,9 +109,9 @@ impl Template {
                     format!("Break-glass access to case {case_reference}")
                 },
                 if uk {
-                    format!("Хтось скористався екстреним доступом до справи {case_reference} (причина: {reason}).\nПеревірте: {base}/api/v1/break-glass?reviewed=false (запис {grant}).")
+                    format!("Хтось скористався екстреним доступом до справи {case_reference} (причина: {reason}).\nПеревірте: {base}/break-glass (запис {grant}).")
                 } else {
-                    format!("Someone used break-glass access to case {case_reference} (reason: {reason}).\nPlease review it: {base}/api/v1/break-glass?reviewed=false (use {grant}).")
+                    format!("Someone used break-glass access to case {case_reference} (reason: {reason}).\nPlease review it: {base}/break-glass (use {grant}).")
                 },
             ),
             Template::AccountLocked => (

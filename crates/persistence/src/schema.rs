@@ -272,6 +272,7 @@ diesel::table! {
         expires_at -> BigInt,
         reviewed_by -> Nullable<Text>,
         reviewed_at -> Nullable<BigInt>,
+        review_verdict -> Nullable<Text>,
     }
 }
 

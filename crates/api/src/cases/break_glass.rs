@@ -23,6 +23,8 @@ pub(crate) struct GrantBody<'a> {
     expires_at: String,
     reviewed_by: Option<&'a str>,
     reviewed_at: Option<String>,
+    /// `justified` or `flagged`, once reviewed.
+    review_verdict: Option<&'a str>,
 }
 
 impl<'a> From<&'a GrantView> for GrantBody<'a> {
@@ -39,6 +41,7 @@ impl<'a> From<&'a GrantView> for GrantBody<'a> {
             expires_at: rfc3339(g.expires_at),
             reviewed_by: g.reviewed_by.as_deref(),
             reviewed_at: g.reviewed_at.map(rfc3339),
+            review_verdict: g.review_verdict.as_deref(),
         }
     }
 }
@@ -133,17 +136,34 @@ pub(crate) async fn list_grants(
     }))
 }
 
-#[utoipa::path(post, path = "/api/v1/break-glass/{id}/review", tag = "cases", security(("bearer" = [])),
+/// The supervisor's verdict on a break-glass use.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"verdict": "flagged"}))]
+pub(crate) struct ReviewBody {
+    /// `justified` (the default) or `flagged` for follow-up.
+    #[serde(default)]
+    verdict: Option<String>,
+}
+
+#[utoipa::path(post, path = "/api/v1/break-glass/{id}/review", tag = "cases", security(("bearer" = [])), request_body(content = Option<ReviewBody>, description = "The verdict; no body: justified"),
     params(("id" = String, Path, description = "Grant id")),
     responses((status = 204, description = "Reviewed"), (status = 401, description = "Not signed in"),
               (status = 403, description = "Supervisors only"), (status = 404, description = "No such grant"),
-              (status = 409, description = "Already reviewed")))]
+              (status = 409, description = "Already reviewed"), (status = 422, description = "A verdict other than justified or flagged")))]
 pub(crate) async fn review_grant(
     session: Session,
     id: web::Path<String>,
+    body: Option<web::Json<ReviewBody>>,
 ) -> Result<HttpResponse, ApiError> {
+    let verdict = body.and_then(|b| b.into_inner().verdict);
+    let verdict = match verdict.as_deref() {
+        None => Verdict::Justified,
+        Some(v) => Verdict::parse(v)
+            .ok_or_else(|| ApiError::invalid_field("verdict", "is justified or flagged"))?,
+    };
     session
-        .run(move |vault, s, actor| Ok(vault.review_break_glass(&s.db, actor, &id)?))
+        .run(move |vault, s, actor| Ok(vault.review_break_glass(&s.db, actor, &id, verdict)?))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

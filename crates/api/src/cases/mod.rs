@@ -7,7 +7,7 @@ use domain::normalize::PhoneNumber;
 use domain::Sensitive;
 use persistence::cases::{
     CaseChanges, CaseFile, CaseFilter, CaseSummary, ConsentView, GrantView, PlanChanges,
-    PlanItemView,
+    PlanItemView, Verdict,
 };
 use persistence::identity::Reauth;
 use persistence::AuthError;
@@ -315,6 +315,8 @@ pub(crate) struct CaseFileBody {
     calls: Vec<LinkedCallBody>,
     /// While the actor reads under a break-glass grant: when it ends.
     break_glass_until: Option<String>,
+    /// Under a legal hold (retention and erasure skip it).
+    legal_hold: bool,
     /// When the case's personal content was erased (only facts remain).
     erased_at: Option<String>,
 }
@@ -368,6 +370,7 @@ impl From<CaseFile> for CaseFileBody {
                 })
                 .collect(),
             break_glass_until: file.break_glass_until.map(rfc3339),
+            legal_hold: file.legal_hold,
             erased_at: file.erased_at.map(rfc3339),
         }
     }

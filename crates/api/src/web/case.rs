@@ -33,6 +33,9 @@ struct CasePage {
     saved: bool,
     /// The new-item forms start empty.
     form: Fields,
+    /// For a supervisor: who the case can be assigned to (id, login); the assignment, the
+    /// legal hold and the erasure request are then on the page.
+    assignees: Option<Vec<(String, String)>>,
 }
 
 impl CasePage {
@@ -75,10 +78,18 @@ pub(crate) async fn show(
     let case_id = id.clone();
     let read = page
         .read(move |vault, s, who| {
-            Ok(vault.read_case_in_session(&s.db, who.claim(), &s.auth, &case_id)?)
+            let (actor, file) =
+                vault.read_case_in_session(&s.db, who.claim(), &s.auth, &case_id)?;
+            let supervising = actor.role == domain::identity::Role::Supervisor
+                && file.break_glass_until.is_none();
+            let assignees = match supervising {
+                true => Some(vault.assignees(&s.db, &actor, &case_id)?),
+                false => None,
+            };
+            Ok((actor, (file, assignees)))
         })
         .await;
-    let (f, file, _) = read.map_err(|e| missing(e, &id))?;
+    let (f, (file, assignees), _) = read.map_err(|e| missing(e, &id))?;
     let until = file.break_glass_until.map(crate::calls::rfc3339);
     let profile = file
         .profile
@@ -96,6 +107,7 @@ pub(crate) async fn show(
             file,
             saved: query.saved.is_some(),
             form: Fields::default(),
+            assignees,
         },
     ))
 }
@@ -394,7 +406,8 @@ fn form_status(form: &Fields) -> StatusCode {
 struct FormPage {
     f: Frame,
     id: String,
-    /// Which form: "note", "note_edit", "plan", "plan_update", "consent", "break_glass".
+    /// Which form: "note", "note_edit", "plan", "plan_update", "consent", "break_glass",
+    /// "hold", "supervise" (the assignment, lifting a hold, the erasure request).
     which: &'static str,
     /// The note or plan item the form is about.
     item: String,
@@ -639,6 +652,110 @@ pub(crate) async fn withdraw_consent(
         String::new(),
         outcome,
         "consents",
+    ))
+}
+
+/// `POST /cases/{id}/assignment`: a supervisor assigns the case (or leaves it unassigned),
+/// with the version read, as `POST /api/v1/cases/{id}/assignment`.
+pub(crate) async fn assign(
+    page: Page,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, PageError> {
+    let (token, mut form) = parse(&body, &["version", "assigned_to"], page.lang())?;
+    let id = id.into_inner();
+    let case_id = id.clone();
+    let (f, outcome, _) = page
+        .submit(&token, move |vault, s, actor| {
+            let Some(version) = form.number("version") else {
+                return Ok(Err(form));
+            };
+            let to = form.text("assigned_to");
+            let assigned = vault.assign_case(&s.db, actor, &case_id, version, to);
+            kept(assigned.map(|_| ()), form)
+        })
+        .await?;
+    Ok(after_form(
+        f,
+        id,
+        "supervise",
+        String::new(),
+        outcome,
+        "supervision",
+    ))
+}
+
+/// `POST /cases/{id}/legal-hold`: a supervisor holds the case (the reason sealed), as the API.
+pub(crate) async fn place_hold(
+    page: Page,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, PageError> {
+    let (token, form) = parse(&body, &["reason"], page.lang())?;
+    let id = id.into_inner();
+    let case_id = id.clone();
+    let (f, outcome, _) = page
+        .submit(&token, move |vault, s, actor| {
+            let reason = Sensitive::new(form.get("reason").to_string());
+            kept(vault.place_legal_hold(&s.db, actor, &case_id, reason), form)
+        })
+        .await?;
+    Ok(after_form(
+        f,
+        id,
+        "hold",
+        String::new(),
+        outcome,
+        "supervision",
+    ))
+}
+
+/// `POST /cases/{id}/legal-hold/lift`: lifts the hold.
+pub(crate) async fn lift_hold(
+    page: Page,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, PageError> {
+    let (token, form) = parse(&body, &[], page.lang())?;
+    let id = id.into_inner();
+    let case_id = id.clone();
+    let (f, outcome, _) = page
+        .submit(&token, move |vault, s, actor| {
+            kept(vault.lift_legal_hold(&s.db, actor, &case_id), form)
+        })
+        .await?;
+    Ok(after_form(
+        f,
+        id,
+        "supervise",
+        String::new(),
+        outcome,
+        "supervision",
+    ))
+}
+
+/// `POST /cases/{id}/erasure`: asks for the case to be erased; another supervisor decides.
+pub(crate) async fn request_erasure(
+    page: Page,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, PageError> {
+    let (token, form) = parse(&body, &[], page.lang())?;
+    let id = id.into_inner();
+    let case_id = id.clone();
+    let (f, outcome, _) = page
+        .submit(&token, move |vault, s, actor| {
+            let asked = vault.request_erasure(&s.db, actor, &case_id).map(|_| ());
+            kept(asked, form)
+        })
+        .await?;
+    Ok(after_form(
+        f,
+        id,
+        "supervise",
+        String::new(),
+        outcome,
+        "supervision",
     ))
 }
 

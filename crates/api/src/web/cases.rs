@@ -2,24 +2,27 @@
 //! many cases there are), with status and risk. No personal content is on this page.
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse};
+use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
+use domain::identity::Role;
 use domain::vocabulary::{self, Vocabulary};
 use persistence::cases::{CaseFilter, ListedCase};
-use serde::Deserialize;
 
+use super::form::Fields;
 use super::{render, Frame, Page, PageError};
 use crate::bodies::cursor;
 
 const PAGE: i64 = 50;
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct ListQuery {
-    /// The opaque cursor of the page before (`opened_at.id` of its last case: no content).
-    #[serde(default)]
-    after: Option<String>,
-}
+/// The list's filters (GET parameters: codes only) and the cursor of the page before
+/// (`opened_at.id` of its last case: no content).
+const FILTERS: &[&str] = &["status", "risk_level", "assigned", "after"];
+
+/// The filters' picklists: field, vocabulary.
+pub(crate) const SELECTS: [(&str, &Vocabulary); 2] = [
+    ("status", &vocabulary::CASE_STATUS),
+    ("risk_level", &vocabulary::RISK_LEVEL),
+];
 
 pub(crate) struct Row {
     pub id: String,
@@ -38,12 +41,16 @@ pub(crate) struct CaseList {
     pub next: Option<String>,
     pub statuses: &'static Vocabulary,
     pub risks: &'static Vocabulary,
+    /// Whether the user sees every case (a supervisor), so may filter by assignment.
+    pub all: bool,
 }
 
 #[derive(Template)]
 #[template(path = "cases.html")]
 struct CasesPage {
     f: Frame,
+    /// The filters as typed, and the wrong ones.
+    form: Fields,
     list: CaseList,
 }
 
@@ -55,36 +62,82 @@ struct CaseRows {
 }
 
 /// `GET /cases`: the signed-in user's cases (a supervisor's: all of the organisation), as
-/// `GET /api/v1/cases` lists them and audited the same way, each with its next follow-up.
-pub(crate) async fn mine(
-    page: Page,
-    query: web::Query<ListQuery>,
-) -> Result<HttpResponse, PageError> {
-    let after = query.into_inner().after;
-    let (f, cases, partial) = page
+/// `GET /api/v1/cases` lists them and audited the same way, each with its next follow-up;
+/// filtered by status, risk and (a supervisor) assignment: `none` is the unassigned queue,
+/// `me` the supervisor's own. A code that is not one is named and nothing is read.
+pub(crate) async fn mine(page: Page, req: HttpRequest) -> Result<HttpResponse, PageError> {
+    let lang = page.lang();
+    let (_, mut form) = Fields::parse(req.query_string().as_bytes(), FILTERS)
+        .map_err(|e| PageError::new(e, lang))?;
+    for (name, vocabulary) in SELECTS {
+        if form.text(name).is_some_and(|c| !vocabulary.contains(&c)) {
+            form.errors
+                .insert(name.into(), "is not one of the codes".into());
+        }
+    }
+    if form
+        .text("assigned")
+        .is_some_and(|a| !matches!(a.as_str(), "none" | "me"))
+    {
+        form.errors
+            .insert("assigned".into(), "is none or me".into());
+    }
+    let (status, risk_level, assigned, after) = (
+        form.text("status"),
+        form.text("risk_level"),
+        form.text("assigned"),
+        form.text("after"),
+    );
+    let wrong = !form.errors.is_empty();
+    let (f, (cases, all), partial) = page
         .run(move |vault, s, actor| {
+            let all = actor.role == Role::Supervisor;
+            if wrong {
+                return Ok((Vec::new(), all));
+            }
             let filter = CaseFilter {
-                status: None,
-                risk_level: None,
-                assigned_to: None,
+                status,
+                risk_level,
+                assigned_to: assigned.map(|a| match a.as_str() {
+                    "me" => actor.user_id.clone(),
+                    _ => a,
+                }),
                 before: cursor::parse(after)?,
                 limit: PAGE,
             };
-            Ok(vault.list_cases(&s.db, actor, &filter)?)
+            Ok((vault.list_cases(&s.db, actor, &filter)?, all))
         })
         .await?;
-    let next = cursor::next(&cases, PAGE, |c| (c.summary.opened_at, &c.summary.id));
+    let next = cursor::next(&cases, PAGE, |c| (c.summary.opened_at, &c.summary.id))
+        .map(|cursor| next_href(&form, &cursor));
     let today = super::day(persistence::now_micros());
     let list = CaseList {
         rows: cases.into_iter().map(|c| row(c, &today)).collect(),
         next,
         statuses: &vocabulary::CASE_STATUS,
         risks: &vocabulary::RISK_LEVEL,
+        all,
+    };
+    let status = match wrong {
+        true => StatusCode::UNPROCESSABLE_ENTITY,
+        false => StatusCode::OK,
     };
     Ok(match partial {
-        true => render(StatusCode::OK, &CaseRows { f, list }),
-        false => render(StatusCode::OK, &CasesPage { f, list }),
+        true => render(status, &CaseRows { f, list }),
+        false => render(status, &CasesPage { f, form, list }),
     })
+}
+
+/// The next page: the same filters, the cursor after this page's last case.
+fn next_href(form: &Fields, cursor: &str) -> String {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    for name in &FILTERS[..FILTERS.len() - 1] {
+        if let Some(value) = form.text(name) {
+            query.append_pair(name, &value);
+        }
+    }
+    query.append_pair("after", cursor);
+    format!("/cases?{}", query.finish())
 }
 
 fn row(c: ListedCase, today: &str) -> Row {

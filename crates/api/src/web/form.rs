@@ -69,6 +69,8 @@ pub(crate) const LABELS: &[(&str, &str)] = &[
     ("record_type", "field-record-type"),
     ("record_id", "field-record-id"),
     ("before", "field-before"),
+    ("assigned", "field-assigned"),
+    ("assigned_to", "field-assigned-to"),
 ];
 
 /// The form field a rule the vault names is about: `profile.contact.email` is the form's

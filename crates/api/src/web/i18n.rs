@@ -197,6 +197,10 @@ mod tests {
                         "nav-",
                         "audit-",
                         "anomaly-",
+                        "grants-",
+                        "erasures-",
+                        "hold-",
+                        "queue-",
                     ]
                     .iter()
                     .any(|p| part.starts_with(p) && part.len() > p.len())

@@ -19,6 +19,7 @@ mod form;
 pub(crate) mod i18n;
 mod referrals;
 mod sign_in;
+mod supervise;
 
 use std::future::{ready, Ready};
 
@@ -127,6 +128,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::resource("/cases/{id}/consents/{consent}/withdraw")
                 .route(web::post().to(case::withdraw_consent)),
         )
+        .service(web::resource("/cases/{id}/assignment").route(web::post().to(case::assign)))
+        .service(web::resource("/cases/{id}/legal-hold").route(web::post().to(case::place_hold)))
+        .service(
+            web::resource("/cases/{id}/legal-hold/lift").route(web::post().to(case::lift_hold)),
+        )
+        .service(web::resource("/cases/{id}/erasure").route(web::post().to(case::request_erasure)))
         .service(
             web::resource("/cases/{id}/break-glass")
                 .route(web::get().to(case::break_glass_form))
@@ -145,6 +152,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::resource("/enrol")
                 .route(web::get().to(enrol::form))
                 .route(web::post().to(enrol::confirm)),
+        )
+        .service(web::resource("/break-glass").route(web::get().to(supervise::grants)))
+        .service(web::resource("/break-glass/{id}/review").route(web::post().to(supervise::review)))
+        .service(web::resource("/erasure-requests").route(web::get().to(supervise::erasures)))
+        .service(
+            web::resource("/erasure-requests/{id}/{decision}")
+                .route(web::post().to(supervise::decide)),
         )
         .service(web::resource("/audit").route(web::get().to(audit::log)))
         .service(web::resource("/audit/records/{type}/{id}").route(web::get().to(audit::record)))
@@ -319,6 +333,8 @@ const NAV: &[(&str, &str, domain::policy::Action)] = {
         ("/calls", "nav-calls", CallList),
         ("/cases", "nav-cases", CaseList),
         ("/referrals", "nav-referrals", ReferralList),
+        ("/break-glass", "nav-break-glass", BreakGlassReview),
+        ("/erasure-requests", "nav-erasures", CaseErasureDecide),
         ("/audit", "nav-audit", AuditRead),
     ]
 };

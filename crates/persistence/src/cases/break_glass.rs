@@ -3,6 +3,30 @@
 use super::*;
 
 /// A break-glass use as supervisors review it.
+/// A supervisor's review of a break-glass use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Justified,
+    Flagged,
+}
+
+impl Verdict {
+    pub fn parse(text: &str) -> Option<Verdict> {
+        match text {
+            "justified" => Some(Verdict::Justified),
+            "flagged" => Some(Verdict::Flagged),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Justified => "justified",
+            Verdict::Flagged => "flagged",
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct GrantView {
     pub id: String,
@@ -16,6 +40,8 @@ pub struct GrantView {
     pub expires_at: i64,
     pub reviewed_by: Option<String>,
     pub reviewed_at: Option<i64>,
+    /// `justified` or `flagged`, once reviewed.
+    pub review_verdict: Option<String>,
 }
 
 impl Vault {
@@ -169,6 +195,7 @@ impl Vault {
                     break_glass_grants::expires_at,
                     break_glass_grants::reviewed_by,
                     break_glass_grants::reviewed_at,
+                    break_glass_grants::review_verdict,
                 ))
                 .into_boxed();
             match reviewed {
@@ -189,6 +216,7 @@ impl Vault {
                 i64,
                 Option<String>,
                 Option<i64>,
+                Option<String>,
             )> = q
                 .order_by((
                     break_glass_grants::granted_at.desc(),
@@ -209,6 +237,7 @@ impl Vault {
                 expires_at,
                 reviewed_by,
                 reviewed_at,
+                review_verdict,
             ) in rows
             {
                 let justification = match self.data_key(conn, &case_id) {
@@ -232,6 +261,7 @@ impl Vault {
                     expires_at,
                     reviewed_by,
                     reviewed_at,
+                    review_verdict,
                 });
             }
             self.record(
@@ -247,12 +277,14 @@ impl Vault {
         })?)
     }
 
-    /// Marks a break-glass use as reviewed.
+    /// Marks a break-glass use as reviewed: justified, or flagged for follow-up (recorded as
+    /// `break_glass.flag`, so an auditor finds the flagged uses by action).
     pub fn review_break_glass(
         &self,
         db: &Database,
         actor: &Actor,
         grant_id: &str,
+        verdict: Verdict,
     ) -> Result<(), AuthError> {
         let rule = self.authorize(
             db,
@@ -277,6 +309,7 @@ impl Vault {
             .set((
                 break_glass_grants::reviewed_by.eq(Some(&actor.user_id)),
                 break_glass_grants::reviewed_at.eq(Some(now_micros())),
+                break_glass_grants::review_verdict.eq(Some(verdict.as_str())),
             ))
             .execute(conn)?;
             if updated == 0 {
@@ -287,9 +320,12 @@ impl Vault {
                 &AuditEvent {
                     record_type: Some("break_glass".into()),
                     record_id: Some(grant_id.to_string()),
-                    fields: vec!["reviewed_at".into()],
+                    fields: vec!["reviewed_at".into(), "review_verdict".into()],
                     rule: Some(rule.into()),
-                    ..actor.event("break_glass.review")
+                    ..actor.event(match verdict {
+                        Verdict::Justified => "break_glass.review",
+                        Verdict::Flagged => "break_glass.flag",
+                    })
                 },
             )?;
             Ok(Ok(()))

@@ -28,7 +28,7 @@ use self::{
 };
 
 pub(crate) use access::CaseForReferral;
-pub use break_glass::GrantView;
+pub use break_glass::{GrantView, Verdict};
 pub(crate) use consents::{live, ConsentRow};
 pub use list::{CaseFilter, CaseHit, ListedCase};
 pub(crate) use notes::open_revision;
@@ -52,7 +52,7 @@ use crate::identity::{Actor, AuthSettings, Claim, SessionCheck};
 use crate::prepared::{write, Prepared, Write};
 use crate::schema::{
     break_glass_grants, calls, case_consents, case_note_revisions, case_notes, case_plan_items,
-    cases, data_keys, sessions, users,
+    cases, data_keys, legal_holds, sessions, users,
 };
 use crate::vault::{FieldContext, KeyRow};
 use crate::{AuditEvent, Database, DbConnection, DbError, Vault};
@@ -347,6 +347,8 @@ pub struct CaseFile {
     pub calls: Vec<LinkedCall>,
     /// Read under a break-glass grant that ends at this time.
     pub break_glass_until: Option<i64>,
+    /// Under a legal hold: retention and erasure skip it.
+    pub legal_hold: bool,
     /// When the case's personal data was erased (only its statistical facts remain).
     pub erased_at: Option<i64>,
 }

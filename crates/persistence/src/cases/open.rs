@@ -180,6 +180,26 @@ impl Vault {
         ))
     }
 
+    /// Who a case the actor may assign can go to: the active case workers and supervisors (id
+    /// and login, by login), for the assignment form.
+    pub fn assignees(
+        &self,
+        db: &Database,
+        actor: &Actor,
+        case_id: &str,
+    ) -> Result<Vec<(String, String)>, AuthError> {
+        self.case_for(db, actor, Action::CaseAssign, case_id)?;
+        Ok(db.with_conn(|conn| {
+            Ok(users::table
+                .filter(users::status.eq("active"))
+                .filter(users::role.eq_any(["case_worker", "supervisor"]))
+                .select((users::id, users::login))
+                .order_by(users::login)
+                .limit(500)
+                .load(conn)?)
+        })?)
+    }
+
     /// Opens a case, optionally from a call (its statistical fields carried over, the call
     /// linked). A case worker's case is theirs; a counselor's waits, unassigned, for a
     /// supervisor; a supervisor may name the case worker. Returns (id, reference).
