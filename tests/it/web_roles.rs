@@ -472,6 +472,31 @@ both!(a_supervisor_supervises_from_the_pages, |db: TestDb| {
         &[("form_token", &token), ("verdict", "justified")],
     );
     assert_eq!(twice.status, 409);
+    // Overdue follow-ups across case workers: a plan item of the worker's other case, due
+    // long ago, with who has the case; a case with nothing due is not there.
+    let late = case_with_profile(&staff, &format!("{canary}-3"));
+    ok(
+        &post(
+            &staff,
+            "case_worker",
+            &format!("/api/v1/cases/{late}/plan"),
+            json!({ "domain": "housing", "goal": format!("{canary}-rent"), "due_on": "2026-01-15" }),
+        ),
+        201,
+    );
+    let overdue = sup.get("/follow-ups");
+    assert_eq!(overdue.status, 200, "{}", overdue.text());
+    let text = overdue.text();
+    assert!(
+        text.contains(&format!("href=\"/cases/{late}\""))
+            && !text.contains(&format!("href=\"{path}\""))
+    );
+    assert!(text.contains("2026-01-15") && text.contains("<td>case-worker-user</td>"));
+    assert!(!text.contains(&canary), "no content on the list");
+    assert!(worker
+        .get("/follow-ups")
+        .text()
+        .contains(&format!("href=\"/cases/{late}\"")));
     // Nobody else has these queues.
     assert_eq!(worker.get("/break-glass").status, 403);
     assert_eq!(worker.get("/erasure-requests").status, 403);
@@ -480,3 +505,60 @@ both!(a_supervisor_supervises_from_the_pages, |db: TestDb| {
         "a canary reached the log"
     );
 });
+
+both!(
+    the_statistics_dashboard_publishes_as_the_api,
+    |db: TestDb| {
+        let staff = staff_with(&db, &[]);
+        for _ in 0..3 {
+            case_with_profile(&staff, "CNRY-stats");
+        }
+        let mut sup = Browser::new(&staff.server);
+        assert_eq!(sup.sign_in("supervisor-user", PASSWORD, "").status, 303);
+        let reads = count_events(&db, "stats.read");
+        let page = sup.get("/stats");
+        assert_eq!(page.status, 200, "{}", page.text());
+        assert_eq!(
+            count_events(&db, "stats.read"),
+            reads + 1,
+            "one event per view"
+        );
+        let text = page.text();
+        for chart in ["calls-by-topic", "cases-by-exploitation", "referral-funnel"] {
+            assert!(text.contains(&format!("id=\"{chart}\"><svg")), "{chart}");
+        }
+        assert!(text.contains("id=\"table-cases_by_status\""));
+        // The k rule: three cases are below k (5), so the status table shows them suppressed,
+        // exactly as the API publishes it.
+        let api = ok(
+            &get(&staff, "supervisor", "/api/v1/stats/cases_by_status"),
+            200,
+        );
+        assert_eq!(api["total"], "suppressed", "{api}");
+        assert!(text.contains("<td>приховано</td>"));
+        assert!(
+            !text.contains("<td>3</td>"),
+            "a count below k is never shown"
+        );
+        // A wrong day is named; the printable report is the API's document.
+        let wrong = sup.get("/stats?from=yesterday");
+        assert_eq!(wrong.status, 422);
+        assert!(wrong.text().contains("href=\"#from\""));
+        let before = sup.get("/stats?from=2026-12-01&to=2026-11-01");
+        assert_eq!(before.status, 422, "to before from");
+        let report = sup.get("/stats/report?from=2026-01-01&to=2026-12-31");
+        assert_eq!(report.status, 200);
+        assert!(report.text().starts_with("<!DOCTYPE html>") && report.text().contains("<svg"));
+        let api_report = get(
+            &staff,
+            "supervisor",
+            "/api/v1/stats/report?from=2026-01-01&to=2027-01-01",
+        );
+        assert_eq!(report.text(), api_report.text(), "the same document");
+        // Counselors, case workers, auditors and partners have no statistics.
+        let mut worker = Browser::new(&staff.server);
+        assert_eq!(worker.sign_in("case-worker-user", PASSWORD, "").status, 303);
+        assert_eq!(worker.get("/stats").status, 403);
+        assert!(!worker.get("/cases").text().contains("href=\"/stats\""));
+    }
+);

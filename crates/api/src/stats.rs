@@ -425,6 +425,120 @@ const LISTED: [&str; 4] = [
     "plan_items",
 ];
 
+/// The report's tables for a period: the charts' tables, then the listed ones, counted under
+/// one policy decision and one audit event; with the period and k they were published for.
+pub(crate) struct Report {
+    pub tables: Vec<domain::stats::Table>,
+    pub from: i64,
+    pub to: i64,
+    pub k: u64,
+}
+
+impl Report {
+    /// Counts the report's tables for `params` (the period and k only).
+    pub(crate) fn count(
+        vault: &persistence::Vault,
+        s: &crate::Services,
+        actor: &persistence::identity::Actor,
+        params: StatsParams,
+    ) -> Result<Report, ApiError> {
+        let head = parse("calls", params, s.stats)?;
+        let (from, to, k) = (head.query.from, head.query.to, head.k);
+        let query = |table: &str| StatsQuery {
+            table: table.to_string(),
+            from,
+            to,
+            period: Period::Month,
+            by: "topic".into(),
+        };
+        let queries: Vec<StatsQuery> = CHARTS
+            .iter()
+            .map(|(_, table, _)| query(table))
+            .chain(LISTED.iter().map(|table| query(table)))
+            .collect();
+        let tables = vault.stats_tables(&s.db, actor, &queries)?;
+        Ok(Report {
+            tables,
+            from,
+            to,
+            k,
+        })
+    }
+
+    /// The charts (their id and SVG), each of its table protected by the k rule.
+    pub(crate) fn charts(&self) -> Vec<(&'static str, String)> {
+        CHARTS
+            .iter()
+            .zip(&self.tables)
+            .map(|((name, table, title), counted)| {
+                let published = protect(counted, self.k);
+                let chart = match *table {
+                    "calls" => stacked_chart(title, &published),
+                    "referrals_by_service" => bar_chart(title, &transpose(&published), None),
+                    _ => bar_chart(title, &published, None),
+                };
+                (*name, chart)
+            })
+            .collect()
+    }
+
+    /// The listed tables (name, protected).
+    pub(crate) fn listed(&self) -> Vec<(&'static str, Published)> {
+        LISTED
+            .iter()
+            .zip(&self.tables[CHARTS.len()..])
+            .map(|(table, counted)| (*table, protect(counted, self.k)))
+            .collect()
+    }
+
+    /// The printable HTML document (its own inline style, no script).
+    pub(crate) fn response(&self) -> HttpResponse {
+        let day = |us: i64| {
+            chrono::DateTime::from_timestamp_micros(us)
+                .map(|t| t.format("%Y-%m-%d").to_string())
+                .unwrap_or_default()
+        };
+        let mut body = String::new();
+        for (name, chart) in self.charts() {
+            body.push_str(&format!("<figure id=\"{name}\">{chart}</figure>"));
+        }
+        for (table, published) in self.listed() {
+            body.push_str(&html_table(table, &published));
+        }
+        let html = format!(
+            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Hotline report {f} to {t}</title>\
+             <style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}}table{{border-collapse:collapse;margin:1em 0}}\
+             td,th{{border:1px solid #ccc;padding:.2em .5em;text-align:right}}@media print{{figure{{break-inside:avoid}}}}</style></head>\
+             <body><h1>Hotline report</h1><p>From {f} to {t} (the day before). Every count below {k} is suppressed, and others where \
+             needed so that none can be worked out; figures come only from statistical fields.</p>{body}</body></html>\n",
+            f = day(self.from),
+            t = day(self.to),
+            k = self.k,
+        );
+        HttpResponse::Ok()
+            .content_type("text/html; charset=utf-8")
+            .insert_header((
+                "Content-Security-Policy",
+                "default-src 'none'; style-src 'unsafe-inline'",
+            ))
+            .body(html)
+    }
+}
+
+impl StatsParams {
+    /// The parameters of a period (days as YYYY-MM-DD), the rest as the defaults.
+    pub(crate) fn period(from: Option<String>, to: Option<String>) -> Self {
+        StatsParams {
+            from,
+            to,
+            period: None,
+            by: None,
+            k: None,
+            format: None,
+        }
+    }
+}
+
 #[utoipa::path(get, path = "/api/v1/stats/report", tag = "statistics", security(("bearer" = [])), params(StatsParams),
     responses((status = 200, description = "A printable HTML report of the period for donors: the protected tables and charts", body = String, content_type = "text/html"),
               (status = 401, description = "Not signed in"), (status = 403, description = "Supervisors and admins only")))]
@@ -432,58 +546,8 @@ pub(crate) async fn report(
     session: Session,
     params: web::Query<StatsParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let (tables, from, to, k) = session
-        .run(move |vault, s, actor| {
-            let head = parse("calls", params.into_inner(), s.stats)?;
-            let (from, to, k) = (head.query.from, head.query.to, head.k);
-            // Every table of the report under one policy decision and one audit event.
-            let query = |table: &str| StatsQuery {
-                table: table.to_string(),
-                from,
-                to,
-                period: Period::Month,
-                by: "topic".into(),
-            };
-            let queries: Vec<StatsQuery> = CHARTS
-                .iter()
-                .map(|(_, table, _)| query(table))
-                .chain(LISTED.iter().map(|table| query(table)))
-                .collect();
-            Ok((vault.stats_tables(&s.db, actor, &queries)?, from, to, k))
-        })
+    let report = session
+        .run(move |vault, s, actor| Report::count(vault, s, actor, params.into_inner()))
         .await?;
-    let day = |us: i64| {
-        chrono::DateTime::from_timestamp_micros(us)
-            .map(|t| t.format("%Y-%m-%d").to_string())
-            .unwrap_or_default()
-    };
-    let mut body = String::new();
-    for ((name, table, title), counted) in CHARTS.iter().zip(&tables) {
-        let published = protect(counted, k);
-        let chart = match *table {
-            "calls" => stacked_chart(title, &published),
-            "referrals_by_service" => bar_chart(title, &transpose(&published), None),
-            _ => bar_chart(title, &published, None),
-        };
-        body.push_str(&format!("<figure id=\"{name}\">{chart}</figure>"));
-    }
-    for (table, counted) in LISTED.iter().zip(&tables[CHARTS.len()..]) {
-        body.push_str(&html_table(table, &protect(counted, k)));
-    }
-    let html = format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Hotline report {f} to {t}</title>\
-         <style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}}table{{border-collapse:collapse;margin:1em 0}}\
-         td,th{{border:1px solid #ccc;padding:.2em .5em;text-align:right}}@media print{{figure{{break-inside:avoid}}}}</style></head>\
-         <body><h1>Hotline report</h1><p>From {f} to {t} (the day before). Every count below {k} is suppressed, and others where \
-         needed so that none can be worked out; figures come only from statistical fields.</p>{body}</body></html>\n",
-        f = day(from),
-        t = day(to),
-    );
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .insert_header((
-            "Content-Security-Policy",
-            "default-src 'none'; style-src 'unsafe-inline'",
-        ))
-        .body(html))
+    Ok(report.response())
 }

@@ -1,6 +1,8 @@
 //! The case worker's list: my cases, newest first, keyset-paged (a page costs the same however
 //! many cases there are), with status and risk. No personal content is on this page.
 
+use std::collections::HashMap;
+
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
@@ -33,6 +35,8 @@ pub(crate) struct Row {
     /// The next follow-up due (`YYYY-MM-DD`), and whether that day has passed.
     pub follow_up: Option<String>,
     pub overdue: bool,
+    /// Who has the case (a supervisor's lists).
+    pub assignee: Option<String>,
 }
 
 /// What the page and its partial show: the cases and the link to the next page.
@@ -93,7 +97,7 @@ pub(crate) async fn mine(page: Page, req: HttpRequest) -> Result<HttpResponse, P
         .run(move |vault, s, actor| {
             let all = actor.role == Role::Supervisor;
             if wrong {
-                return Ok((Vec::new(), all));
+                return Ok(((Vec::new(), Default::default()), all));
             }
             let filter = CaseFilter {
                 status,
@@ -105,14 +109,17 @@ pub(crate) async fn mine(page: Page, req: HttpRequest) -> Result<HttpResponse, P
                 before: cursor::parse(after)?,
                 limit: PAGE,
             };
-            Ok((vault.list_cases(&s.db, actor, &filter)?, all))
+            let cases = vault.list_cases(&s.db, actor, &filter)?;
+            let logins = assignees(vault, s, all, &cases)?;
+            Ok(((cases, logins), all))
         })
         .await?;
+    let (cases, logins) = cases;
     let next = cursor::next(&cases, PAGE, |c| (c.summary.opened_at, &c.summary.id))
         .map(|cursor| next_href(&form, &cursor));
     let today = super::day(persistence::now_micros());
     let list = CaseList {
-        rows: cases.into_iter().map(|c| row(c, &today)).collect(),
+        rows: cases.into_iter().map(|c| row(c, &today, &logins)).collect(),
         next,
         statuses: &vocabulary::CASE_STATUS,
         risks: &vocabulary::RISK_LEVEL,
@@ -140,12 +147,60 @@ fn next_href(form: &Fields, cursor: &str) -> String {
     format!("/cases?{}", query.finish())
 }
 
-fn row(c: ListedCase, today: &str) -> Row {
+/// The logins of who has these cases, for a supervisor's list (none for a case worker's own).
+fn assignees(
+    vault: &persistence::Vault,
+    s: &crate::Services,
+    all: bool,
+    cases: &[ListedCase],
+) -> Result<HashMap<String, String>, crate::ApiError> {
+    if !all {
+        return Ok(HashMap::new());
+    }
+    let ids: Vec<&str> = cases
+        .iter()
+        .filter_map(|c| c.summary.assigned_to.as_deref())
+        .collect();
+    Ok(vault.logins(&s.db, &ids)?)
+}
+
+#[derive(Template)]
+#[template(path = "follow_ups.html")]
+struct OverduePage {
+    f: Frame,
+    list: CaseList,
+}
+
+/// `GET /follow-ups`: the cases with something overdue, the most overdue first: a
+/// supervisor's across every case worker (who has each is shown), a case worker's own.
+pub(crate) async fn overdue(page: Page) -> Result<HttpResponse, PageError> {
+    let today = super::day(persistence::now_micros());
+    let day = today.clone();
+    let (f, (cases, logins, all), _) = page
+        .run(move |vault, s, actor| {
+            let all = actor.role == Role::Supervisor;
+            let cases = vault.overdue_cases(&s.db, actor, &day)?;
+            let logins = assignees(vault, s, all, &cases)?;
+            Ok((cases, logins, all))
+        })
+        .await?;
+    let list = CaseList {
+        rows: cases.into_iter().map(|c| row(c, &today, &logins)).collect(),
+        next: None,
+        statuses: &vocabulary::CASE_STATUS,
+        risks: &vocabulary::RISK_LEVEL,
+        all,
+    };
+    Ok(render(StatusCode::OK, &OverduePage { f, list }))
+}
+
+fn row(c: ListedCase, today: &str, logins: &HashMap<String, String>) -> Row {
     let ListedCase {
         summary: c,
         next_follow_up,
     } = c;
     Row {
+        assignee: c.assigned_to.as_ref().and_then(|a| logins.get(a).cloned()),
         overdue: next_follow_up.as_deref().is_some_and(|d| d < today),
         follow_up: next_follow_up,
         id: c.id,

@@ -201,6 +201,8 @@ mod tests {
                         "erasures-",
                         "hold-",
                         "queue-",
+                        "stats-",
+                        "follow-ups-",
                     ]
                     .iter()
                     .any(|p| part.starts_with(p) && part.len() > p.len())

@@ -19,6 +19,7 @@ mod form;
 pub(crate) mod i18n;
 mod referrals;
 mod sign_in;
+mod stats;
 mod supervise;
 
 use std::future::{ready, Ready};
@@ -107,6 +108,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/desk/lookup").route(web::post().to(desk::lookup)))
         .service(web::resource("/calls").route(web::get().to(calls::list)))
         .service(web::resource("/cases").route(web::get().to(cases::mine)))
+        .service(web::resource("/follow-ups").route(web::get().to(cases::overdue)))
         .service(web::resource("/cases/{id}").route(web::get().to(case::show)))
         .service(
             web::resource("/cases/{id}/edit")
@@ -160,6 +162,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::resource("/erasure-requests/{id}/{decision}")
                 .route(web::post().to(supervise::decide)),
         )
+        .service(web::resource("/stats").route(web::get().to(stats::dashboard)))
+        .service(web::resource("/stats/report").route(web::get().to(stats::report)))
         .service(web::resource("/audit").route(web::get().to(audit::log)))
         .service(web::resource("/audit/records/{type}/{id}").route(web::get().to(audit::record)))
         .service(web::resource("/audit/anomalies").route(web::get().to(audit::anomalies)))
@@ -273,6 +277,16 @@ impl Frame {
     }
 }
 
+/// The message key of a statistics table's title.
+pub(crate) fn stats_key(table: &str) -> &'static str {
+    match table {
+        "cases_by_status" => "stats-cases-by-status",
+        "cases_by_gender_and_age" => "stats-cases-by-gender-and-age",
+        "referrals_by_service" => "stats-referrals-by-service",
+        _ => "stats-plan-items",
+    }
+}
+
 /// A day of a time in microseconds, as pages show it (`2026-12-06`).
 pub(crate) fn day(us: i64) -> String {
     crate::calls::rfc3339(us)
@@ -332,9 +346,11 @@ const NAV: &[(&str, &str, domain::policy::Action)] = {
         ("/desk", "nav-desk", CallCreate),
         ("/calls", "nav-calls", CallList),
         ("/cases", "nav-cases", CaseList),
+        ("/follow-ups", "nav-follow-ups", CaseList),
         ("/referrals", "nav-referrals", ReferralList),
         ("/break-glass", "nav-break-glass", BreakGlassReview),
         ("/erasure-requests", "nav-erasures", CaseErasureDecide),
+        ("/stats", "nav-stats", StatsRead),
         ("/audit", "nav-audit", AuditRead),
     ]
 };

@@ -85,6 +85,81 @@ impl Vault {
     }
 }
 
+impl Vault {
+    /// The cases with something overdue (an open plan item due, or an open referral's
+    /// follow-up, before `today`), the most overdue first, each with its earliest overdue
+    /// date: a supervisor's across every case worker, a case worker's own. Audited as the
+    /// case list it is (no personal content).
+    pub fn overdue_cases(
+        &self,
+        db: &Database,
+        actor: &Actor,
+        today: &str,
+    ) -> Result<Vec<ListedCase>, AuthError> {
+        use crate::schema::{case_plan_items as plan, referrals};
+        use diesel::dsl::min;
+        let rule = self.authorize(db, actor, Action::CaseList, Relation::NoObject, None)?;
+        let rows = db.with_conn(|conn| {
+            let plan_due: Vec<(String, Option<String>)> = plan::table
+                .filter(plan::status.eq_any(["planned", "in_progress"]))
+                .filter(plan::due_on.lt(today))
+                .group_by(plan::case_id)
+                .select((plan::case_id, min(plan::due_on)))
+                .limit(1000)
+                .load(conn)?;
+            let referral_due: Vec<(String, Option<String>)> = referrals::table
+                .filter(referrals::status.eq_any(crate::referrals::OPEN))
+                .filter(referrals::follow_up_on.lt(today))
+                .group_by(referrals::case_id)
+                .select((referrals::case_id, min(referrals::follow_up_on)))
+                .limit(1000)
+                .load(conn)?;
+            let mut due = std::collections::HashMap::new();
+            for (case_id, date) in plan_due.into_iter().chain(referral_due) {
+                let Some(date) = date else { continue };
+                due.entry(case_id)
+                    .and_modify(|d: &mut String| {
+                        if date < *d {
+                            *d = date.clone();
+                        }
+                    })
+                    .or_insert(date);
+            }
+            let ids: Vec<&String> = due.keys().collect();
+            let mut q = cases::table
+                .filter(cases::id.eq_any(ids))
+                .select(CaseSummary::as_select())
+                .into_boxed();
+            if actor.role != Role::Supervisor {
+                q = q.filter(cases::assigned_to.eq(actor.user_id.clone()));
+            }
+            let found: Vec<CaseSummary> = q.load(conn)?;
+            let mut listed: Vec<ListedCase> = found
+                .into_iter()
+                .map(|summary| ListedCase {
+                    next_follow_up: due.remove(&summary.id),
+                    summary,
+                })
+                .collect();
+            listed.sort_by(|a, b| {
+                (&a.next_follow_up, &a.summary.reference)
+                    .cmp(&(&b.next_follow_up, &b.summary.reference))
+            });
+            Ok(listed)
+        })?;
+        self.record_durably(
+            db,
+            AuditEvent {
+                record_type: Some("case".into()),
+                rule: Some(rule.into()),
+                purpose: Some("overdue".into()),
+                ..actor.event("case.list")
+            },
+        )?;
+        Ok(rows)
+    }
+}
+
 /// The next follow-up of each of `cases` that has one: two grouped queries over this page's
 /// cases only (indexed by case), so the list's cost does not grow with the organisation.
 fn next_follow_ups(

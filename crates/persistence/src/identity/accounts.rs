@@ -119,6 +119,25 @@ pub struct UserSummary {
 }
 
 impl Vault {
+    /// The logins of these staff accounts, by id: for the lists that say who has a case (staff
+    /// names only; nothing about anyone the hotline serves).
+    pub fn logins(
+        &self,
+        db: &Database,
+        ids: &[&str],
+    ) -> Result<std::collections::HashMap<String, String>, DbError> {
+        if ids.is_empty() {
+            return Ok(Default::default());
+        }
+        db.with_conn(|conn| {
+            let rows: Vec<(String, String)> = users::table
+                .filter(users::id.eq_any(ids))
+                .select((users::id, users::login))
+                .load(conn)?;
+            Ok(rows.into_iter().collect())
+        })
+    }
+
     /// How many staff accounts exist (any status).
     pub fn user_count(&self, db: &Database) -> Result<i64, DbError> {
         db.with_conn(|conn| Ok(users::table.count().get_result(conn)?))
