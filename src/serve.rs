@@ -75,6 +75,7 @@ pub(crate) fn serve(config: &Config, production: bool) -> Result<(), String> {
         cases: config.case_settings(),
         referrals: config.referral_settings(),
         stats: config.stats_settings(),
+        retention: config.retention_settings(),
         web: config.web_settings(),
         login_permits: tokio::sync::Semaphore::new(config.auth.max_concurrent_logins),
     };

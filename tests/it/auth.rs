@@ -1290,6 +1290,12 @@ both!(
             ("POST", "/api/v1/admin/users/{id}/unlock", Only(ADMIN), None),
             (
                 "POST",
+                "/api/v1/admin/users/{id}/reset-second-factor",
+                Only(ADMIN),
+                None,
+            ),
+            (
+                "POST",
                 "/api/v1/admin/users/{id}/role",
                 Only(ADMIN),
                 Some(json!({ "role": "case_worker" })),

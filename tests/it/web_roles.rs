@@ -562,3 +562,216 @@ both!(
         assert!(!worker.get("/cases").text().contains("href=\"/stats\""));
     }
 );
+
+both!(an_admin_keeps_accounts_and_the_directory, |db: TestDb| {
+    let staff = staff_with(&db, &[("HOTLINE_LOG", "trace")]);
+    add_shelter(&staff);
+    let canary = format!("CNRY-{}", crate::support::unique_suffix());
+    let case_id = case_with_profile(&staff, &canary);
+    let mut admin = Browser::new(&staff.server);
+    assert_eq!(admin.sign_in("admin-user", PASSWORD, "").status, 303);
+    let page = admin.get("/admin/users");
+    assert_eq!(page.status, 200, "{}", page.text());
+    assert!(page.text().contains("id=\"user-case-worker-user\""));
+    let token = admin.form_token("/admin/users");
+
+    // A new account: a wrong login is named and the passphrase never comes back; then made.
+    let secret = format!("{canary}-passphrase of hers");
+    let wrong = admin.post(
+        "/admin/users",
+        &[
+            ("form_token", &token),
+            ("login", "no spaces allowed"),
+            ("role", "case_worker"),
+            ("organisation_id", ""),
+            ("password", &secret),
+        ],
+    );
+    assert_eq!(wrong.status, 422, "{}", wrong.text());
+    assert!(wrong.text().contains("href=\"#login\"") && !wrong.text().contains(&secret));
+    let made = admin.post(
+        "/admin/users",
+        &[
+            ("form_token", &token),
+            ("login", "olena"),
+            ("role", "case_worker"),
+            ("organisation_id", ""),
+            ("password", PASSWORD),
+        ],
+    );
+    assert_eq!(made.status, 303, "{}", made.text());
+    let text = admin.get("/admin/users?done=created").text();
+    assert!(text.contains("id=\"user-olena\"") && text.contains("id=\"saved\""));
+    let olena = crate::auth::login(&staff.server, "olena", PASSWORD);
+    assert_eq!(olena.status, 200, "{}", olena.text());
+    let taken = admin.post(
+        "/admin/users",
+        &[
+            ("form_token", &token),
+            ("login", "olena"),
+            ("role", "case_worker"),
+            ("organisation_id", ""),
+            ("password", PASSWORD),
+        ],
+    );
+    assert_eq!(taken.status, 409);
+
+    // Disable (her session ends at once), enable, change the role, reset a second factor.
+    let id = |text: &str, login: &str| {
+        let row = text.split(&format!("id=\"user-{login}\"")).nth(1).unwrap();
+        row.split("/admin/users/")
+            .nth(1)
+            .unwrap()
+            .split('/')
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    let olena_id = id(&text, "olena");
+    let (access, _) = crate::auth::tokens(&olena);
+    let disabled = admin.post(
+        &format!("/admin/users/{olena_id}/disable"),
+        &[("form_token", &token)],
+    );
+    assert_eq!(disabled.status, 303, "{}", disabled.text());
+    assert_eq!(
+        crate::auth::me(&staff.server, &access).status,
+        401,
+        "her session ended"
+    );
+    assert!(admin.get("/admin/users").text().contains("/enable\""));
+    assert_eq!(
+        admin
+            .post(
+                &format!("/admin/users/{olena_id}/enable"),
+                &[("form_token", &token)]
+            )
+            .status,
+        303
+    );
+    let promoted = admin.post(
+        &format!("/admin/users/{olena_id}/role"),
+        &[("form_token", &token), ("role", "supervisor")],
+    );
+    assert_eq!(promoted.status, 303, "{}", promoted.text());
+    assert_eq!(
+        admin
+            .post(
+                &format!("/admin/users/{olena_id}/role"),
+                &[("form_token", &token), ("role", "king")]
+            )
+            .status,
+        422
+    );
+    crate::web::enrol_totp(&staff.server, "olena");
+    let text = admin.get("/admin/users").text();
+    assert!(text.contains(&format!("/admin/users/{olena_id}/reset-second-factor")));
+    let reset = admin.post(
+        &format!("/admin/users/{olena_id}/reset-second-factor"),
+        &[("form_token", &token)],
+    );
+    assert_eq!(reset.status, 303, "{}", reset.text());
+    assert_eq!(count_events(&db, "user.reset_totp"), 1);
+    assert!(!admin
+        .get("/admin/users")
+        .text()
+        .contains(&format!("/admin/users/{olena_id}/reset-second-factor")));
+    // Never one's own account: no buttons, and a forged post is refused by the policy.
+    let list = admin.get("/admin/users").text();
+    let own_row = list
+        .split("id=\"user-admin-user\"")
+        .nth(1)
+        .unwrap()
+        .split("</tr>")
+        .next()
+        .unwrap();
+    assert!(
+        own_row.contains("Ваш власний обліковий запис") && !own_row.contains("<form"),
+        "{own_row}"
+    );
+    let admin_id = &staff.ids["admin"];
+    assert_eq!(
+        admin
+            .post(
+                &format!("/admin/users/{admin_id}/disable"),
+                &[("form_token", &token)]
+            )
+            .status,
+        403
+    );
+
+    // The directory: a CSV previewed (a new organisation, a changed one), nothing saved; a
+    // bad row named by line; then saved; the export neutralises a formula.
+    let header = "organisation,name,notification_email,language,languages,regions,intake_criteria,active,service_type,description";
+    let csv = format!(
+        "{header}\nshelter-1,Притулок «Надія»,intake@shelter-1.example.org,en,uk;en,UA-46;UA-30,Women 18+ and their children,true,shelter,Twenty beds\n\
+         lawyers-1,Lawyers Together,desk@lawyers.example.org,uk,uk,UA-30,Anyone,true,legal,\"=HYPERLINK(\"\"http://evil.example\"\")\"\n"
+    );
+    let before = admin.get("/admin/directory").text();
+    assert!(!before.contains("lawyers-1"));
+    let preview = admin.post(
+        "/admin/directory/preview",
+        &[("form_token", &token), ("csv", &csv)],
+    );
+    assert_eq!(preview.status, 200, "{}", preview.text());
+    let text = preview.text();
+    assert!(text.contains("id=\"import-preview\""));
+    let lawyers = text.split("<code>lawyers-1</code>").nth(1).unwrap();
+    assert!(
+        lawyers.trim_start().starts_with(": нова організація"),
+        "{lawyers}"
+    );
+    let shelter = text.split("<code>shelter-1</code>").nth(1).unwrap();
+    assert!(
+        shelter.contains("Регіони") && shelter.contains("вилучено послуги"),
+        "{shelter}"
+    );
+    assert!(
+        !admin.get("/admin/directory").text().contains("lawyers-1"),
+        "a preview saves nothing"
+    );
+    let bad = admin.post(
+        "/admin/directory/preview",
+        &[
+            ("form_token", &token),
+            (
+                "csv",
+                &format!("{header}\nx y,Name,,uk,uk,UA-30,,maybe,legal,\n"),
+            ),
+        ],
+    );
+    assert_eq!(bad.status, 422);
+    assert!(bad.text().contains("id=\"import-errors\"") && bad.text().contains("line 2"));
+    let saved = admin.post(
+        "/admin/directory/import",
+        &[("form_token", &token), ("csv", &csv)],
+    );
+    assert_eq!(saved.status, 303, "{}", saved.text());
+    assert!(admin.get("/admin/directory").text().contains("lawyers-1"));
+    let export = admin.get("/admin/directory/export");
+    assert_eq!(export.status, 200);
+    assert!(
+        export.text().contains("\"'=HYPERLINK("),
+        "{}",
+        export.text()
+    );
+    assert!(!export.text().contains(",=HYPERLINK") && !export.text().contains(",\"=HYPERLINK"));
+
+    // Retention: the periods as configured and what the next run would erase, audited.
+    let retention = admin.get("/admin/retention");
+    assert_eq!(retention.status, 200, "{}", retention.text());
+    assert!(
+        retention.text().contains("12 місяців після дзвінка")
+            && retention.text().contains("5 років")
+    );
+    assert_eq!(count_events(&db, "retention.read"), 1);
+    assert!(!retention.text().contains(&canary));
+    // An admin never sees case content.
+    assert_eq!(admin.get("/cases").status, 403);
+    assert_eq!(admin.get(&format!("/cases/{case_id}")).status, 404);
+    assert!(!admin.get("/admin/users").text().contains(&canary));
+    assert!(
+        !staff.server.log().contains(&canary),
+        "a canary reached the log"
+    );
+});

@@ -344,3 +344,96 @@ stats-plan-items = Reintegration plan items by area and status
 nav-follow-ups = Overdue
 follow-ups-title = Overdue follow-ups
 follow-ups-help = Cases with an open plan item or a referral's follow-up past its day, the most overdue first.
+nav-users = Staff accounts
+nav-directory = Service directory
+role-counselor = Counselor
+role-case-worker = Case worker
+role-supervisor = Supervisor
+role-auditor = Auditor
+role-admin = Administrator
+role-partner = Partner organisation
+field-role = Role
+field-organisation = Organisation (partners only)
+field-first-password = First passphrase
+users-title = Staff accounts
+users-new = New account
+users-create = Create the account
+users-organisation-help = The directory code of the partner's organisation; empty for hotline staff.
+users-count = { $count ->
+    [one] { $count } account
+   *[other] { $count } accounts
+}
+users-state = State
+users-actions = Actions
+users-active = active
+users-disabled = disabled
+users-locked = locked out
+users-totp = second factor set
+users-no-totp = no second factor
+users-disable = Disable
+users-enable = Enable
+users-unlock = Unlock
+users-reset-totp = Reset the second factor
+users-change-role = Change the role
+users-yourself = Your own account: another admin changes it.
+users-created = The account is created. Give the first passphrase in person; they change it at their first sign-in.
+users-changed = Saved. Their sessions ended where the change needs it.
+directory-title = Service directory
+directory-imported = The directory is imported.
+directory-import = Import a CSV
+directory-import-help = One row per service, with the header organisation,name,notification_email,language,languages,regions,intake_criteria,active,service_type,description; lists separated by semicolons. You see what will change before anything is saved.
+directory-import-bad = Nothing was read: these rows are wrong.
+directory-import-preview = Preview the changes
+directory-import-save = Save these changes
+directory-import-cancel = Cancel
+directory-preview = What the import will change
+directory-new = new organisation
+directory-unchanged = no change
+directory-changes = changes:
+directory-services-added = services added:
+directory-services-removed = services removed:
+directory-count = { $count ->
+    [one] { $count } organisation
+   *[other] { $count } organisations
+}
+directory-export = Download the directory as CSV
+field-csv-file = A CSV file
+field-csv = Or the CSV's text
+field-organisation-name = Organisation
+field-notification-email = Notification address
+field-notification-language = Notification language
+field-regions = Regions
+field-intake-criteria = Intake criteria
+field-active = Active
+field-services = Services
+nav-retention = Retention
+retention-title = Retention
+retention-help = How long personal data is kept. The periods are the deployment's configuration ([retention] in the configuration file, or HOTLINE__RETENTION__* variables): changing them is a reviewed change of the deployment, not a click. The server applies them every retention.run_every_minutes (an hour unless set); statistical facts are kept.
+retention-calls = Details of calls that led to no case
+retention-cases = A closed case's personal data
+retention-audit = Access-log events (reported; the log is append-only)
+retention-months = { $count ->
+    [one] { $count } month after the call
+   *[other] { $count } months after the call
+}
+retention-years = { $count ->
+    [one] { $count } year
+   *[other] { $count } years
+}
+retention-next = What the next run would erase now
+retention-plan-calls = { $count ->
+    [one] the details of { $count } call
+   *[other] the details of { $count } calls
+}
+retention-plan-cases = { $count ->
+    [one] { $count } closed case
+   *[other] { $count } closed cases
+}
+retention-plan-held = { $count ->
+    [one] { $count } case skipped under a legal hold
+   *[other] { $count } cases skipped under a legal hold
+}
+retention-plan-audit = { $count ->
+    [one] { $count } access-log event past its period (kept)
+   *[other] { $count } access-log events past their period (kept)
+}

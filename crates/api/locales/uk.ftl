@@ -354,3 +354,104 @@ stats-plan-items = Пункти плану реінтеграції за сфе�
 nav-follow-ups = Прострочене
 follow-ups-title = Прострочені перевірки
 follow-ups-help = Справи з відкритим пунктом плану чи перевіркою переадресації, строк яких минув; найдавніші першими.
+nav-users = Облікові записи
+nav-directory = Довідник служб
+role-counselor = Консультант
+role-case-worker = Кейс-менеджер
+role-supervisor = Керівник
+role-auditor = Аудитор
+role-admin = Адміністратор
+role-partner = Організація-партнер
+field-role = Роль
+field-organisation = Організація (лише партнери)
+field-first-password = Перша парольна фраза
+users-title = Облікові записи
+users-new = Новий обліковий запис
+users-create = Створити обліковий запис
+users-organisation-help = Код організації партнера в довіднику; порожньо для працівників лінії.
+users-count = { $count ->
+    [one] { $count } обліковий запис
+    [few] { $count } облікові записи
+   *[many] { $count } облікових записів
+}
+users-state = Стан
+users-actions = Дії
+users-active = активний
+users-disabled = вимкнено
+users-locked = заблоковано
+users-totp = другий фактор є
+users-no-totp = без другого фактора
+users-disable = Вимкнути
+users-enable = Увімкнути
+users-unlock = Розблокувати
+users-reset-totp = Скинути другий фактор
+users-change-role = Змінити роль
+users-yourself = Ваш власний обліковий запис: його змінює інший адміністратор.
+users-created = Обліковий запис створено. Передайте першу парольну фразу особисто; її змінюють під час першого входу.
+users-changed = Збережено. Сеанси завершено там, де цього вимагає зміна.
+directory-title = Довідник служб
+directory-imported = Довідник імпортовано.
+directory-import = Імпорт CSV
+directory-import-help = Один рядок на послугу, із заголовком organisation,name,notification_email,language,languages,regions,intake_criteria,active,service_type,description; списки через крапку з комою. Ви побачите зміни, перш ніж щось буде збережено.
+directory-import-bad = Нічого не прочитано: ці рядки хибні.
+directory-import-preview = Переглянути зміни
+directory-import-save = Зберегти ці зміни
+directory-import-cancel = Скасувати
+directory-preview = Що змінить імпорт
+directory-new = нова організація
+directory-unchanged = без змін
+directory-changes = зміни:
+directory-services-added = додано послуги:
+directory-services-removed = вилучено послуги:
+directory-count = { $count ->
+    [one] { $count } організація
+    [few] { $count } організації
+   *[many] { $count } організацій
+}
+directory-export = Завантажити довідник як CSV
+field-csv-file = Файл CSV
+field-csv = Або текст CSV
+field-organisation-name = Організація
+field-notification-email = Адреса для сповіщень
+field-notification-language = Мова сповіщень
+field-regions = Регіони
+field-intake-criteria = Умови прийому
+field-active = Активна
+field-services = Послуги
+nav-retention = Зберігання
+retention-title = Строки зберігання
+retention-help = Скільки зберігаються персональні дані. Строки — це конфігурація розгортання ([retention] у файлі конфігурації або змінні HOTLINE__RETENTION__*): їх змінюють переглянутою зміною розгортання, а не кліком. Сервер застосовує їх що retention.run_every_minutes хвилин (щогодини, якщо не вказано); статистичні факти лишаються.
+retention-calls = Подробиці дзвінків, що не стали справою
+retention-cases = Персональні дані закритої справи
+retention-audit = Події журналу доступу (звітуються; журнал лише доповнюється)
+retention-months = { $count ->
+    [one] { $count } місяць після дзвінка
+    [few] { $count } місяці після дзвінка
+   *[many] { $count } місяців після дзвінка
+}
+retention-years = { $count ->
+    [one] { $count } рік
+    [few] { $count } роки
+   *[many] { $count } років
+}
+retention-next = Що наступний запуск видалив би зараз
+retention-plan-calls = { $count ->
+    [one] подробиці { $count } дзвінка
+    [few] подробиці { $count } дзвінків
+   *[many] подробиці { $count } дзвінків
+}
+retention-plan-cases = { $count ->
+    [one] { $count } закриту справу
+    [few] { $count } закриті справи
+   *[many] { $count } закритих справ
+}
+retention-plan-held = { $count ->
+    [one] { $count } справу пропущено через юридичне утримання
+    [few] { $count } справи пропущено через юридичне утримання
+   *[many] { $count } справ пропущено через юридичне утримання
+}
+retention-plan-audit = { $count ->
+    [one] { $count } подія журналу після строку (зберігається)
+    [few] { $count } події журналу після строку (зберігаються)
+   *[many] { $count } подій журналу після строку (зберігаються)
+}

@@ -115,7 +115,7 @@ pub(crate) async fn create_user(
 }
 
 /// A new user's login and role, or 422 naming every field that is wrong.
-fn login_and_role(login: &str, role: &str) -> Result<(Login, Role), ApiError> {
+pub(crate) fn login_and_role(login: &str, role: &str) -> Result<(Login, Role), ApiError> {
     let mut problems = std::collections::BTreeMap::new();
     let login = Login::parse(login)
         .map_err(|m| problems.insert("login".to_string(), m.to_string()))
@@ -171,6 +171,19 @@ pub(crate) async fn unlock_user(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     update(session, id.into_inner(), || Ok(UserChange::Unlock)).await
+}
+
+#[utoipa::path(post, path = "/api/v1/admin/users/{id}/reset-second-factor", tag = "admin", security(("bearer" = [])), params(("id" = String, Path, description = "User id")),
+    responses((status = 204, description = "The second factor and recovery codes removed, their sessions ended: they enrol again at their next sign-in"), (status = 401, description = "Not signed in"),
+              (status = 403, description = "The policy denies it (never one's own)"), (status = 404, description = "No such user")))]
+pub(crate) async fn reset_second_factor(
+    session: Session,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    update(session, id.into_inner(), || {
+        Ok(UserChange::ResetSecondFactor)
+    })
+    .await
 }
 
 #[utoipa::path(post, path = "/api/v1/admin/users/{id}/role", tag = "admin", security(("bearer" = [])), params(("id" = String, Path, description = "User id")), request_body = RoleChange,

@@ -23,6 +23,7 @@ use utoipa::{Modify, OpenApi};
         crate::admin::disable_user,
         crate::admin::enable_user,
         crate::admin::unlock_user,
+        crate::admin::reset_second_factor,
         crate::admin::change_role,
         crate::admin::events,
         crate::admin::record_history,

@@ -238,7 +238,7 @@ const CSV_HEADER: [&str; 10] = [
 
 /// Reads the directory CSV: one row per service; organisation columns repeat and must agree.
 /// Any bad row fails the whole file, with its line number and reason.
-fn parse_csv(
+pub(crate) fn parse_csv(
     text: &[u8],
 ) -> Result<Vec<OrganisationInput>, std::collections::BTreeMap<String, String>> {
     let mut errors = std::collections::BTreeMap::new();
@@ -267,7 +267,14 @@ fn parse_csv(
                 continue;
             }
         };
-        let col = |n: usize| record.get(n).unwrap_or("").trim().to_string();
+        // The export's guard against formulas undone: `'=x` is read back as `=x`.
+        let col = |n: usize| {
+            let cell = record.get(n).unwrap_or("").trim();
+            match cell.strip_prefix('\'') {
+                Some(rest) if csv_cell(rest).len() != rest.len() => rest.to_string(),
+                _ => cell.to_string(),
+            }
+        };
         let split = |n: usize| -> Vec<String> {
             col(n)
                 .split(';')
@@ -352,24 +359,43 @@ pub(crate) async fn export(session: Session) -> Result<HttpResponse, ApiError> {
     let all = session
         .run(move |vault, s, actor| Ok(vault.export_directory(&s.db, actor)?))
         .await?;
+    directory_csv(&all)
+}
+
+/// A cell as exported: one that a spreadsheet would take for a formula (it begins with `=`,
+/// `+`, `-`, `@`, a tab or a carriage return) gets a leading apostrophe, so opening the export
+/// never runs anything (OWASP CSV injection).
+pub(crate) fn csv_cell(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{text}").into(),
+        _ => text.into(),
+    }
+}
+
+/// The directory as CSV in the import's layout, every cell safe to open in a spreadsheet.
+pub(crate) fn directory_csv(
+    all: &[persistence::directory::OrganisationView],
+) -> Result<HttpResponse, ApiError> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     let fail = |_| ApiError::internal();
     writer.write_record(CSV_HEADER).map_err(fail)?;
     for o in all {
         for svc in &o.services {
+            let (languages, regions) = (o.languages.join(";"), o.regions.join(";"));
+            let row = [
+                o.id.as_str(),
+                &o.name,
+                o.notification_email.as_deref().unwrap_or(""),
+                &o.language,
+                &languages,
+                &regions,
+                &o.intake_criteria,
+                if o.active { "true" } else { "false" },
+                &svc.service_type,
+                &svc.description,
+            ];
             writer
-                .write_record([
-                    o.id.as_str(),
-                    &o.name,
-                    o.notification_email.as_deref().unwrap_or(""),
-                    &o.language,
-                    &o.languages.join(";"),
-                    &o.regions.join(";"),
-                    &o.intake_criteria,
-                    if o.active { "true" } else { "false" },
-                    &svc.service_type,
-                    &svc.description,
-                ])
+                .write_record(row.iter().map(|c| csv_cell(c).into_owned()))
                 .map_err(fail)?;
         }
     }
@@ -797,6 +823,22 @@ mod tests {
             "{errors:?}"
         );
         assert!(super::parse_csv(b"name,organisation\n").is_err());
+    }
+
+    #[test]
+    fn exported_cells_never_start_a_formula_and_read_back_the_same() {
+        for cell in ["=HYPERLINK(\"http://x\")", "+380", "-1", "@SUM(A1)", "\tx"] {
+            let out = super::csv_cell(cell);
+            assert!(out.starts_with('\''), "{cell}");
+            let csv = format!(
+                "organisation,name,notification_email,language,languages,regions,intake_criteria,active,service_type,description\n\
+                 org-1,Org,,uk,uk,UA-46,,true,shelter,\"{}\"\n",
+                out.replace('"', "\"\"")
+            );
+            let orgs = super::parse_csv(csv.as_bytes()).unwrap();
+            assert_eq!(orgs[0].services[0].1, cell.trim(), "{cell}");
+        }
+        assert_eq!(super::csv_cell("Shelter"), "Shelter");
     }
 
     proptest::proptest! {

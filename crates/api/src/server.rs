@@ -22,6 +22,8 @@ pub struct Services {
     pub cases: persistence::cases::CaseSettings,
     pub referrals: persistence::referrals::ReferralSettings,
     pub stats: crate::stats::StatsSettings,
+    /// How long personal data is kept (the admin's retention page shows it).
+    pub retention: persistence::lifecycle::RetentionSettings,
     pub web: crate::web::WebSettings,
     pub login_permits: tokio::sync::Semaphore,
 }
@@ -142,6 +144,10 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .service(
             resource("/api/v1/admin/users/{id}/unlock")
                 .route(web::post().to(crate::admin::unlock_user)),
+        )
+        .service(
+            resource("/api/v1/admin/users/{id}/reset-second-factor")
+                .route(web::post().to(crate::admin::reset_second_factor)),
         )
         .service(
             resource("/api/v1/admin/users/{id}/role")

@@ -130,4 +130,16 @@
     // Any request to the server keeps the session alive; typing alone does not.
     document.addEventListener("submit", arm);
   }
+
+  // A file input that fills a text area (data-fills="id"): the file is read here and its text
+  // sent with the form, so the server takes only plain forms.
+  document.querySelectorAll("input[type=file][data-fills]").forEach(function (input) {
+    input.addEventListener("change", function () {
+      var target = document.getElementById(input.getAttribute("data-fills"));
+      if (!target || !input.files || !input.files[0]) return;
+      input.files[0].text().then(function (text) {
+        target.value = text;
+      });
+    });
+  });
 })();

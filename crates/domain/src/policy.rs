@@ -22,6 +22,8 @@ pub enum Action {
     UserChangeRole,
     /// Lift a lockout after failed sign-ins.
     UserUnlock,
+    /// Remove an account's second factor (a lost phone): they enrol again at their next sign-in.
+    UserResetSecondFactor,
     /// Set an account's e-mail address and language for notifications.
     UserContact,
     /// Read the access log.
@@ -82,16 +84,20 @@ pub enum Action {
     CaseErasureDecide,
     /// Read statistics (disclosure-controlled aggregates; no personal data).
     StatsRead,
+    /// See the retention periods and what the next retention run would erase (references and
+    /// counts only, no content).
+    RetentionRead,
 }
 
 impl Action {
-    pub const ALL: [Action; 36] = [
+    pub const ALL: [Action; 38] = [
         Action::UserCreate,
         Action::UserList,
         Action::UserDisable,
         Action::UserEnable,
         Action::UserChangeRole,
         Action::UserUnlock,
+        Action::UserResetSecondFactor,
         Action::UserContact,
         Action::AuditRead,
         Action::AuditVerify,
@@ -122,6 +128,7 @@ impl Action {
         Action::CaseErasureRequest,
         Action::CaseErasureDecide,
         Action::StatsRead,
+        Action::RetentionRead,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -132,6 +139,7 @@ impl Action {
             Action::UserEnable => "user.enable",
             Action::UserChangeRole => "user.change_role",
             Action::UserUnlock => "user.unlock",
+            Action::UserResetSecondFactor => "user.reset_totp",
             Action::UserContact => "user.contact",
             Action::AuditRead => "audit.read",
             Action::AuditVerify => "audit.verify",
@@ -162,6 +170,7 @@ impl Action {
             Action::CaseErasureRequest => "case.erasure.request",
             Action::CaseErasureDecide => "case.erasure.decide",
             Action::StatsRead => "stats.read",
+            Action::RetentionRead => "retention.read",
         }
     }
 }
@@ -250,6 +259,7 @@ pub const RULES: &[Rule] = &[
     rule("admin_enables_others",             Role::Admin,      Action::UserEnable,     Relation::OtherAccount),
     rule("admin_changes_others_roles",       Role::Admin,      Action::UserChangeRole, Relation::OtherAccount),
     rule("admin_unlocks_others",             Role::Admin,      Action::UserUnlock,     Relation::OtherAccount),
+    rule("admin_resets_others_second_factor", Role::Admin,     Action::UserResetSecondFactor, Relation::OtherAccount),
     rule("admin_sets_own_contact",           Role::Admin,      Action::UserContact,    Relation::OwnAccount),
     rule("admin_sets_others_contact",        Role::Admin,      Action::UserContact,    Relation::OtherAccount),
     rule("auditor_reads_the_log",            Role::Auditor,    Action::AuditRead,      Relation::NoObject),
@@ -327,6 +337,7 @@ pub const RULES: &[Rule] = &[
     rule("supervisor_decides_erasure",       Role::Supervisor, Action::CaseErasureDecide, Relation::NoObject),
     rule("supervisor_reads_statistics",      Role::Supervisor, Action::StatsRead,      Relation::NoObject),
     rule("admin_reads_statistics",           Role::Admin,      Action::StatsRead,      Relation::NoObject),
+    rule("admin_reads_retention",            Role::Admin,      Action::RetentionRead,  Relation::NoObject),
 ];
 
 /// The answer of [`authorize`].
@@ -403,6 +414,7 @@ mod tests {
                 Action::UserEnable,
                 Action::UserDisable,
                 Action::UserUnlock,
+                Action::UserResetSecondFactor,
             ] {
                 assert!(
                     !authorize(role, action, Relation::OwnAccount).is_allowed(),

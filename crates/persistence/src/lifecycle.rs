@@ -88,6 +88,27 @@ fn held_cases(conn: &mut DbConnection) -> Result<Vec<String>, DbError> {
 }
 
 impl Vault {
+    /// The retention plan for an admin's page: allowed by the policy and audited as a read of
+    /// the plan (it names calls and cases by id and reference, nothing of their content).
+    pub fn retention_plan_for(
+        &self,
+        db: &Database,
+        actor: &Actor,
+        settings: &RetentionSettings,
+    ) -> Result<RetentionReport, AuthError> {
+        let rule = self.authorize(db, actor, Action::RetentionRead, Relation::NoObject, None)?;
+        let report = self.retention_plan(db, settings)?;
+        self.record_durably(
+            db,
+            AuditEvent {
+                record_type: Some("retention".into()),
+                rule: Some(rule.into()),
+                ..actor.event("retention.read")
+            },
+        )?;
+        Ok(report)
+    }
+
     /// What retention would erase now: exactly the calls (with personal details, no case) and
     /// the closed cases (not held, not erased) whose time is up.
     pub fn retention_plan(

@@ -71,6 +71,9 @@ pub(crate) const LABELS: &[(&str, &str)] = &[
     ("before", "field-before"),
     ("assigned", "field-assigned"),
     ("assigned_to", "field-assigned-to"),
+    ("role", "field-role"),
+    ("login", "field-login"),
+    ("organisation_id", "field-organisation"),
 ];
 
 /// The form field a rule the vault names is about: `profile.contact.email` is the form's

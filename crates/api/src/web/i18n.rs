@@ -203,6 +203,10 @@ mod tests {
                         "queue-",
                         "stats-",
                         "follow-ups-",
+                        "users-",
+                        "directory-",
+                        "role-",
+                        "retention-",
                     ]
                     .iter()
                     .any(|p| part.starts_with(p) && part.len() > p.len())

@@ -8,6 +8,7 @@
 //!
 //! See docs/web.md: the cookie, the form tokens, the headers, languages and quick exit.
 
+mod admin;
 mod assets;
 mod audit;
 mod calls;
@@ -162,6 +163,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::resource("/erasure-requests/{id}/{decision}")
                 .route(web::post().to(supervise::decide)),
         )
+        .service(
+            web::resource("/admin/users")
+                .route(web::get().to(admin::users))
+                .route(web::post().to(admin::create)),
+        )
+        .service(web::resource("/admin/users/{id}/{change}").route(web::post().to(admin::change)))
+        .service(web::resource("/admin/retention").route(web::get().to(admin::retention)))
+        .service(web::resource("/admin/directory").route(web::get().to(admin::directory)))
+        .service(web::resource("/admin/directory/export").route(web::get().to(admin::export)))
+        .service(web::resource("/admin/directory/{step}").route(web::post().to(admin::import)))
         .service(web::resource("/stats").route(web::get().to(stats::dashboard)))
         .service(web::resource("/stats/report").route(web::get().to(stats::report)))
         .service(web::resource("/audit").route(web::get().to(audit::log)))
@@ -277,6 +288,18 @@ impl Frame {
     }
 }
 
+/// The message key of a role's name.
+pub(crate) fn role_key(role: &str) -> &'static str {
+    match role {
+        "counselor" => "role-counselor",
+        "case_worker" => "role-case-worker",
+        "supervisor" => "role-supervisor",
+        "auditor" => "role-auditor",
+        "admin" => "role-admin",
+        _ => "role-partner",
+    }
+}
+
 /// The message key of a statistics table's title.
 pub(crate) fn stats_key(table: &str) -> &'static str {
     match table {
@@ -351,6 +374,9 @@ const NAV: &[(&str, &str, domain::policy::Action)] = {
         ("/break-glass", "nav-break-glass", BreakGlassReview),
         ("/erasure-requests", "nav-erasures", CaseErasureDecide),
         ("/stats", "nav-stats", StatsRead),
+        ("/admin/users", "nav-users", UserList),
+        ("/admin/directory", "nav-directory", DirectoryManage),
+        ("/admin/retention", "nav-retention", RetentionRead),
         ("/audit", "nav-audit", AuditRead),
     ]
 };

@@ -379,6 +379,7 @@ impl Vault {
             UserChange::Enable => Action::UserEnable,
             UserChange::Role(_) => Action::UserChangeRole,
             UserChange::Unlock => Action::UserUnlock,
+            UserChange::ResetSecondFactor => Action::UserResetSecondFactor,
         };
         let rule = self.authorize(
             db,
@@ -431,6 +432,23 @@ impl Vault {
                         ))
                         .execute(conn)?;
                     "locked_until"
+                }
+                UserChange::ResetSecondFactor => {
+                    diesel::update(users::table.find(user_id))
+                        .set((
+                            users::totp_secret.eq(None::<Vec<u8>>),
+                            users::totp_last_step.eq(None::<i64>),
+                            users::totp_confirmed_at.eq(None::<i64>),
+                            users::updated_at.eq(now),
+                        ))
+                        .execute(conn)?;
+                    diesel::delete(
+                        crate::schema::recovery_codes::table
+                            .filter(crate::schema::recovery_codes::user_id.eq(user_id)),
+                    )
+                    .execute(conn)?;
+                    revoke_sessions(conn, user_id, "second factor reset")?;
+                    "totp_secret"
                 }
             };
             self.record(
@@ -525,6 +543,8 @@ pub enum UserChange {
     Enable,
     Role(Role),
     Unlock,
+    /// Removes the second factor and the recovery codes and ends the sessions (a lost phone).
+    ResetSecondFactor,
 }
 
 /// A contact address and language as stored: the address trimmed and lower-cased, or an error
