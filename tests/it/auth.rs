@@ -1418,7 +1418,8 @@ both!(
             (
                 "POST",
                 "/api/v1/cases/{id}/break-glass",
-                PerRecord,
+                // Only these roles may break the glass at all (asked before the case is).
+                Only(&["counselor", "case_worker"]),
                 Some(
                     json!({ "reason": "other", "justification": "a long enough reason", "password": "x" }),
                 ),

@@ -775,3 +775,244 @@ both!(an_admin_keeps_accounts_and_the_directory, |db: TestDb| {
         "a canary reached the log"
     );
 });
+
+/// Who may open a page.
+enum Access {
+    /// No session needed (sign-in, the language switch, the static files, `/`).
+    Public,
+    /// Any signed-in user, about their own session.
+    AnySignedIn,
+    Only(&'static [&'static str]),
+}
+
+const ALL_ROLES: [&str; 6] = [
+    "counselor",
+    "case_worker",
+    "supervisor",
+    "auditor",
+    "admin",
+    "partner",
+];
+
+/// Who may use each page route (method, path as registered).
+fn page_access(method: &str, path: &str) -> Access {
+    use Access::*;
+    const DESK: &[&str] = &["counselor", "case_worker", "supervisor"];
+    const CASES: &[&str] = &["case_worker", "supervisor"];
+    const SUPERVISOR: &[&str] = &["supervisor"];
+    const ADMIN: &[&str] = &["admin"];
+    const AUDITOR: &[&str] = &["auditor"];
+    match (method, path) {
+        (_, "/" | "/sign-in" | "/language" | "/static/{file}") => Public,
+        (_, "/sign-out" | "/enrol") => AnySignedIn,
+        (_, "/desk" | "/desk/lookup") => Only(DESK),
+        (_, "/calls") => Only(&["counselor", "supervisor"]),
+        (
+            _,
+            "/cases/{id}/assignment" | "/cases/{id}/legal-hold" | "/cases/{id}/legal-hold/lift",
+        ) => Only(SUPERVISOR),
+        (_, "/cases/{id}/break-glass") => Only(&["counselor", "case_worker"]),
+        (_, p) if p == "/cases" || p == "/follow-ups" || p.starts_with("/cases/") => Only(CASES),
+        ("get", "/referrals" | "/referrals/{id}") => {
+            Only(&["case_worker", "supervisor", "partner"])
+        }
+        // The move tried is the hotline's cancel.
+        ("post", "/referrals/{id}/{move}") => Only(CASES),
+        (_, p) if p.starts_with("/break-glass") || p.starts_with("/erasure-requests") => {
+            Only(SUPERVISOR)
+        }
+        (_, p) if p.starts_with("/admin/") => Only(ADMIN),
+        (_, p) if p.starts_with("/stats") => Only(&["supervisor", "admin"]),
+        (_, p) if p.starts_with("/audit") => Only(AUDITOR),
+        _ => panic!("{method} {path} is a page route without a row in the role matrix"),
+    }
+}
+
+both!(every_page_route_is_in_the_role_matrix, |db: TestDb| {
+    let staff = staff_with(&db, &[]);
+    let canary = format!("CNRY-{}", crate::support::unique_suffix());
+    // One of everything a page route names: a case with a note, a plan item and a consent, a
+    // sent referral, a break-glass use, an erasure request, another user.
+    let referral = sent_referral(&staff, &canary);
+    let case_id = api_referral(&staff, &referral)["case_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let file = ok(
+        &post(
+            &staff,
+            "case_worker",
+            &format!("/api/v1/cases/{case_id}/notes"),
+            json!({ "body": format!("{canary}-note") }),
+        ),
+        201,
+    );
+    let note = file["id"].as_str().unwrap().to_string();
+    let item = ok(
+        &post(
+            &staff,
+            "case_worker",
+            &format!("/api/v1/cases/{case_id}/plan"),
+            json!({ "domain": "housing", "goal": "a flat", "due_on": "2027-03-01" }),
+        ),
+        201,
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let consent_id = consent(&staff, &case_id, &["medical"], None);
+    crate::auth::add_user(&db, "taras", "case_worker");
+    let (taras, _) = crate::auth::tokens(&crate::auth::login(&staff.server, "taras", PASSWORD));
+    let grant = crate::auth::call(
+        &staff.server,
+        &taras,
+        "POST",
+        &format!("/api/v1/cases/{case_id}/break-glass"),
+        Some(
+            json!({ "reason": "caller_on_line", "justification": "on the line", "password": PASSWORD }),
+        ),
+    );
+    let grant = grant.json()["grant_id"].as_str().unwrap().to_string();
+    let other = case_with_profile(&staff, &format!("{canary}-2"));
+    let erasure = ok(
+        &post(
+            &staff,
+            "case_worker",
+            &format!("/api/v1/cases/{other}/erasure"),
+            json!({}),
+        ),
+        201,
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let victim = crate::auth::me(&staff.server, &taras).json()["user_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let concrete = |path: &str| -> String {
+        let path = if path.starts_with("/referrals/") {
+            path.replace("{id}", &referral).replace("{move}", "cancel")
+        } else if path.starts_with("/break-glass/") {
+            path.replace("{id}", &grant)
+        } else if path.starts_with("/erasure-requests/") {
+            path.replace("{id}", &erasure)
+                .replace("{decision}", "reject")
+        } else if path.starts_with("/admin/users/") {
+            path.replace("{id}", &victim).replace("{change}", "unlock")
+        } else if path.starts_with("/audit/records/") {
+            path.replace("{type}", "case").replace("{id}", &case_id)
+        } else {
+            path.replace("{id}", &case_id)
+        };
+        path.replace("{note}", &note)
+            .replace("{item}", &item)
+            .replace("{consent}", &consent_id)
+            .replace("{step}", "preview")
+            .replace("{file}", "app.css")
+    };
+    let d = db.open();
+    let denied = || -> i64 {
+        persistence::testing::query_strings(
+            &d,
+            "SELECT CAST(COUNT(*) AS TEXT) AS item FROM audit_events WHERE outcome = 'denied'",
+        )
+        .unwrap()[0]
+            .parse()
+            .unwrap()
+    };
+    let signed_in = |role: &str| {
+        let mut b = Browser::new(&staff.server);
+        let login = format!("{}-user", role.replace('_', "-"));
+        assert_eq!(b.sign_in(&login, PASSWORD, "").status, 303, "{role}");
+        let home = b.get("/");
+        let to = home.header("location").unwrap().to_string();
+        let token = b.form_token(&to);
+        (b, token)
+    };
+    let mut browsers: std::collections::BTreeMap<&str, (Browser, String)> =
+        ALL_ROLES.iter().map(|r| (*r, signed_in(r))).collect();
+
+    let (mut checked, mut refusals) = (0, 0);
+    for (method, template) in api::PAGE_ROUTES {
+        let path = concrete(template);
+        let access = page_access(method, template);
+        let allowed: Vec<&str> = match access {
+            Access::Public => {
+                let mut anonymous = Browser::new(&staff.server);
+                let res = match *method {
+                    "get" => anonymous.get(&path),
+                    _ => anonymous.post(&path, &[]),
+                };
+                assert_ne!(res.status, 401, "{method} {path} is public");
+                continue;
+            }
+            Access::AnySignedIn => ALL_ROLES.to_vec(),
+            Access::Only(roles) => roles.to_vec(),
+        };
+        // Without a session: the sign-in page, never the page.
+        let mut anonymous = Browser::new(&staff.server);
+        let res = match *method {
+            "get" => anonymous.get(&path),
+            _ => anonymous.post(&path, &[("form_token", "0")]),
+        };
+        assert!(
+            res.status == 303 && res.header("location") == Some("/sign-in") || res.status == 403,
+            "{method} {path} without a session: {}",
+            res.status
+        );
+        // Denied roles first (an allowed one may change the record), each refusal audited.
+        let mut roles: Vec<&str> = ALL_ROLES.to_vec();
+        roles.sort_by_key(|r| allowed.contains(r));
+        for role in roles {
+            // Signing out ends the session: that route gets a fresh one.
+            let fresh_session = *template == "/sign-out";
+            let (mut browser, token) = match fresh_session {
+                true => signed_in(role),
+                false => browsers.remove(role).unwrap(),
+            };
+            let before = denied();
+            let mut fields = vec![("form_token", token.as_str())];
+            // The fields a form cannot be read without (the policy then decides).
+            match *template {
+                t if t.starts_with("/break-glass/") => fields.push(("verdict", "justified")),
+                "/desk/lookup" => fields.push(("phone", "+380501234567")),
+                _ => {}
+            }
+            let res = match *method {
+                "get" => browser.get(&path),
+                _ => browser.post(&path, &fields),
+            };
+            checked += 1;
+            if allowed.contains(&role) {
+                assert!(
+                    ![401, 403, 404].contains(&res.status)
+                        && (res.header("location") != Some("/sign-in") || *template == "/sign-out"),
+                    "{role} {method} {path}: {} {}",
+                    res.status,
+                    res.text()
+                );
+            } else {
+                assert!(
+                    [403, 404].contains(&res.status),
+                    "{role} {method} {path}: an unexpected allow, {}",
+                    res.status
+                );
+                assert!(
+                    denied() > before,
+                    "{role} {method} {path}: the denial is not audited"
+                );
+                assert!(!res.text().contains(&canary), "{role} {method} {path}");
+                refusals += 1;
+            }
+            if !fresh_session {
+                browsers.insert(role, (browser, token));
+            }
+        }
+    }
+    assert!(
+        checked > 200 && refusals > 120,
+        "{checked} checked, {refusals} refused"
+    );
+});

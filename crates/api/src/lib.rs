@@ -30,4 +30,4 @@ mod web;
 pub use error::ApiError;
 pub use openapi::openapi_json;
 pub use server::{start, ServerSettings, Services};
-pub use web::WebSettings;
+pub use web::{WebSettings, PAGE_ROUTES};

@@ -341,6 +341,8 @@ impl Vault {
         case_id: &str,
         reason: Sensitive<String>,
     ) -> Result<(), AuthError> {
+        // Who may is asked before what is wrong: an outsider learns nothing of the input.
+        let access = self.case_access(db, actor, Action::CaseLegalHold, case_id)?;
         let mut errors = domain::cases::FieldErrors::new();
         let mut reason = reason.into_inner();
         domain::cases::required_text(
@@ -352,7 +354,6 @@ impl Vault {
         if !errors.is_empty() {
             return Err(AuthError::InvalidMany(errors));
         }
-        let access = self.case_access(db, actor, Action::CaseLegalHold, case_id)?;
         db.write(|conn| {
             if is_held(conn, case_id)? {
                 return Err(refuse(HELD));

@@ -8,6 +8,7 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 use domain::calls::{validate, CallInput};
 use domain::normalize::PhoneNumber;
+use domain::policy::{Action, Relation};
 use domain::vocabulary::{self, Vocabulary};
 use domain::Sensitive;
 use persistence::cases::CaseChanges;
@@ -240,7 +241,7 @@ pub(crate) async fn form(
     page: Page,
     query: web::Query<SavedQuery>,
 ) -> Result<HttpResponse, PageError> {
-    let (f, (), _) = page.run(|_, _, _| Ok(())).await?;
+    let f = page.allowed(Action::CallCreate).await?;
     let desk = DeskPage {
         saved: query.saved.is_some(),
         ..DeskPage::new(f, CallForm::new_call())
@@ -263,7 +264,12 @@ pub(crate) async fn save(page: Page, body: web::Bytes) -> Result<HttpResponse, P
             };
             let call = match call {
                 Ok(call) => call,
-                Err(errors) => return Ok((form, Err(errors))),
+                Err(errors) => {
+                    // Who may log a call is asked before what is wrong with this one.
+                    let relation = Relation::NoObject;
+                    vault.authorize(&s.db, actor, Action::CallCreate, relation, None)?;
+                    return Ok((form, Err(errors)));
+                }
             };
             let id = vault.create_call(&s.db, actor, &call)?;
             if form.then == "case" {
@@ -319,6 +325,8 @@ pub(crate) async fn lookup(
         .submit(&form_token, move |vault, s, actor| {
             let Some(phone) = PhoneNumber::parse(phone.expose(), &s.calls.default_country_code)
             else {
+                let relation = Relation::NoObject;
+                vault.authorize(&s.db, actor, Action::CallLookup, relation, None)?;
                 return Ok(Lookup {
                     calls: 0,
                     last: None,

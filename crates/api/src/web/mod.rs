@@ -91,99 +91,66 @@ pub(crate) fn session_cookie(
 /// The language cookie (not personal: "uk" or "en").
 pub(crate) const LANG_COOKIE: &str = "hotline_lang";
 
-/// Every page route; each page is a full template and a partial.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/").route(web::get().to(sign_in::home)))
-        .service(
-            web::resource("/sign-in")
-                .route(web::get().to(sign_in::form))
-                .route(web::post().to(sign_in::submit)),
-        )
-        .service(web::resource("/sign-out").route(web::post().to(sign_in::sign_out)))
-        .service(web::resource("/language").route(web::post().to(sign_in::language)))
-        .service(
-            web::resource("/desk")
-                .route(web::get().to(desk::form))
-                .route(web::post().to(desk::save)),
-        )
-        .service(web::resource("/desk/lookup").route(web::post().to(desk::lookup)))
-        .service(web::resource("/calls").route(web::get().to(calls::list)))
-        .service(web::resource("/cases").route(web::get().to(cases::mine)))
-        .service(web::resource("/follow-ups").route(web::get().to(cases::overdue)))
-        .service(web::resource("/cases/{id}").route(web::get().to(case::show)))
-        .service(
-            web::resource("/cases/{id}/edit")
-                .route(web::get().to(case::edit_form))
-                .route(web::post().to(case::edit)),
-        )
-        .service(web::resource("/cases/{id}/notes").route(web::post().to(case::add_note)))
-        .service(
-            web::resource("/cases/{id}/notes/{note}")
-                .route(web::get().to(case::note_history))
-                .route(web::post().to(case::edit_note)),
-        )
-        .service(web::resource("/cases/{id}/plan").route(web::post().to(case::add_plan_item)))
-        .service(
-            web::resource("/cases/{id}/plan/{item}").route(web::post().to(case::update_plan_item)),
-        )
-        .service(web::resource("/cases/{id}/consents").route(web::post().to(case::add_consent)))
-        .service(
-            web::resource("/cases/{id}/consents/{consent}/withdraw")
-                .route(web::post().to(case::withdraw_consent)),
-        )
-        .service(web::resource("/cases/{id}/assignment").route(web::post().to(case::assign)))
-        .service(web::resource("/cases/{id}/legal-hold").route(web::post().to(case::place_hold)))
-        .service(
-            web::resource("/cases/{id}/legal-hold/lift").route(web::post().to(case::lift_hold)),
-        )
-        .service(web::resource("/cases/{id}/erasure").route(web::post().to(case::request_erasure)))
-        .service(
-            web::resource("/cases/{id}/break-glass")
-                .route(web::get().to(case::break_glass_form))
-                .route(web::post().to(case::break_glass)),
-        )
-        .service(
-            web::resource("/cases/{id}/referrals")
-                .route(web::get().to(referrals::of_case))
-                .route(web::post().to(referrals::create)),
-        )
-        .service(web::resource("/cases/{id}/referrals/new").route(web::get().to(referrals::new)))
-        .service(web::resource("/referrals").route(web::get().to(referrals::list)))
-        .service(web::resource("/referrals/{id}").route(web::get().to(referrals::show)))
-        .service(web::resource("/referrals/{id}/{move}").route(web::post().to(referrals::act)))
-        .service(
-            web::resource("/enrol")
-                .route(web::get().to(enrol::form))
-                .route(web::post().to(enrol::confirm)),
-        )
-        .service(web::resource("/break-glass").route(web::get().to(supervise::grants)))
-        .service(web::resource("/break-glass/{id}/review").route(web::post().to(supervise::review)))
-        .service(web::resource("/erasure-requests").route(web::get().to(supervise::erasures)))
-        .service(
-            web::resource("/erasure-requests/{id}/{decision}")
-                .route(web::post().to(supervise::decide)),
-        )
-        .service(
-            web::resource("/admin/users")
-                .route(web::get().to(admin::users))
-                .route(web::post().to(admin::create)),
-        )
-        .service(web::resource("/admin/users/{id}/{change}").route(web::post().to(admin::change)))
-        .service(web::resource("/admin/retention").route(web::get().to(admin::retention)))
-        .service(web::resource("/admin/directory").route(web::get().to(admin::directory)))
-        .service(web::resource("/admin/directory/export").route(web::get().to(admin::export)))
-        .service(web::resource("/admin/directory/{step}").route(web::post().to(admin::import)))
-        .service(web::resource("/stats").route(web::get().to(stats::dashboard)))
-        .service(web::resource("/stats/report").route(web::get().to(stats::report)))
-        .service(web::resource("/audit").route(web::get().to(audit::log)))
-        .service(web::resource("/audit/records/{type}/{id}").route(web::get().to(audit::record)))
-        .service(web::resource("/audit/anomalies").route(web::get().to(audit::anomalies)))
-        .service(
-            web::resource("/audit/verify")
-                .route(web::get().to(audit::verify_form))
-                .route(web::post().to(audit::verify)),
-        )
-        .service(web::resource("/static/{file}").route(web::get().to(assets::serve)));
+/// The page routes: each path with its methods and handlers. `routes` registers exactly
+/// these and [`PAGE_ROUTES`] lists them (the role matrix of the pages is generated from it).
+macro_rules! pages {
+    ($($path:literal => { $($method:ident => $handler:path),+ $(,)? }),* $(,)?) => {
+        /// Every page route: method (lower case) and path.
+        pub const PAGE_ROUTES: &[(&str, &str)] = &[$($((stringify!($method), $path)),+),*];
+
+        /// Every page route; each page is a full template and a partial.
+        pub fn routes(cfg: &mut web::ServiceConfig) {
+            $(cfg.service(web::resource($path)$(.route(web::$method().to($handler)))+);)*
+        }
+    };
+}
+
+pages! {
+    "/" => { get => sign_in::home },
+    "/sign-in" => { get => sign_in::form, post => sign_in::submit },
+    "/sign-out" => { post => sign_in::sign_out },
+    "/language" => { post => sign_in::language },
+    "/desk" => { get => desk::form, post => desk::save },
+    "/desk/lookup" => { post => desk::lookup },
+    "/calls" => { get => calls::list },
+    "/cases" => { get => cases::mine },
+    "/follow-ups" => { get => cases::overdue },
+    "/cases/{id}" => { get => case::show },
+    "/cases/{id}/edit" => { get => case::edit_form, post => case::edit },
+    "/cases/{id}/notes" => { post => case::add_note },
+    "/cases/{id}/notes/{note}" => { get => case::note_history, post => case::edit_note },
+    "/cases/{id}/plan" => { post => case::add_plan_item },
+    "/cases/{id}/plan/{item}" => { post => case::update_plan_item },
+    "/cases/{id}/consents" => { post => case::add_consent },
+    "/cases/{id}/consents/{consent}/withdraw" => { post => case::withdraw_consent },
+    "/cases/{id}/assignment" => { post => case::assign },
+    "/cases/{id}/legal-hold" => { post => case::place_hold },
+    "/cases/{id}/legal-hold/lift" => { post => case::lift_hold },
+    "/cases/{id}/erasure" => { post => case::request_erasure },
+    "/cases/{id}/break-glass" => { get => case::break_glass_form, post => case::break_glass },
+    "/cases/{id}/referrals" => { get => referrals::of_case, post => referrals::create },
+    "/cases/{id}/referrals/new" => { get => referrals::new },
+    "/referrals" => { get => referrals::list },
+    "/referrals/{id}" => { get => referrals::show },
+    "/referrals/{id}/{move}" => { post => referrals::act },
+    "/enrol" => { get => enrol::form, post => enrol::confirm },
+    "/break-glass" => { get => supervise::grants },
+    "/break-glass/{id}/review" => { post => supervise::review },
+    "/erasure-requests" => { get => supervise::erasures },
+    "/erasure-requests/{id}/{decision}" => { post => supervise::decide },
+    "/admin/users" => { get => admin::users, post => admin::create },
+    "/admin/users/{id}/{change}" => { post => admin::change },
+    "/admin/retention" => { get => admin::retention },
+    "/admin/directory" => { get => admin::directory },
+    "/admin/directory/export" => { get => admin::export },
+    "/admin/directory/{step}" => { post => admin::import },
+    "/stats" => { get => stats::dashboard },
+    "/stats/report" => { get => stats::report },
+    "/audit" => { get => audit::log },
+    "/audit/records/{type}/{id}" => { get => audit::record },
+    "/audit/anomalies" => { get => audit::anomalies },
+    "/audit/verify" => { get => audit::verify_form, post => audit::verify },
+    "/static/{file}" => { get => assets::serve },
 }
 
 /// A form body that cannot be read (only the pages take forms): the error page in the
@@ -380,6 +347,19 @@ const NAV: &[(&str, &str, domain::policy::Action)] = {
         ("/audit", "nav-audit", AuditRead),
     ]
 };
+
+/// A role's first page: the desk for a counselor, the cases for case workers and
+/// supervisors, the inbox for a partner, the log for an auditor, the accounts for an admin.
+pub(crate) fn main_page(role: domain::identity::Role) -> &'static str {
+    use domain::identity::Role;
+    match role {
+        Role::Counselor => "/desk",
+        Role::CaseWorker | Role::Supervisor => "/cases",
+        Role::Partner => "/referrals",
+        Role::Auditor => "/audit",
+        Role::Admin => "/admin/users",
+    }
+}
 
 /// The frame of a page: with a session, its user, form token, idle time and navigation.
 fn frame(

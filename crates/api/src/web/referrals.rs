@@ -99,14 +99,20 @@ pub(crate) async fn new(
     let service_type = service_type.unwrap_or_default();
     let region = region.unwrap_or_default();
     let (st, rg) = (service_type.clone(), region.clone());
+    let id = id.into_inner();
+    let case_id = id.clone();
     let (f, organisations, _) = page
-        .run(move |vault, s, actor| search(vault, s, actor, &st, &rg))
+        .run(move |vault, s, actor| {
+            let action = domain::policy::Action::ReferralCreate;
+            vault.check_case(&s.db, actor, action, &case_id)?;
+            search(vault, s, actor, &st, &rg)
+        })
         .await?;
     Ok(render(
         StatusCode::OK,
         &NewPage {
             f,
-            id: id.into_inner(),
+            id,
             service_type,
             region,
             organisations,
@@ -347,14 +353,14 @@ async fn move_to(
     how: Move,
 ) -> Result<HttpResponse, PageError> {
     let lang = page.lang();
-    let (token, mut form) = Fields::parse(&body, &["version", "reason", "outcome"])
+    let (token, form) = Fields::parse(&body, &["version", "reason", "outcome"])
         .map_err(|e| PageError::new(e, lang))?;
     let referral = id.clone();
     let (f, outcome, _) = page
         .submit(&token, move |vault, s, actor| {
-            let Some(version) = form.number("version") else {
-                return Err(crate::ApiError::invalid_field("version", "is not a number"));
-            };
+            // A version that is not a number (only a tampered form sends one) is no version
+            // the referral has: the vault asks the policy, then answers 409.
+            let version = form.get("version").trim().parse().unwrap_or(-1);
             let text = |name| Sensitive::new(form.get(name).trim().to_string());
             let moved = match how {
                 Move::Hotline(next) => {

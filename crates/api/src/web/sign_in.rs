@@ -10,7 +10,6 @@ use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpResponse};
 use askama::Template;
-use domain::identity::Role;
 use domain::Sensitive;
 use persistence::tokens::{mint_kind, TokenKind};
 use persistence::AuthError;
@@ -31,14 +30,10 @@ struct SignInPage {
     retry_after: Option<i64>,
 }
 
-/// `GET /`: the signed-in user's first page (the desk for a counselor, the cases for a case
-/// worker), or sign-in.
+/// `GET /`: the signed-in user's first page (`main_page`), or sign-in.
 pub(crate) async fn home(page: Page<Enrolling>) -> Result<HttpResponse, PageError> {
     let (_, role, _) = page.run(|_, _, who| Ok(who.0.role)).await?;
-    Ok(see_other(match role {
-        Role::Counselor => "/desk",
-        _ => "/cases",
-    }))
+    Ok(see_other(super::main_page(role)))
 }
 
 /// `GET /sign-in`.

@@ -7,6 +7,19 @@ impl Vault {
     /// `NotFound` (a case that does not exist and one the actor may not touch look the same),
     /// except that a holder of a break-glass grant who tries to change the case learns it is
     /// read-only (`Forbidden`).
+    /// Whether the actor may do `action` to this case, for a page that shows a form about it
+    /// before anything is read: a denial is audited, and a missing case and one not the
+    /// actor's are alike not found.
+    pub fn check_case(
+        &self,
+        db: &Database,
+        actor: &Actor,
+        action: Action,
+        id: &str,
+    ) -> Result<(), AuthError> {
+        self.case_for(db, actor, action, id).map(|_| ())
+    }
+
     pub(super) fn case_for(
         &self,
         db: &Database,

@@ -60,6 +60,15 @@ impl Vault {
         justification: Sensitive<String>,
         reauth: &crate::identity::Reauth,
     ) -> Result<(String, i64), AuthError> {
+        // Whether the role may break the glass at all, before what is wrong with the request
+        // (and without looking at the case: a missing one and another's are alike).
+        self.authorize(
+            db,
+            actor,
+            Action::CaseBreakGlass,
+            Relation::OtherCase,
+            Some(("case", case_id)),
+        )?;
         let mut errors = FieldErrors::new();
         if !domain::vocabulary::BREAK_GLASS_REASON.contains(reason) {
             errors.insert(

@@ -40,6 +40,8 @@ impl Vault {
         mut facts: ConsentFacts,
         scope: Option<Sensitive<String>>,
     ) -> Result<String, AuthError> {
+        // Who may is asked before what is wrong: an outsider learns nothing of the input.
+        let (_, rule, _) = self.case_for(db, actor, Action::CaseUpdate, case_id)?;
         let mut errors = FieldErrors::new();
         facts.validate(&mut errors, now_micros());
         let mut scope = scope.map(Sensitive::into_inner);
@@ -52,7 +54,6 @@ impl Vault {
         if !errors.is_empty() {
             return Err(AuthError::InvalidMany(errors));
         }
-        let (_, rule, _) = self.case_for(db, actor, Action::CaseUpdate, case_id)?;
         let id = new_id()?;
         db.write(|conn| {
             let dek = self.data_key(conn, case_id)?;

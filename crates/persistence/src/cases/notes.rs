@@ -96,9 +96,10 @@ impl Vault {
         case_id: &str,
         body: Sensitive<String>,
     ) -> Result<String, AuthError> {
-        let body = Self::note_body("body", body)?;
+        // Who may is asked before what is wrong: an outsider learns nothing of the input.
         let (_, rule, _, key) =
             self.case_and_key_for(db, actor, Action::CaseUpdate, case_id, true)?;
+        let body = Self::note_body("body", body)?;
         self.write_note(db, actor, case_id, rule, key, body)
     }
 

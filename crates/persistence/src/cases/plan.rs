@@ -161,8 +161,9 @@ impl Vault {
             due_on: None,
         };
         let (mut goal, mut progress) = (String::new(), Vec::new());
-        Self::plan_apply(&mut facts, &mut goal, &mut progress, changes, actor)?;
+        // Who may is asked before what is wrong: an outsider learns nothing of the input.
         let (_, rule, _) = self.case_for(db, actor, Action::CaseUpdate, case_id)?;
+        Self::plan_apply(&mut facts, &mut goal, &mut progress, changes, actor)?;
         let id = new_id()?;
         let now = now_micros();
         db.write(|conn| {
