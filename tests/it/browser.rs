@@ -685,3 +685,252 @@ both!(a_case_worker_works_a_case_in_chromium, |db: TestDb| {
     let log = staff.server.log();
     assert!(!log.contains(&canary), "a canary reached the log");
 });
+
+// The other roles in the browser: a partner accepts a referral, starts and reports its outcome;
+// a supervisor flags a break-glass use from the queue and opens the statistics; an auditor
+// filters the log, opens who touched the case and verifies the chain, then an event is deleted
+// behind the triggers' back and the verify page names the break; an admin imports a directory
+// CSV from a file, previewed first. axe-core on every page; screenshots in uk and en.
+both!(the_other_roles_in_chromium, |db: TestDb| {
+    for (login, role) in [
+        ("marta", "case_worker"),
+        ("taras", "case_worker"),
+        ("adm", "admin"),
+        ("sup", "supervisor"),
+        ("aud", "auditor"),
+    ] {
+        add_user(&db, login, role);
+    }
+    let (ok, out) = crate::auth::cli(
+        &db,
+        &[
+            "user",
+            "add",
+            "--login",
+            "nadiya",
+            "--role",
+            "partner",
+            "--organisation",
+            "shelter-1",
+            "--password-stdin",
+        ],
+        &format!("{PASSWORD}\n"),
+    );
+    assert!(ok, "{out}");
+    let target = Arc::new(std::sync::Mutex::new(String::new()));
+    let exit = elsewhere(target.clone());
+    let server = server_for_browser(&db, &exit);
+    *target.lock().unwrap() = format!("http://{}", server.addr);
+    let mut by_role = std::collections::BTreeMap::new();
+    by_role.insert("admin", tokens(&login(&server, "adm", PASSWORD)).0);
+    by_role.insert("case_worker", tokens(&login(&server, "marta", PASSWORD)).0);
+    let staff = crate::auth::Staff {
+        server,
+        tokens: by_role,
+        ids: Default::default(),
+    };
+    let canary = format!("CNRY-{}", crate::support::unique_suffix());
+    let referral = crate::web_roles::sent_referral(&staff, &canary);
+    let case_id = crate::web_roles::api_referral(&staff, &referral)["case_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (taras, _) = tokens(&login(&staff.server, "taras", PASSWORD));
+    let glass = call(
+        &staff.server,
+        &taras,
+        "POST",
+        &format!("/api/v1/cases/{case_id}/break-glass"),
+        Some(
+            json!({ "reason": "caller_on_line", "justification": format!("{canary} on the line"), "password": PASSWORD }),
+        ),
+    );
+    assert_eq!(glass.status, 201, "{}", glass.text());
+    let csv_path =
+        std::env::temp_dir().join(format!("directory-{}.csv", crate::support::unique_suffix()));
+    std::fs::write(
+        &csv_path,
+        "organisation,name,notification_email,language,languages,regions,intake_criteria,active,service_type,description\n\
+         lawyers-1,Юристи разом,desk@lawyers.example.org,uk,uk,UA-30,Anyone,true,legal,Free legal aid\n",
+    )
+    .unwrap();
+    let server = &staff.server;
+    let driver = driver();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let db_name = if db.pg_schema().is_some() {
+        "postgres"
+    } else {
+        "sqlite"
+    };
+    let english = |client: &Client| {
+        let client = client.clone();
+        async move {
+            click(&client, "button[name=lang][value=en]").await;
+            until_source(&client, "<html lang=\"en\">", "the page in English").await;
+        }
+    };
+    runtime.block_on(async {
+        let base = format!("http://{}", server.addr);
+
+        // The partner: the inbox, the packet, accept, start, the outcome.
+        let client = browser(&driver).await;
+        sign_in(&client, server, "nadiya", "").await;
+        until_path(&client, "/referrals", "the partner's inbox").await;
+        accessible(&client, "inbox (uk)").await;
+        screenshot(&client, &format!("inbox-uk-{db_name}")).await;
+        click(&client, &format!("a[href=\"/referrals/{referral}\"]")).await;
+        until_source(&client, "id=\"accept-form\"", "the packet").await;
+        let packet = client.source().await.unwrap();
+        assert!(packet.contains("Ana") && !packet.contains(&format!("{canary}-family")));
+        accessible(&client, "partner's referral (uk)").await;
+        screenshot(&client, &format!("partner-referral-uk-{db_name}")).await;
+        click(&client, "#accept-referral").await;
+        until("accepted", || async {
+            text_of(&client, "#referral-status").await == "Прийнято"
+        })
+        .await;
+        click(&client, "#start-referral").await;
+        until("in progress", || async {
+            text_of(&client, "#referral-status").await == "Триває"
+        })
+        .await;
+        english(&client).await;
+        accessible(&client, "partner's referral (en)").await;
+        screenshot(&client, &format!("partner-referral-en-{db_name}")).await;
+        fill(&client, "#outcome", "Housed at the shelter").await;
+        click(&client, "#complete-referral").await;
+        until_path(&client, "/referrals", "back in the inbox").await;
+        assert!(!client.source().await.unwrap().contains(&referral), "gone from the inbox");
+        accessible(&client, "inbox (en)").await;
+        screenshot(&client, &format!("inbox-en-{db_name}")).await;
+        client.close().await.unwrap();
+
+        // The supervisor: the break-glass queue, flagged; the erasure queue, overdue, stats.
+        let client = browser(&driver).await;
+        sign_in(&client, server, "sup", "").await;
+        until_path(&client, "/cases", "the supervisor's cases").await;
+        click(&client, "a[href=\"/break-glass\"]").await;
+        until_source(&client, &format!("{canary} on the line"), "the queue").await;
+        accessible(&client, "break-glass queue (uk)").await;
+        screenshot(&client, &format!("break-glass-queue-uk-{db_name}")).await;
+        click(&client, "button[name=verdict][value=flagged]").await;
+        until_source(&client, "id=\"grants-none\"", "the use reviewed").await;
+        for (path, name) in [
+            ("/erasure-requests", "erasure requests"),
+            ("/follow-ups", "overdue follow-ups"),
+            ("/stats", "statistics"),
+        ] {
+            client.goto(&format!("{base}{path}")).await.unwrap();
+            accessible(&client, &format!("{name} (uk)")).await;
+        }
+        screenshot(&client, &format!("stats-uk-{db_name}")).await;
+        client.goto(&format!("{base}/cases/{case_id}")).await.unwrap();
+        until_source(&client, "id=\"assign-form\"", "the supervision section").await;
+        accessible(&client, "case with supervision (uk)").await;
+        english(&client).await;
+        client.goto(&format!("{base}/break-glass?show=all")).await.unwrap();
+        assert!(client.source().await.unwrap().contains("flagged for follow-up"));
+        accessible(&client, "break-glass queue (en)").await;
+        screenshot(&client, &format!("break-glass-queue-en-{db_name}")).await;
+        client.goto(&format!("{base}/stats")).await.unwrap();
+        accessible(&client, "statistics (en)").await;
+        screenshot(&client, &format!("stats-en-{db_name}")).await;
+        client.close().await.unwrap();
+
+        // The auditor: the log filtered to the case, who touched it, verify, a deleted event.
+        let client = browser(&driver).await;
+        sign_in(&client, server, "aud", "").await;
+        until_path(&client, "/audit", "the access log").await;
+        accessible(&client, "access log (uk)").await;
+        fill(&client, "#record_type", "case").await;
+        fill(&client, "#record_id", &case_id).await;
+        click(&client, "#audit-filters button[type=submit]").await;
+        until_source(&client, "<code>case.break_glass</code>", "the case's events").await;
+        screenshot(&client, &format!("audit-uk-{db_name}")).await;
+        click(&client, &format!("a[href=\"/audit/records/case/{case_id}\"]")).await;
+        until_path(&client, &format!("/audit/records/case/{case_id}"), "who touched it").await;
+        assert!(client.source().await.unwrap().contains("<code>case.read</code>"));
+        accessible(&client, "who touched this record (uk)").await;
+        client.goto(&format!("{base}/audit/anomalies")).await.unwrap();
+        accessible(&client, "anomalies (uk)").await;
+        client.goto(&format!("{base}/audit/verify")).await.unwrap();
+        click(&client, "#verify-form button").await;
+        until_source(&client, "Журнал цілий", "the chain intact").await;
+        accessible(&client, "verify (uk)").await;
+        let d = db.open();
+        crate::vault::unlock(&d);
+        let victim = persistence::testing::query_strings(
+            &d,
+            "SELECT CAST(a.stripe AS TEXT) || ' ' || CAST(a.stripe_seq AS TEXT) AS item FROM audit_events a \
+             WHERE a.stripe_seq > 1 AND EXISTS (SELECT 1 FROM audit_events b WHERE b.stripe = a.stripe AND b.stripe_seq = a.stripe_seq + 1) \
+             ORDER BY a.id LIMIT 1",
+        )
+        .unwrap()
+        .remove(0);
+        let (stripe, seq) = victim.split_once(' ').unwrap();
+        persistence::testing::execute(
+            &d,
+            &format!("DELETE FROM audit_events WHERE stripe = {stripe} AND stripe_seq = {seq}"),
+        )
+        .unwrap();
+        d.close(Duration::from_secs(5));
+        click(&client, "#verify-form button").await;
+        until_source(&client, "Журнал пошкоджено", "the break found").await;
+        assert!(text_of(&client, "#verify-result")
+            .await
+            .contains(&format!("stripe {stripe}, #{seq}")));
+        accessible(&client, "verify, broken (uk)").await;
+        screenshot(&client, &format!("verify-broken-uk-{db_name}")).await;
+        english(&client).await;
+        client.goto(&format!("{base}/audit")).await.unwrap();
+        accessible(&client, "access log (en)").await;
+        screenshot(&client, &format!("audit-en-{db_name}")).await;
+        client.close().await.unwrap();
+
+        // The admin: accounts; the directory imported from a file, previewed first.
+        let client = browser(&driver).await;
+        sign_in(&client, server, "adm", "").await;
+        until_path(&client, "/admin/users", "the accounts").await;
+        accessible(&client, "accounts (uk)").await;
+        screenshot(&client, &format!("users-uk-{db_name}")).await;
+        click(&client, "a[href=\"/admin/directory\"]").await;
+        until_path(&client, "/admin/directory", "the directory").await;
+        let file = client.find(Locator::Css("#csv-file")).await.unwrap();
+        file.send_keys(csv_path.to_str().unwrap()).await.unwrap();
+        until("the file read into the form", || async {
+            client
+                .execute("return document.getElementById('csv').value", vec![])
+                .await
+                .map(|v| v.as_str().unwrap_or("").contains("lawyers-1"))
+                .unwrap_or(false)
+        })
+        .await;
+        click(&client, "#import-form button[type=submit]").await;
+        until_source(&client, "id=\"import-preview\"", "the preview").await;
+        assert!(client.source().await.unwrap().contains("нова організація"));
+        accessible(&client, "directory preview (uk)").await;
+        screenshot(&client, &format!("directory-preview-uk-{db_name}")).await;
+        click(&client, "#import-save").await;
+        until_source(&client, "id=\"saved\"", "imported").await;
+        assert!(text_of(&client, "#organisations").await.contains("Юристи разом"));
+        client.goto(&format!("{base}/admin/retention")).await.unwrap();
+        accessible(&client, "retention (uk)").await;
+        english(&client).await;
+        accessible(&client, "retention (en)").await;
+        client.goto(&format!("{base}/admin/users")).await.unwrap();
+        accessible(&client, "accounts (en)").await;
+        screenshot(&client, &format!("users-en-{db_name}")).await;
+        client.goto(&format!("{base}/admin/directory")).await.unwrap();
+        accessible(&client, "directory (en)").await;
+        screenshot(&client, &format!("directory-en-{db_name}")).await;
+        client.close().await.unwrap();
+    });
+    let _ = std::fs::remove_file(&csv_path);
+    assert!(
+        !staff.server.log().contains(&canary),
+        "a canary reached the log"
+    );
+});

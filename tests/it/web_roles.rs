@@ -10,7 +10,7 @@ use crate::support::TestDb;
 use crate::web::{count_events, Browser};
 
 /// A referral of the case worker's case to the shelter, sent; its id.
-fn sent_referral(staff: &Staff, canary: &str) -> String {
+pub(crate) fn sent_referral(staff: &Staff, canary: &str) -> String {
     let (shelter, _) = add_shelter(staff);
     let case_id = case_with_profile(staff, canary);
     consent(staff, &case_id, &["shelter"], None);
@@ -36,7 +36,7 @@ fn sent_referral(staff: &Staff, canary: &str) -> String {
     id
 }
 
-fn api_referral(staff: &Staff, id: &str) -> Value {
+pub(crate) fn api_referral(staff: &Staff, id: &str) -> Value {
     ok(
         &get(staff, "case_worker", &format!("/api/v1/referrals/{id}")),
         200,

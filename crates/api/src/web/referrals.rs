@@ -387,6 +387,8 @@ async fn move_to(
         })
         .await?;
     match outcome {
+        // A provider's answer that ends the referral shreds the packet: back to the inbox.
+        Ok(()) if matches!(how, Move::Decline | Move::Complete) => Ok(see_other("/referrals")),
         Ok(()) => Ok(see_other(&format!("/referrals/{id}"))),
         Err(None) => Err(PageError::new(
             crate::ApiError::new(
