@@ -263,6 +263,38 @@ fn server_for_browser(db: &TestDb, exit: &Elsewhere) -> Server {
     )
 }
 
+/// The server for a browser test with the admin (`adm`) and a case worker (`marta`) signed in
+/// through the API, for the fixtures the shared helpers make; and the neutral site quick exit
+/// goes to (keep it alive for the test).
+fn staff_for_browser(db: &TestDb) -> (crate::auth::Staff, Elsewhere) {
+    let target = Arc::new(std::sync::Mutex::new(String::new()));
+    let exit = elsewhere(target.clone());
+    let server = server_for_browser(db, &exit);
+    *target.lock().unwrap() = format!("http://{}", server.addr);
+    let mut by_role = std::collections::BTreeMap::new();
+    by_role.insert("admin", tokens(&login(&server, "adm", PASSWORD)).0);
+    by_role.insert("case_worker", tokens(&login(&server, "marta", PASSWORD)).0);
+    let staff = crate::auth::Staff {
+        server,
+        tokens: by_role,
+        ids: Default::default(),
+    };
+    (staff, exit)
+}
+
+/// The runtime the WebDriver client runs on, and the database's name for the screenshots.
+fn runtime_for(db: &TestDb) -> (tokio::runtime::Runtime, &'static str) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let name = match db.pg_schema() {
+        Some(_) => "postgres",
+        None => "sqlite",
+    };
+    (runtime, name)
+}
+
 // A counselor signs in with her one-time code, logs a call with the timer running, sees that
 // the number called before, saves it and opens a case; every page passes axe-core in both
 // languages; quick exit leaves and ends the session; a form posted from another site is refused;
@@ -286,15 +318,7 @@ both!(a_counselor_and_a_case_worker_in_chromium, |db: TestDb| {
     let secret = enrol_totp(&server, "oksana");
     let canary = format!("CNRY-{}", crate::support::unique_suffix());
     let driver = driver();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let db_name = if db.pg_schema().is_some() {
-        "postgres"
-    } else {
-        "sqlite"
-    };
+    let (runtime, db_name) = runtime_for(&db);
     runtime.block_on(async {
         let client = browser(&driver).await;
         let base = format!("http://{}", server.addr);
@@ -453,32 +477,13 @@ both!(a_case_worker_works_a_case_in_chromium, |db: TestDb| {
     add_user(&db, "marta", "case_worker");
     add_user(&db, "taras", "case_worker");
     add_user(&db, "adm", "admin");
-    let target = Arc::new(std::sync::Mutex::new(String::new()));
-    let exit = elsewhere(target.clone());
-    let server = server_for_browser(&db, &exit);
-    *target.lock().unwrap() = format!("http://{}", server.addr);
-    let mut by_role = std::collections::BTreeMap::new();
-    by_role.insert("admin", tokens(&login(&server, "adm", PASSWORD)).0);
-    by_role.insert("case_worker", tokens(&login(&server, "marta", PASSWORD)).0);
-    let staff = crate::auth::Staff {
-        server,
-        tokens: by_role,
-        ids: Default::default(),
-    };
+    let (staff, _exit) = staff_for_browser(&db);
     let canary = format!("CNRY-{}", crate::support::unique_suffix());
     crate::referrals::add_shelter(&staff);
     let id = crate::referrals::case_with_profile(&staff, &canary);
     let server = &staff.server;
     let driver = driver();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let db_name = if db.pg_schema().is_some() {
-        "postgres"
-    } else {
-        "sqlite"
-    };
+    let (runtime, db_name) = runtime_for(&db);
     runtime.block_on(async {
         let client = browser(&driver).await;
         let base = format!("http://{}", server.addr);
@@ -717,18 +722,7 @@ both!(the_other_roles_in_chromium, |db: TestDb| {
         &format!("{PASSWORD}\n"),
     );
     assert!(ok, "{out}");
-    let target = Arc::new(std::sync::Mutex::new(String::new()));
-    let exit = elsewhere(target.clone());
-    let server = server_for_browser(&db, &exit);
-    *target.lock().unwrap() = format!("http://{}", server.addr);
-    let mut by_role = std::collections::BTreeMap::new();
-    by_role.insert("admin", tokens(&login(&server, "adm", PASSWORD)).0);
-    by_role.insert("case_worker", tokens(&login(&server, "marta", PASSWORD)).0);
-    let staff = crate::auth::Staff {
-        server,
-        tokens: by_role,
-        ids: Default::default(),
-    };
+    let (staff, _exit) = staff_for_browser(&db);
     let canary = format!("CNRY-{}", crate::support::unique_suffix());
     let referral = crate::web_roles::sent_referral(&staff, &canary);
     let case_id = crate::web_roles::api_referral(&staff, &referral)["case_id"]
@@ -756,15 +750,7 @@ both!(the_other_roles_in_chromium, |db: TestDb| {
     .unwrap();
     let server = &staff.server;
     let driver = driver();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let db_name = if db.pg_schema().is_some() {
-        "postgres"
-    } else {
-        "sqlite"
-    };
+    let (runtime, db_name) = runtime_for(&db);
     let english = |client: &Client| {
         let client = client.clone();
         async move {
@@ -803,7 +789,10 @@ both!(the_other_roles_in_chromium, |db: TestDb| {
         fill(&client, "#outcome", "Housed at the shelter").await;
         click(&client, "#complete-referral").await;
         until_path(&client, "/referrals", "back in the inbox").await;
-        assert!(!client.source().await.unwrap().contains(&referral), "gone from the inbox");
+        assert!(
+            !client.source().await.unwrap().contains(&referral),
+            "gone from the inbox"
+        );
         accessible(&client, "inbox (en)").await;
         screenshot(&client, &format!("inbox-en-{db_name}")).await;
         client.close().await.unwrap();
@@ -827,12 +816,22 @@ both!(the_other_roles_in_chromium, |db: TestDb| {
             accessible(&client, &format!("{name} (uk)")).await;
         }
         screenshot(&client, &format!("stats-uk-{db_name}")).await;
-        client.goto(&format!("{base}/cases/{case_id}")).await.unwrap();
+        client
+            .goto(&format!("{base}/cases/{case_id}"))
+            .await
+            .unwrap();
         until_source(&client, "id=\"assign-form\"", "the supervision section").await;
         accessible(&client, "case with supervision (uk)").await;
         english(&client).await;
-        client.goto(&format!("{base}/break-glass?show=all")).await.unwrap();
-        assert!(client.source().await.unwrap().contains("flagged for follow-up"));
+        client
+            .goto(&format!("{base}/break-glass?show=all"))
+            .await
+            .unwrap();
+        assert!(client
+            .source()
+            .await
+            .unwrap()
+            .contains("flagged for follow-up"));
         accessible(&client, "break-glass queue (en)").await;
         screenshot(&client, &format!("break-glass-queue-en-{db_name}")).await;
         client.goto(&format!("{base}/stats")).await.unwrap();
@@ -848,35 +847,40 @@ both!(the_other_roles_in_chromium, |db: TestDb| {
         fill(&client, "#record_type", "case").await;
         fill(&client, "#record_id", &case_id).await;
         click(&client, "#audit-filters button[type=submit]").await;
-        until_source(&client, "<code>case.break_glass</code>", "the case's events").await;
+        until_source(
+            &client,
+            "<code>case.break_glass</code>",
+            "the case's events",
+        )
+        .await;
         screenshot(&client, &format!("audit-uk-{db_name}")).await;
-        click(&client, &format!("a[href=\"/audit/records/case/{case_id}\"]")).await;
-        until_path(&client, &format!("/audit/records/case/{case_id}"), "who touched it").await;
-        assert!(client.source().await.unwrap().contains("<code>case.read</code>"));
+        click(
+            &client,
+            &format!("a[href=\"/audit/records/case/{case_id}\"]"),
+        )
+        .await;
+        until_path(
+            &client,
+            &format!("/audit/records/case/{case_id}"),
+            "who touched it",
+        )
+        .await;
+        assert!(client
+            .source()
+            .await
+            .unwrap()
+            .contains("<code>case.read</code>"));
         accessible(&client, "who touched this record (uk)").await;
-        client.goto(&format!("{base}/audit/anomalies")).await.unwrap();
+        client
+            .goto(&format!("{base}/audit/anomalies"))
+            .await
+            .unwrap();
         accessible(&client, "anomalies (uk)").await;
         client.goto(&format!("{base}/audit/verify")).await.unwrap();
         click(&client, "#verify-form button").await;
         until_source(&client, "Журнал цілий", "the chain intact").await;
         accessible(&client, "verify (uk)").await;
-        let d = db.open();
-        crate::vault::unlock(&d);
-        let victim = persistence::testing::query_strings(
-            &d,
-            "SELECT CAST(a.stripe AS TEXT) || ' ' || CAST(a.stripe_seq AS TEXT) AS item FROM audit_events a \
-             WHERE a.stripe_seq > 1 AND EXISTS (SELECT 1 FROM audit_events b WHERE b.stripe = a.stripe AND b.stripe_seq = a.stripe_seq + 1) \
-             ORDER BY a.id LIMIT 1",
-        )
-        .unwrap()
-        .remove(0);
-        let (stripe, seq) = victim.split_once(' ').unwrap();
-        persistence::testing::execute(
-            &d,
-            &format!("DELETE FROM audit_events WHERE stripe = {stripe} AND stripe_seq = {seq}"),
-        )
-        .unwrap();
-        d.close(Duration::from_secs(5));
+        let (stripe, seq) = crate::vault::delete_an_audit_event(&db);
         click(&client, "#verify-form button").await;
         until_source(&client, "Журнал пошкоджено", "the break found").await;
         assert!(text_of(&client, "#verify-result")
@@ -915,15 +919,23 @@ both!(the_other_roles_in_chromium, |db: TestDb| {
         screenshot(&client, &format!("directory-preview-uk-{db_name}")).await;
         click(&client, "#import-save").await;
         until_source(&client, "id=\"saved\"", "imported").await;
-        assert!(text_of(&client, "#organisations").await.contains("Юристи разом"));
-        client.goto(&format!("{base}/admin/retention")).await.unwrap();
+        assert!(text_of(&client, "#organisations")
+            .await
+            .contains("Юристи разом"));
+        client
+            .goto(&format!("{base}/admin/retention"))
+            .await
+            .unwrap();
         accessible(&client, "retention (uk)").await;
         english(&client).await;
         accessible(&client, "retention (en)").await;
         client.goto(&format!("{base}/admin/users")).await.unwrap();
         accessible(&client, "accounts (en)").await;
         screenshot(&client, &format!("users-en-{db_name}")).await;
-        client.goto(&format!("{base}/admin/directory")).await.unwrap();
+        client
+            .goto(&format!("{base}/admin/directory"))
+            .await
+            .unwrap();
         accessible(&client, "directory (en)").await;
         screenshot(&client, &format!("directory-en-{db_name}")).await;
         client.close().await.unwrap();

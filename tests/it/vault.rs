@@ -549,6 +549,29 @@ fn populated(db: &TestDb) -> (Database, Vault) {
     (d, vault)
 }
 
+/// Deletes one event in the middle of a chain behind the triggers' back (an attacker with the
+/// database); its stripe and position.
+pub(crate) fn delete_an_audit_event(db: &TestDb) -> (String, String) {
+    let d = db.open();
+    unlock(&d);
+    let victim = query_strings(
+        &d,
+        "SELECT CAST(a.stripe AS TEXT) || ' ' || CAST(a.stripe_seq AS TEXT) AS item FROM audit_events a \
+         WHERE a.stripe_seq > 1 AND EXISTS (SELECT 1 FROM audit_events b WHERE b.stripe = a.stripe AND b.stripe_seq = a.stripe_seq + 1) \
+         ORDER BY a.id LIMIT 1",
+    )
+    .unwrap()
+    .remove(0);
+    let (stripe, seq) = victim.split_once(' ').unwrap();
+    execute(
+        &d,
+        &format!("DELETE FROM audit_events WHERE stripe = {stripe} AND stripe_seq = {seq}"),
+    )
+    .unwrap();
+    d.close(std::time::Duration::from_secs(5));
+    (stripe.to_string(), seq.to_string())
+}
+
 pub(crate) fn unlock(d: &Database) {
     match d.backend() {
         Backend::Sqlite => execute(

@@ -245,23 +245,7 @@ both!(an_auditor_reads_the_log_and_verifies_it, |db: TestDb| {
     assert_eq!(intact.status, 200, "{}", intact.text());
     assert!(intact.text().contains("id=\"verify-result\""));
     assert!(intact.text().contains("Журнал цілий"));
-    let d = db.open();
-    crate::vault::unlock(&d);
-    let victim = persistence::testing::query_strings(
-        &d,
-        "SELECT CAST(a.stripe AS TEXT) || ' ' || CAST(a.stripe_seq AS TEXT) AS item FROM audit_events a \
-         WHERE a.stripe_seq > 1 AND EXISTS (SELECT 1 FROM audit_events b WHERE b.stripe = a.stripe AND b.stripe_seq = a.stripe_seq + 1) \
-         ORDER BY a.id LIMIT 1",
-    )
-    .unwrap()
-    .remove(0);
-    let (stripe, seq) = victim.split_once(' ').unwrap();
-    persistence::testing::execute(
-        &d,
-        &format!("DELETE FROM audit_events WHERE stripe = {stripe} AND stripe_seq = {seq}"),
-    )
-    .unwrap();
-    d.close(std::time::Duration::from_secs(5));
+    let (stripe, seq) = crate::vault::delete_an_audit_event(&db);
     let broken = auditor.post("/audit/verify", &[("form_token", &token)]);
     assert_eq!(broken.status, 200, "{}", broken.text());
     let text = broken.text();

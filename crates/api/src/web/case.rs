@@ -726,18 +726,24 @@ pub(crate) async fn place_hold(
     ))
 }
 
-/// `POST /cases/{id}/legal-hold/lift`: lifts the hold.
-pub(crate) async fn lift_hold(
+/// A button of the supervision section (no fields): one vault function on the case, then back
+/// to the case (or the conflict said).
+async fn case_button(
     page: Page,
-    id: web::Path<String>,
+    id: String,
     body: web::Bytes,
+    act: fn(
+        &persistence::Vault,
+        &crate::Services,
+        &persistence::identity::Actor,
+        &str,
+    ) -> Result<(), AuthError>,
 ) -> Result<HttpResponse, PageError> {
     let (token, form) = parse(&body, &[], page.lang())?;
-    let id = id.into_inner();
     let case_id = id.clone();
     let (f, outcome, _) = page
         .submit(&token, move |vault, s, actor| {
-            kept(vault.lift_legal_hold(&s.db, actor, &case_id), form)
+            kept(act(vault, s, actor, &case_id), form)
         })
         .await?;
     Ok(after_form(
@@ -750,29 +756,28 @@ pub(crate) async fn lift_hold(
     ))
 }
 
+/// `POST /cases/{id}/legal-hold/lift`: lifts the hold.
+pub(crate) async fn lift_hold(
+    page: Page,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, PageError> {
+    case_button(page, id.into_inner(), body, |vault, s, actor, case_id| {
+        vault.lift_legal_hold(&s.db, actor, case_id)
+    })
+    .await
+}
+
 /// `POST /cases/{id}/erasure`: asks for the case to be erased; another supervisor decides.
 pub(crate) async fn request_erasure(
     page: Page,
     id: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, PageError> {
-    let (token, form) = parse(&body, &[], page.lang())?;
-    let id = id.into_inner();
-    let case_id = id.clone();
-    let (f, outcome, _) = page
-        .submit(&token, move |vault, s, actor| {
-            let asked = vault.request_erasure(&s.db, actor, &case_id).map(|_| ());
-            kept(asked, form)
-        })
-        .await?;
-    Ok(after_form(
-        f,
-        id,
-        "supervise",
-        String::new(),
-        outcome,
-        "supervision",
-    ))
+    case_button(page, id.into_inner(), body, |vault, s, actor, case_id| {
+        vault.request_erasure(&s.db, actor, case_id).map(|_| ())
+    })
+    .await
 }
 
 /// `GET /cases/{id}/break-glass`: why the user needs this case now; a supervisor reviews it.

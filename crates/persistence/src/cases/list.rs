@@ -96,35 +96,9 @@ impl Vault {
         actor: &Actor,
         today: &str,
     ) -> Result<Vec<ListedCase>, AuthError> {
-        use crate::schema::{case_plan_items as plan, referrals};
-        use diesel::dsl::min;
         let rule = self.authorize(db, actor, Action::CaseList, Relation::NoObject, None)?;
         let rows = db.with_conn(|conn| {
-            let plan_due: Vec<(String, Option<String>)> = plan::table
-                .filter(plan::status.eq_any(["planned", "in_progress"]))
-                .filter(plan::due_on.lt(today))
-                .group_by(plan::case_id)
-                .select((plan::case_id, min(plan::due_on)))
-                .limit(1000)
-                .load(conn)?;
-            let referral_due: Vec<(String, Option<String>)> = referrals::table
-                .filter(referrals::status.eq_any(crate::referrals::OPEN))
-                .filter(referrals::follow_up_on.lt(today))
-                .group_by(referrals::case_id)
-                .select((referrals::case_id, min(referrals::follow_up_on)))
-                .limit(1000)
-                .load(conn)?;
-            let mut due = std::collections::HashMap::new();
-            for (case_id, date) in plan_due.into_iter().chain(referral_due) {
-                let Some(date) = date else { continue };
-                due.entry(case_id)
-                    .and_modify(|d: &mut String| {
-                        if date < *d {
-                            *d = date.clone();
-                        }
-                    })
-                    .or_insert(date);
-            }
+            let mut due = earliest_due(conn, Due::Before(today))?;
             let ids: Vec<&String> = due.keys().collect();
             let mut q = cases::table
                 .filter(cases::id.eq_any(ids))
@@ -166,27 +140,54 @@ fn next_follow_ups(
     conn: &mut DbConnection,
     cases: &[CaseSummary],
 ) -> Result<std::collections::HashMap<String, String>, DbError> {
+    let ids: Vec<&str> = cases.iter().map(|c| c.id.as_str()).collect();
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    earliest_due(conn, Due::Of(&ids))
+}
+
+/// Whose follow-ups to gather: these cases', or every one due before a day.
+enum Due<'a> {
+    Of(&'a [&'a str]),
+    Before(&'a str),
+}
+
+/// The earliest date something is due on each case in `scope` (an open plan item's due date,
+/// an open referral's follow-up): two grouped queries, by case.
+fn earliest_due(
+    conn: &mut DbConnection,
+    scope: Due<'_>,
+) -> Result<std::collections::HashMap<String, String>, DbError> {
     use crate::schema::{case_plan_items as plan, referrals};
     use diesel::dsl::min;
-    let ids: Vec<&str> = cases.iter().map(|c| c.id.as_str()).collect();
-    let mut due = std::collections::HashMap::new();
-    if ids.is_empty() {
-        return Ok(due);
-    }
-    let plan_due: Vec<(String, Option<String>)> = plan::table
-        .filter(plan::case_id.eq_any(&ids))
+    let mut plans = plan::table
         .filter(plan::status.eq_any(["planned", "in_progress"]))
         .filter(plan::due_on.is_not_null())
         .group_by(plan::case_id)
         .select((plan::case_id, min(plan::due_on)))
-        .load(conn)?;
-    let referral_due: Vec<(String, Option<String>)> = referrals::table
-        .filter(referrals::case_id.eq_any(&ids))
+        .into_boxed();
+    let mut follow_ups = referrals::table
         .filter(referrals::status.eq_any(crate::referrals::OPEN))
         .filter(referrals::follow_up_on.is_not_null())
         .group_by(referrals::case_id)
         .select((referrals::case_id, min(referrals::follow_up_on)))
-        .load(conn)?;
+        .into_boxed();
+    match scope {
+        Due::Of(ids) => {
+            plans = plans.filter(plan::case_id.eq_any(ids));
+            follow_ups = follow_ups.filter(referrals::case_id.eq_any(ids));
+        }
+        Due::Before(day) => {
+            plans = plans.filter(plan::due_on.lt(day)).limit(1000);
+            follow_ups = follow_ups
+                .filter(referrals::follow_up_on.lt(day))
+                .limit(1000);
+        }
+    }
+    let plan_due: Vec<(String, Option<String>)> = plans.load(conn)?;
+    let referral_due: Vec<(String, Option<String>)> = follow_ups.load(conn)?;
+    let mut due = std::collections::HashMap::new();
     for (case_id, date) in plan_due.into_iter().chain(referral_due) {
         let Some(date) = date else { continue };
         due.entry(case_id)
