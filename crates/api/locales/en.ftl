@@ -437,3 +437,7 @@ retention-plan-audit = { $count ->
     [one] { $count } access-log event past its period (kept)
    *[other] { $count } access-log events past their period (kept)
 }
+stats-chart-calls-by-topic = Calls per month by topic
+stats-chart-cases-by-exploitation = Cases by form of exploitation
+stats-chart-referral-funnel = Referrals by status
+stats-cases = Cases

@@ -455,3 +455,7 @@ retention-plan-audit = { $count ->
     [few] { $count } події журналу після строку (зберігаються)
    *[many] { $count } подій журналу після строку (зберігаються)
 }
+stats-chart-calls-by-topic = Дзвінки за місяцями й темами
+stats-chart-cases-by-exploitation = Справи за формою експлуатації
+stats-chart-referral-funnel = Переадресації за станом
+stats-cases = Справи

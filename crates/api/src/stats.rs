@@ -273,7 +273,11 @@ pub fn stacked_chart(title: &str, p: &Published) -> String {
         .collect();
     let max = totals.iter().copied().max().unwrap_or(1).max(1);
     let (w, bar_h, left) = (640.0, 22.0, 90.0);
-    let legend_h = 18.0 * p.cols.len().div_ceil(3) as f64;
+    // The legend in as many columns as its longest label leaves room for (at most three).
+    let longest = p.cols.iter().map(|c| c.chars().count()).max().unwrap_or(1);
+    let per_row = ((620.0 / (longest as f64 * 7.0 + 24.0)) as usize).clamp(1, 3);
+    let col_w = 620.0 / per_row as f64;
+    let legend_h = 18.0 * p.cols.len().div_ceil(per_row) as f64;
     let h = 40.0 + bar_h * p.rows.len() as f64 + 20.0 + legend_h;
     let mut svg = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" font-family=\"sans-serif\" font-size=\"12\">\
@@ -306,7 +310,10 @@ pub fn stacked_chart(title: &str, p: &Published) -> String {
     }
     let ly = 36.0 + bar_h * p.rows.len() as f64 + 10.0;
     for (j, col) in p.cols.iter().enumerate() {
-        let (lx, y) = (10.0 + 210.0 * (j % 3) as f64, ly + 18.0 * (j / 3) as f64);
+        let (lx, y) = (
+            10.0 + col_w * (j % per_row) as f64,
+            ly + 18.0 * (j / per_row) as f64,
+        );
         svg.push_str(&format!(
             "<rect x=\"{lx}\" y=\"{y}\" width=\"10\" height=\"10\" fill=\"{}\"/><text x=\"{}\" y=\"{}\">{}</text>",
             PALETTE[j % PALETTE.len()],
@@ -467,15 +474,29 @@ impl Report {
 
     /// The charts (their id and SVG), each of its table protected by the k rule.
     pub(crate) fn charts(&self) -> Vec<(&'static str, String)> {
+        self.charts_with(|_, title| title.to_string(), |code| code.to_string())
+    }
+
+    /// The charts with their titles (`title(id, English title)`) and the rows' and columns'
+    /// codes (`label`) in a page's language; the figures exactly as [`Report::charts`].
+    pub(crate) fn charts_with(
+        &self,
+        title: impl Fn(&str, &str) -> String,
+        label: impl Fn(&str) -> String,
+    ) -> Vec<(&'static str, String)> {
         CHARTS
             .iter()
             .zip(&self.tables)
-            .map(|((name, table, title), counted)| {
-                let published = protect(counted, self.k);
+            .map(|((name, table, english), counted)| {
+                let mut published = protect(counted, self.k);
+                for code in published.rows.iter_mut().chain(published.cols.iter_mut()) {
+                    *code = label(code);
+                }
+                let title = title(name, english);
                 let chart = match *table {
-                    "calls" => stacked_chart(title, &published),
-                    "referrals_by_service" => bar_chart(title, &transpose(&published), None),
-                    _ => bar_chart(title, &published, None),
+                    "calls" => stacked_chart(&title, &published),
+                    "referrals_by_service" => bar_chart(&title, &transpose(&published), None),
+                    _ => bar_chart(&title, &published, None),
                 };
                 (*name, chart)
             })

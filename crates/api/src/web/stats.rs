@@ -25,11 +25,41 @@ struct StatsPage {
 }
 
 impl StatsPage {
+    fn label(&self, code: &str) -> String {
+        label_of(&self.f.t, code)
+    }
+
     fn cell(&self, c: &Cell) -> String {
         match c {
             Cell::Value(v) => v.to_string(),
             Cell::Suppressed => self.f.t.get("stats-suppressed"),
         }
+    }
+}
+
+/// A code of a chart's rows or columns in the page's language: a topic, a form of
+/// exploitation, a service type, a case's status, a gender, an age group, a plan's area or
+/// status, or a referral's status (a period, or a code of none, stays as it is).
+fn label_of(t: &super::i18n::Tr, code: &str) -> String {
+    let vocabularies = [
+        "topic",
+        "exploitation_type",
+        "service_type",
+        "case_status",
+        "gender",
+        "age_group",
+        "plan_domain",
+        "plan_status",
+    ];
+    for vocabulary in vocabularies {
+        if super::i18n::terms(vocabulary).iter().any(|term| term.code == code) {
+            return t.label(vocabulary, code);
+        }
+    }
+    match (code, domain::referrals::Status::parse(code)) {
+        ("cases", _) => t.get("stats-cases"),
+        (_, Some(_)) => t.get(super::referrals::status_key(code)),
+        _ => code.to_string(),
     }
 }
 
@@ -71,8 +101,15 @@ pub(crate) async fn dashboard(page: Page, req: HttpRequest) -> Result<HttpRespon
         true => StatusCode::OK,
         false => StatusCode::UNPROCESSABLE_ENTITY,
     };
+    let t = f.t;
+    let charts = report.as_ref().map(|r| {
+        r.charts_with(
+            |name, _| t.get(&format!("stats-chart-{name}")),
+            |code| label_of(&t, code),
+        )
+    });
     let page = StatsPage {
-        charts: report.as_ref().map(Report::charts).unwrap_or_default(),
+        charts: charts.unwrap_or_default(),
         tables: report.as_ref().map(Report::listed).unwrap_or_default(),
         k: report.as_ref().map(|r| r.k).unwrap_or_default(),
         report: query.finish(),
