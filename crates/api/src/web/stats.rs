@@ -52,7 +52,10 @@ fn label_of(t: &super::i18n::Tr, code: &str) -> String {
         "plan_status",
     ];
     for vocabulary in vocabularies {
-        if super::i18n::terms(vocabulary).iter().any(|term| term.code == code) {
+        if super::i18n::terms(vocabulary)
+            .iter()
+            .any(|term| term.code == code)
+        {
             return t.label(vocabulary, code);
         }
     }
