@@ -14,105 +14,65 @@ use domain::Sensitive;
 use persistence::cases::CaseChanges;
 use serde::Deserialize;
 
+use super::form::Fields;
 use super::{render, see_other, Frame, Page, PageError};
-use crate::ApiError;
 
-/// What the form holds, as typed: shown again, with the fields named, when something is wrong.
-#[derive(Default)]
-pub(crate) struct CallForm {
-    started_at: String,
-    channel: String,
-    direction: String,
-    caller_role: String,
-    topics: Vec<String>,
-    region: String,
-    caller_gender: String,
-    caller_age_group: String,
-    language: String,
-    outcome: String,
-    summary: String,
-    caller_name: String,
-    caller_phone: String,
-    form_token: String,
-    then: String,
+/// The call form's fields (the topic chips repeat `topics`).
+const FIELDS: &[&str] = &[
+    "started_at",
+    "channel",
+    "direction",
+    "caller_role",
+    "topics",
+    "region",
+    "caller_gender",
+    "caller_age_group",
+    "language",
+    "outcome",
+    "summary",
+    "caller_name",
+    "caller_phone",
+    "then",
+];
+
+/// A new call: anonymous, inbound by phone, started now, the caller's details unknown.
+fn new_call() -> Fields {
+    let value = |n: &str, v: &str| (n.to_string(), v.to_string());
+    Fields::filled(vec![
+        value(
+            "started_at",
+            &crate::calls::rfc3339(persistence::now_micros()),
+        ),
+        value("channel", "phone"),
+        value("direction", "inbound"),
+        value("caller_role", "potential_victim"),
+        value("caller_gender", "unknown"),
+        value("caller_age_group", "unknown"),
+        value("language", "uk"),
+    ])
 }
 
-impl CallForm {
-    /// A new call: anonymous, inbound by phone, started now, the caller's details unknown.
-    fn new_call() -> Self {
-        CallForm {
-            started_at: crate::calls::rfc3339(persistence::now_micros()),
-            channel: "phone".into(),
-            direction: "inbound".into(),
-            caller_role: "potential_victim".into(),
-            caller_gender: "unknown".into(),
-            caller_age_group: "unknown".into(),
-            language: "uk".into(),
-            ..Default::default()
-        }
-    }
-
-    /// The form's fields from an `application/x-www-form-urlencoded` body; the topic chips
-    /// repeat `topics`. Unknown fields are refused, naming them.
-    fn parse(body: &[u8]) -> Result<Self, ApiError> {
-        let mut form = CallForm::default();
-        for (name, value) in form_urlencoded::parse(body) {
-            let value = value.into_owned();
-            match name.as_ref() {
-                "started_at" => form.started_at = value,
-                "channel" => form.channel = value,
-                "direction" => form.direction = value,
-                "caller_role" => form.caller_role = value,
-                "topics" => form.topics.push(value),
-                "region" => form.region = value,
-                "caller_gender" => form.caller_gender = value,
-                "caller_age_group" => form.caller_age_group = value,
-                "language" => form.language = value,
-                "outcome" => form.outcome = value,
-                "summary" => form.summary = value,
-                "caller_name" => form.caller_name = value,
-                "caller_phone" => form.caller_phone = value,
-                "form_token" => form.form_token = value,
-                "then" => form.then = value,
-                _ => {
-                    return Err(ApiError::invalid_field(
-                        "form",
-                        "has a field this form does not have",
-                    ))
-                }
-            }
-        }
-        Ok(form)
-    }
-
-    fn input(&self) -> Result<CallInput, BTreeMap<String, String>> {
-        let sealed = |v: &str| {
-            let v = v.trim();
-            (!v.is_empty()).then(|| Sensitive::new(v.to_string()))
-        };
-        let started_at = crate::calls::micros("started_at", &self.started_at)
-            .map_err(|_| BTreeMap::from([("started_at".to_string(), "not a time".to_string())]))?;
-        Ok(CallInput {
-            started_at,
-            ended_at: Some(persistence::now_micros().max(started_at)),
-            channel: self.channel.clone(),
-            direction: self.direction.clone(),
-            caller_role: self.caller_role.clone(),
-            topics: self.topics.clone(),
-            region: self.region.clone(),
-            caller_gender: self.caller_gender.clone(),
-            caller_age_group: self.caller_age_group.clone(),
-            language: self.language.clone(),
-            outcome: self.outcome.clone(),
-            summary: sealed(&self.summary),
-            caller_name: sealed(&self.caller_name),
-            caller_phone: sealed(&self.caller_phone),
-        })
-    }
-
-    pub fn has_topic(&self, code: &str) -> bool {
-        self.topics.iter().any(|t| t == code)
-    }
+/// The call as typed, for the same validation as `POST /api/v1/calls`.
+fn call_input(form: &Fields) -> Result<CallInput, BTreeMap<String, String>> {
+    let started_at = crate::calls::micros("started_at", form.get("started_at"))
+        .map_err(|_| BTreeMap::from([("started_at".to_string(), "not a time".to_string())]))?;
+    let text = |name: &str| form.get(name).to_string();
+    Ok(CallInput {
+        started_at,
+        ended_at: Some(persistence::now_micros().max(started_at)),
+        channel: text("channel"),
+        direction: text("direction"),
+        caller_role: text("caller_role"),
+        topics: form.all("topics").into_iter().map(String::from).collect(),
+        region: text("region"),
+        caller_gender: text("caller_gender"),
+        caller_age_group: text("caller_age_group"),
+        language: text("language"),
+        outcome: text("outcome"),
+        summary: form.sealed("summary"),
+        caller_name: form.sealed("caller_name"),
+        caller_phone: form.sealed("caller_phone"),
+    })
 }
 
 /// One picklist of the form.
@@ -150,8 +110,8 @@ pub(crate) struct Lookup {
 #[template(path = "desk.html")]
 struct DeskPage {
     f: Frame,
-    form: CallForm,
-    errors: BTreeMap<String, String>,
+    /// The call as typed, and the wrong fields.
+    form: Fields,
     choices: &'static [Choice],
     topics: &'static Vocabulary,
     regions: &'static Vocabulary,
@@ -163,11 +123,10 @@ struct DeskPage {
 
 impl DeskPage {
     /// The desk with `form`, nothing saved, no errors and no lookup shown.
-    fn new(f: Frame, form: CallForm) -> Self {
+    fn new(f: Frame, form: Fields) -> Self {
         DeskPage {
             f,
             form,
-            errors: BTreeMap::new(),
             choices: &CHOICES,
             topics: &vocabulary::TOPIC,
             regions: &vocabulary::REGION,
@@ -177,48 +136,9 @@ impl DeskPage {
         }
     }
 
-    fn value(&self, name: &str) -> &str {
-        let f = &self.form;
-        match name {
-            "channel" => &f.channel,
-            "direction" => &f.direction,
-            "caller_role" => &f.caller_role,
-            "caller_gender" => &f.caller_gender,
-            "caller_age_group" => &f.caller_age_group,
-            "language" => &f.language,
-            "outcome" => &f.outcome,
-            "region" => &f.region,
-            _ => "",
-        }
-    }
-
-    /// The message key of a field's label.
-    fn label_key(&self, name: &str) -> &'static str {
-        match name {
-            "channel" => "field-channel",
-            "direction" => "field-direction",
-            "caller_role" => "field-caller-role",
-            "caller_gender" => "field-caller-gender",
-            "caller_age_group" => "field-caller-age-group",
-            "language" => "field-language",
-            "outcome" => "field-outcome",
-            "region" => "field-region",
-            "topics" => "field-topics",
-            "summary" => "field-summary",
-            "caller_name" => "field-caller-name",
-            "caller_phone" => "field-caller-phone",
-            "started_at" => "field-started-at",
-            "ended_at" => "field-ended-at",
-            _ => "field-form",
-        }
-    }
-
-    fn selected(&self, name: &str, code: &str) -> bool {
-        self.value(name) == code
-    }
-
+    /// A wrong field's message, for the text beside it.
     fn error(&self, name: &str) -> Option<String> {
-        self.errors.get(name).map(|_| self.f.t.get("field-invalid"))
+        self.form.error(name).then(|| self.f.t.get("field-invalid"))
     }
 }
 
@@ -244,7 +164,7 @@ pub(crate) async fn form(
     let f = page.allowed(Action::CallCreate).await?;
     let desk = DeskPage {
         saved: query.saved.is_some(),
-        ..DeskPage::new(f, CallForm::new_call())
+        ..DeskPage::new(f, new_call())
     };
     Ok(render(StatusCode::OK, &desk))
 }
@@ -253,12 +173,11 @@ pub(crate) async fn form(
 /// list), or shows the form again with the wrong fields named and everything typed kept.
 pub(crate) async fn save(page: Page, body: web::Bytes) -> Result<HttpResponse, PageError> {
     let lang = page.lang();
-    let form = CallForm::parse(&body).map_err(|e| PageError::new(e, lang))?;
-    let token = form.form_token.clone();
-    let (f, (form, outcome), _) = page
+    let (token, form) = Fields::parse(&body, FIELDS).map_err(|e| PageError::new(e, lang))?;
+    let (f, (mut form, outcome), _) = page
         .submit(&token, move |vault, s, actor| {
             let now = persistence::now_micros();
-            let call = match form.input() {
+            let call = match call_input(&form) {
                 Ok(input) => validate(input, now, &s.calls.default_country_code),
                 Err(errors) => Err(errors),
             };
@@ -272,7 +191,7 @@ pub(crate) async fn save(page: Page, body: web::Bytes) -> Result<HttpResponse, P
                 }
             };
             let id = vault.create_call(&s.db, actor, &call)?;
-            if form.then == "case" {
+            if form.get("then") == "case" {
                 let (_, reference) = vault.create_case(
                     &s.db,
                     actor,
@@ -293,36 +212,25 @@ pub(crate) async fn save(page: Page, body: web::Bytes) -> Result<HttpResponse, P
             &DeskPage {
                 saved: true,
                 opened: Some(reference),
-                ..DeskPage::new(f, CallForm::new_call())
+                ..DeskPage::new(f, new_call())
             },
         ),
         Ok(None) => see_other("/desk?saved=1"),
-        Err(errors) => render(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &DeskPage {
-                errors,
-                ..DeskPage::new(f, form)
-            },
-        ),
+        Err(errors) => {
+            form.errors = errors;
+            render(StatusCode::UNPROCESSABLE_ENTITY, &DeskPage::new(f, form))
+        }
     })
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct LookupForm {
-    form_token: String,
-    phone: Sensitive<String>,
 }
 
 /// `POST /desk/lookup`: has this number called before? The number travels in the body, never
 /// in a URL; the check is audited like the API's.
-pub(crate) async fn lookup(
-    page: Page,
-    form: web::Form<LookupForm>,
-) -> Result<HttpResponse, PageError> {
-    let LookupForm { form_token, phone } = form.into_inner();
+pub(crate) async fn lookup(page: Page, body: web::Bytes) -> Result<HttpResponse, PageError> {
+    let lang = page.lang();
+    let (token, form) = Fields::parse(&body, &["phone"]).map_err(|e| PageError::new(e, lang))?;
+    let phone = Sensitive::new(form.get("phone").to_string());
     let (f, lookup, partial) = page
-        .submit(&form_token, move |vault, s, actor| {
+        .submit(&token, move |vault, s, actor| {
             let Some(phone) = PhoneNumber::parse(phone.expose(), &s.calls.default_country_code)
             else {
                 let relation = Relation::NoObject;
@@ -356,7 +264,7 @@ pub(crate) async fn lookup(
         StatusCode::OK,
         &DeskPage {
             lookup: Some(lookup),
-            ..DeskPage::new(f, CallForm::new_call())
+            ..DeskPage::new(f, new_call())
         },
     ))
 }
