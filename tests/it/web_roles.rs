@@ -520,6 +520,12 @@ both!(
         );
         assert_eq!(api["total"], "suppressed", "{api}");
         assert!(text.contains("<td>приховано</td>"));
+        // The charts speak the page's language: titles, codes and what is suppressed.
+        assert!(
+            text.contains("Справи за формою експлуатації")
+                && text.contains("приховано (менше за 5")
+        );
+        assert!(!text.contains(">unknown<") && !text.contains("fewer than"));
         assert!(
             !text.contains("<td>3</td>"),
             "a count below k is never shown"

@@ -441,3 +441,5 @@ stats-chart-calls-by-topic = Calls per month by topic
 stats-chart-cases-by-exploitation = Cases by form of exploitation
 stats-chart-referral-funnel = Referrals by status
 stats-cases = Cases
+stats-chart-suppressed = suppressed (fewer than { $count } or protecting one)
+stats-chart-note = * some counts suppressed (below { $count } or protecting one)

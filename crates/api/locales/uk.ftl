@@ -459,3 +459,5 @@ stats-chart-calls-by-topic = Дзвінки за місяцями й темам�
 stats-chart-cases-by-exploitation = Справи за формою експлуатації
 stats-chart-referral-funnel = Переадресації за станом
 stats-cases = Справи
+stats-chart-suppressed = приховано (менше за { $count } або захищає інше число)
+stats-chart-note = * деякі числа приховано (менше за { $count } або щоб захистити інші)

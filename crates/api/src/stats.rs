@@ -199,9 +199,27 @@ pub(crate) async fn table(
     }
 }
 
+/// What a chart says of suppressed counts, in the reader's language.
+pub struct ChartWords {
+    /// Beside a suppressed bar.
+    pub bar: String,
+    /// Under a chart with suppressed parts.
+    pub note: String,
+}
+
+impl ChartWords {
+    /// In English, for `k` (the API's charts and the printable report).
+    pub fn english(k: u64) -> Self {
+        ChartWords {
+            bar: format!("suppressed (fewer than {k} or protecting one)"),
+            note: format!("* some counts suppressed (below {k} or protecting one)"),
+        }
+    }
+}
+
 /// A horizontal bar chart of one column of a published table (its row totals when `column` is
 /// None). Suppressed bars are drawn hatched at no length and labelled.
-pub fn bar_chart(title: &str, p: &Published, column: Option<usize>) -> String {
+pub fn bar_chart(title: &str, p: &Published, column: Option<usize>, words: &ChartWords) -> String {
     let values: Vec<(String, Cell)> = p
         .rows
         .iter()
@@ -250,9 +268,9 @@ pub fn bar_chart(title: &str, p: &Published, column: Option<usize>) -> String {
                 ));
             }
             None => svg.push_str(&format!(
-                "<text x=\"{left}\" y=\"{}\" fill=\"#777\">suppressed (fewer than {} or protecting one)</text>",
+                "<text x=\"{left}\" y=\"{}\" fill=\"#777\">{}</text>",
                 y + 15.0,
-                p.k
+                escape(&words.bar)
             )),
         }
     }
@@ -267,7 +285,7 @@ const PALETTE: [&str; 10] = [
 
 /// A stacked bar per row (a month), one segment per column (a topic), with a legend. Suppressed
 /// cells are left out of their bar, which is then marked with an asterisk.
-pub fn stacked_chart(title: &str, p: &Published) -> String {
+pub fn stacked_chart(title: &str, p: &Published, words: &ChartWords) -> String {
     let totals: Vec<u64> = (0..p.rows.len())
         .map(|i| p.cells[i].iter().filter_map(|c| c.value()).sum())
         .collect();
@@ -323,9 +341,9 @@ pub fn stacked_chart(title: &str, p: &Published) -> String {
         ));
     }
     svg.push_str(&format!(
-        "<text x=\"10\" y=\"{}\" fill=\"#777\">* some counts suppressed (below {} or protecting one)</text></svg>\n",
+        "<text x=\"10\" y=\"{}\" fill=\"#777\">{}</text></svg>\n",
         h - 4.0,
-        p.k
+        escape(&words.note)
     ));
     svg
 }
@@ -354,10 +372,15 @@ async fn chart_svg(session: Session, name: &str, params: StatsParams) -> Result<
         .unwrap_or(("", "", ""));
     let (published, _) = protected(session, table.to_string(), params).await?;
     Ok(match table {
-        "calls" => stacked_chart(title, &published),
+        "calls" => stacked_chart(title, &published, &ChartWords::english(published.k)),
         // The funnel: each status is one bar of its total.
-        "referrals_by_service" => bar_chart(title, &transpose(&published), None),
-        _ => bar_chart(title, &published, None),
+        "referrals_by_service" => bar_chart(
+            title,
+            &transpose(&published),
+            None,
+            &ChartWords::english(published.k),
+        ),
+        _ => bar_chart(title, &published, None, &ChartWords::english(published.k)),
     })
 }
 
@@ -474,7 +497,12 @@ impl Report {
 
     /// The charts (their id and SVG), each of its table protected by the k rule.
     pub(crate) fn charts(&self) -> Vec<(&'static str, String)> {
-        self.charts_with(|_, title| title.to_string(), |code| code.to_string())
+        let words = ChartWords::english(self.k);
+        self.charts_with(
+            |_, title| title.to_string(),
+            |code| code.to_string(),
+            &words,
+        )
     }
 
     /// The charts with their titles (`title(id, English title)`) and the rows' and columns'
@@ -483,6 +511,7 @@ impl Report {
         &self,
         title: impl Fn(&str, &str) -> String,
         label: impl Fn(&str) -> String,
+        words: &ChartWords,
     ) -> Vec<(&'static str, String)> {
         CHARTS
             .iter()
@@ -494,9 +523,11 @@ impl Report {
                 }
                 let title = title(name, english);
                 let chart = match *table {
-                    "calls" => stacked_chart(&title, &published),
-                    "referrals_by_service" => bar_chart(&title, &transpose(&published), None),
-                    _ => bar_chart(&title, &published, None),
+                    "calls" => stacked_chart(&title, &published, words),
+                    "referrals_by_service" => {
+                        bar_chart(&title, &transpose(&published), None, words)
+                    }
+                    _ => bar_chart(&title, &published, None, words),
                 };
                 (*name, chart)
             })

@@ -106,9 +106,14 @@ pub(crate) async fn dashboard(page: Page, req: HttpRequest) -> Result<HttpRespon
     };
     let t = f.t;
     let charts = report.as_ref().map(|r| {
+        let words = crate::stats::ChartWords {
+            bar: t.count("stats-chart-suppressed", r.k),
+            note: t.count("stats-chart-note", r.k),
+        };
         r.charts_with(
             |name, _| t.get(&format!("stats-chart-{name}")),
             |code| label_of(&t, code),
+            &words,
         )
     });
     let page = StatsPage {
