@@ -388,6 +388,17 @@ both!(
         let wrong = browser.post("/enrol", &[("form_token", &token), ("code", "000000")]);
         assert_eq!(wrong.status, 422, "{}", wrong.text());
         assert!(wrong.text().contains("href=\"#code\""));
+        // The same secret comes back with its QR code, so she can scan or type it again.
+        assert!(wrong.text().contains("<svg"));
+        let again = wrong.text();
+        let at = again.find("id=\"totp-secret\">").unwrap() + 17;
+        let shown: String = again[at..]
+            .split('<')
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .collect();
+        assert_eq!(base32_decode(&shown), secret, "the same secret");
         crate::auth::away_from_a_step_boundary();
         let done = browser.post(
             "/enrol",

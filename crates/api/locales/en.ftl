@@ -34,7 +34,6 @@ error-too-many = Too many attempts
 error-unavailable = The service is not available right now
 error-internal = Something went wrong
 error-bad-request = The request was not understood
-error-enrol = Set up your second factor first
 desk-title = New call
 call-timer = Call duration
 case-opened-as = A case is open:

@@ -35,7 +35,6 @@ error-too-many = Забагато спроб
 error-unavailable = Сервіс зараз недоступний
 error-internal = Щось пішло не так
 error-bad-request = Запит не зрозуміло
-error-enrol = Спершу налаштуйте другий фактор
 desk-title = Новий дзвінок
 call-timer = Тривалість дзвінка
 case-opened-as = Відкрито справу:

@@ -79,7 +79,8 @@ pub(crate) async fn form(page: Page<Enrolling>) -> Result<HttpResponse, PageErro
 }
 
 /// `POST /enrol`: the first code from the app confirms it; the recovery codes are shown once
-/// (the page is never cached). A wrong code keeps the same secret: the form comes back.
+/// (the page is never cached). A wrong code keeps the same secret: the form comes back with
+/// its QR code and text again.
 pub(crate) async fn confirm(
     page: Page<Enrolling>,
     body: web::Bytes,
@@ -100,19 +101,28 @@ pub(crate) async fn confirm(
                     form.clear(&["code"]);
                     form.errors
                         .insert("code".into(), "not the current code".into());
-                    Ok(Err(form))
+                    // The same secret again, so the code can be scanned or typed once more.
+                    let pending = vault.totp_pending(&s.db, actor, &s.auth.totp_issuer)?;
+                    let shown = match pending {
+                        Some(p) => {
+                            let uri = p.otpauth_uri.expose();
+                            (qr_svg(uri)?, secret_of(uri))
+                        }
+                        None => (String::new(), String::new()),
+                    };
+                    Ok(Err((form, shown)))
                 }
             }
         })
         .await?;
     Ok(match outcome {
         Ok(codes) => render(StatusCode::OK, &EnrolledPage { f, codes }),
-        Err(form) => render(
+        Err((form, (qr, secret))) => render(
             StatusCode::UNPROCESSABLE_ENTITY,
             &EnrolPage {
                 f,
-                qr: String::new(),
-                secret: String::new(),
+                qr,
+                secret,
                 form,
             },
         ),

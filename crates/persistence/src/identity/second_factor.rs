@@ -129,6 +129,33 @@ impl Vault {
         })
     }
 
+    /// The enrolment started and not confirmed yet, again (the page shows its QR code after a
+    /// wrong first code): the same secret, so the app's entry stays right. `None` when there is
+    /// none pending.
+    pub fn totp_pending(
+        &self,
+        db: &Database,
+        actor: &Actor,
+        issuer: &str,
+    ) -> Result<Option<TotpEnrolment>, AuthError> {
+        let secret = db.with_conn(|conn| {
+            let (sealed, confirmed): (Option<Vec<u8>>, Option<i64>) = users::table
+                .find(&actor.user_id)
+                .select((users::totp_secret, users::totp_confirmed_at))
+                .first(conn)?;
+            let Some(sealed) = sealed.filter(|_| confirmed.is_none()) else {
+                return Ok(None);
+            };
+            let dek = self.data_key(conn, &actor.user_id)?;
+            Ok(Some(zeroize::Zeroizing::new(
+                dek.open(&totp_ctx(&actor.user_id), &sealed)?,
+            )))
+        })?;
+        Ok(secret.map(|secret| TotpEnrolment {
+            otpauth_uri: crypto::totp::otpauth_uri(issuer, &actor.login, secret.as_ref()).into(),
+        }))
+    }
+
     /// Confirms enrolment with a first code from the app; returns the single-use recovery
     /// codes (shown once, stored only as HMACs). The current session counts as verified.
     pub fn totp_confirm(
