@@ -442,3 +442,4 @@ stats-chart-referral-funnel = Referrals by status
 stats-cases = Cases
 stats-chart-suppressed = suppressed (fewer than { $count } or protecting one)
 stats-chart-note = * some counts suppressed (below { $count } or protecting one)
+grants-justification = Their justification

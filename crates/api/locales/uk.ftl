@@ -460,3 +460,4 @@ stats-chart-referral-funnel = Переадресації за станом
 stats-cases = Справи
 stats-chart-suppressed = приховано (менше за { $count } або захищає інше число)
 stats-chart-note = * деякі числа приховано (менше за { $count } або щоб захистити інші)
+grants-justification = Обґрунтування
