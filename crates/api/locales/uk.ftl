@@ -461,3 +461,4 @@ stats-cases = Справи
 stats-chart-suppressed = приховано (менше за { $count } або захищає інше число)
 stats-chart-note = * деякі числа приховано (менше за { $count } або щоб захистити інші)
 grants-justification = Обґрунтування
+packet-never-contact-partner = Контактні дані ніколи не надсилаються: ви зв'язуєтеся з особою через кейс-менеджера лінії.
