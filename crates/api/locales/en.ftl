@@ -444,3 +444,4 @@ stats-chart-suppressed = suppressed (fewer than { $count } or protecting one)
 stats-chart-note = * some counts suppressed (below { $count } or protecting one)
 grants-justification = Their justification
 packet-never-contact-partner = Contact details are never sent: you reach the person through the hotline's case worker.
+nav-cases-all = All cases

@@ -462,3 +462,4 @@ stats-chart-suppressed = приховано (менше за { $count } або �
 stats-chart-note = * деякі числа приховано (менше за { $count } або щоб захистити інші)
 grants-justification = Обґрунтування
 packet-never-contact-partner = Контактні дані ніколи не надсилаються: ви зв'язуєтеся з особою через кейс-менеджера лінії.
+nav-cases-all = Усі справи

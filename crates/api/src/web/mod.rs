@@ -381,7 +381,11 @@ fn frame(
                     let relation = domain::policy::Relation::NoObject;
                     domain::policy::authorize(a.role, *action, relation).is_allowed()
                 })
-                .map(|(path, key, _)| (*path, *key))
+                .map(|(path, key, _)| match (*key, a.role) {
+                    // A supervisor's list is every case of the organisation.
+                    ("nav-cases", domain::identity::Role::Supervisor) => (*path, "nav-cases-all"),
+                    _ => (*path, *key),
+                })
                 .collect();
         }
     }
