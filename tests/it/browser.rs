@@ -808,14 +808,15 @@ both!(the_other_roles_in_chromium, |db: TestDb| {
         click(&client, "button[name=verdict][value=flagged]").await;
         until_source(&client, "id=\"grants-none\"", "the use reviewed").await;
         for (path, name) in [
-            ("/erasure-requests", "erasure requests"),
-            ("/follow-ups", "overdue follow-ups"),
-            ("/stats", "statistics"),
+            ("/erasure-requests", "erasures"),
+            ("/follow-ups", "follow-ups"),
+            ("/referrals", "referrals"),
+            ("/stats", "stats"),
         ] {
             client.goto(&format!("{base}{path}")).await.unwrap();
             accessible(&client, &format!("{name} (uk)")).await;
+            screenshot(&client, &format!("{name}-uk-{db_name}")).await;
         }
-        screenshot(&client, &format!("stats-uk-{db_name}")).await;
         client
             .goto(&format!("{base}/cases/{case_id}"))
             .await
@@ -834,9 +835,15 @@ both!(the_other_roles_in_chromium, |db: TestDb| {
             .contains("flagged for follow-up"));
         accessible(&client, "break-glass queue (en)").await;
         screenshot(&client, &format!("break-glass-queue-en-{db_name}")).await;
-        client.goto(&format!("{base}/stats")).await.unwrap();
-        accessible(&client, "statistics (en)").await;
-        screenshot(&client, &format!("stats-en-{db_name}")).await;
+        for (path, name) in [
+            ("/erasure-requests", "erasures"),
+            ("/follow-ups", "follow-ups"),
+            ("/stats", "stats"),
+        ] {
+            client.goto(&format!("{base}{path}")).await.unwrap();
+            accessible(&client, &format!("{name} (en)")).await;
+            screenshot(&client, &format!("{name}-en-{db_name}")).await;
+        }
         client.close().await.unwrap();
 
         // The auditor: the log filtered to the case, who touched it, verify, a deleted event.
@@ -876,6 +883,7 @@ both!(the_other_roles_in_chromium, |db: TestDb| {
             .await
             .unwrap();
         accessible(&client, "anomalies (uk)").await;
+        screenshot(&client, &format!("anomalies-uk-{db_name}")).await;
         client.goto(&format!("{base}/audit/verify")).await.unwrap();
         click(&client, "#verify-form button").await;
         until_source(&client, "Журнал цілий", "the chain intact").await;
@@ -889,9 +897,17 @@ both!(the_other_roles_in_chromium, |db: TestDb| {
         accessible(&client, "verify, broken (uk)").await;
         screenshot(&client, &format!("verify-broken-uk-{db_name}")).await;
         english(&client).await;
+        accessible(&client, "verify, broken (en)").await;
+        screenshot(&client, &format!("verify-broken-en-{db_name}")).await;
         client.goto(&format!("{base}/audit")).await.unwrap();
         accessible(&client, "access log (en)").await;
         screenshot(&client, &format!("audit-en-{db_name}")).await;
+        client
+            .goto(&format!("{base}/audit/anomalies"))
+            .await
+            .unwrap();
+        accessible(&client, "anomalies (en)").await;
+        screenshot(&client, &format!("anomalies-en-{db_name}")).await;
         client.close().await.unwrap();
 
         // The admin: accounts; the directory imported from a file, previewed first.
@@ -927,8 +943,10 @@ both!(the_other_roles_in_chromium, |db: TestDb| {
             .await
             .unwrap();
         accessible(&client, "retention (uk)").await;
+        screenshot(&client, &format!("retention-uk-{db_name}")).await;
         english(&client).await;
         accessible(&client, "retention (en)").await;
+        screenshot(&client, &format!("retention-en-{db_name}")).await;
         client.goto(&format!("{base}/admin/users")).await.unwrap();
         accessible(&client, "accounts (en)").await;
         screenshot(&client, &format!("users-en-{db_name}")).await;
