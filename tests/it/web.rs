@@ -446,7 +446,10 @@ both!(
             b"",
         );
         assert_eq!(with_token_cookie.status, 303);
-        assert_eq!(with_token_cookie.header("location"), Some("/sign-in"));
+        assert_eq!(
+            with_token_cookie.header("location"),
+            Some("/sign-in?next=%2Fdesk")
+        );
 
         let token = browser.form_token("/desk");
         let saved_cookie = browser.cookie_header();
@@ -466,7 +469,7 @@ both!(
             b"",
         );
         assert_eq!(replayed.status, 303, "the old cookie no longer works");
-        assert_eq!(replayed.header("location"), Some("/sign-in"));
+        assert_eq!(replayed.header("location"), Some("/sign-in?next=%2Fdesk"));
         assert!(server.terminate().success());
     }
 );
@@ -503,10 +506,60 @@ both!(lookup_partial_language_and_my_cases, |db: TestDb| {
     add_user(&db, "marta", "case_worker");
     add_user(&db, "taras", "case_worker");
     let server = web_server(&db);
-    for path in ["/desk", "/cases", "/"] {
+    // Without a session a page sends the browser to sign in, and back to it after (a path of
+    // this site only: never another host).
+    for (path, to) in [
+        ("/desk", "/sign-in?next=%2Fdesk"),
+        (
+            "/cases?status=Active",
+            "/sign-in?next=%2Fcases%3Fstatus%3DActive",
+        ),
+        ("/", "/sign-in"),
+    ] {
         let res = request(server.addr, "GET", path, &[], b"");
         assert_eq!(res.status, 303, "{path}");
-        assert_eq!(res.header("location"), Some("/sign-in"), "{path}");
+        assert_eq!(res.header("location"), Some(to), "{path}");
+    }
+    let mut back = Browser::new(&server);
+    let form = back.get("/sign-in?next=%2Fcases%3Fstatus%3DActive");
+    assert!(form
+        .text()
+        .contains("name=\"next\" value=\"/cases?status=Active\""));
+    let res = back.post(
+        "/sign-in",
+        &[
+            ("login", "marta"),
+            ("password", PASSWORD),
+            ("code", ""),
+            ("next", "/cases?status=Active"),
+        ],
+    );
+    assert_eq!(res.status, 303, "{}", res.text());
+    assert_eq!(res.header("location"), Some("/cases?status=Active"));
+    for evil in [
+        "//evil.example/x",
+        "https://evil.example/",
+        "/\\evil.example",
+        "javascript:alert(1)",
+    ] {
+        assert!(
+            !Browser::new(&server)
+                .get(&format!("/sign-in?next={}", enc(evil)))
+                .text()
+                .contains("name=\"next\""),
+            "{evil}"
+        );
+        let mut b = Browser::new(&server);
+        let res = b.post(
+            "/sign-in",
+            &[
+                ("login", "marta"),
+                ("password", PASSWORD),
+                ("code", ""),
+                ("next", evil),
+            ],
+        );
+        assert_eq!(res.header("location"), Some("/"), "{evil}");
     }
     let mut counselor = Browser::new(&server);
     assert_eq!(counselor.sign_in("oksana", PASSWORD, "").status, 303);

@@ -948,7 +948,11 @@ both!(every_page_route_is_in_the_role_matrix, |db: TestDb| {
             _ => anonymous.post(&path, &[("form_token", "0")]),
         };
         assert!(
-            res.status == 303 && res.header("location") == Some("/sign-in") || res.status == 403,
+            res.status == 303
+                && res
+                    .header("location")
+                    .is_some_and(|l| l.starts_with("/sign-in"))
+                || res.status == 403,
             "{method} {path} without a session: {}",
             res.status
         );
@@ -978,7 +982,10 @@ both!(every_page_route_is_in_the_role_matrix, |db: TestDb| {
             if allowed.contains(&role) {
                 assert!(
                     ![401, 403, 404].contains(&res.status)
-                        && (res.header("location") != Some("/sign-in") || *template == "/sign-out"),
+                        && (!res
+                            .header("location")
+                            .is_some_and(|l| l.starts_with("/sign-in"))
+                            || *template == "/sign-out"),
                     "{role} {method} {path}: {} {}",
                     res.status,
                     res.text()

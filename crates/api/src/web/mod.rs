@@ -295,6 +295,8 @@ pub(crate) struct Page<W: Judge = Actor> {
     forged: bool,
     here: String,
     source: Option<String>,
+    /// For a page read with GET: where to come back to if the session turns out to be over.
+    back: Option<String>,
 }
 
 impl<W: Judge> FromRequest for Page<W> {
@@ -322,10 +324,29 @@ impl<W: Judge> FromRequest for Page<W> {
                 forged: cross_site(req),
                 here: here_of(req),
                 source: peer(req),
+                back: back_to(req),
             })
         };
-        ready(page().map_err(|e| PageError::new(e, lang)))
+        ready(page().map_err(|e| PageError::new(e, lang).coming_back(back_to(req))))
     }
+}
+
+/// Where a page read with GET comes back to after signing in (not for a form: its body is
+/// gone, nor for `/`).
+fn back_to(req: &HttpRequest) -> Option<String> {
+    (req.method() == Method::GET)
+        .then(|| here_of(req))
+        .filter(|p| p != "/" && safe_next(p).is_some())
+}
+
+/// A path to come back to after signing in, when it is one of this site's: it starts with one
+/// `/` (no scheme, no `//host`, no backslash, no control character) and is not overlong.
+pub(crate) fn safe_next(path: &str) -> Option<&str> {
+    let ok = path.starts_with('/')
+        && !path.starts_with("//")
+        && path.len() <= 512
+        && !path.chars().any(|c| c == '\\' || c.is_control());
+    ok.then_some(path)
 }
 
 /// The main pages, each shown in the navigation to the roles the policy lets do what it lists
@@ -407,6 +428,7 @@ impl<W: Judge + AsActor> Page<W> {
             lang,
             partial,
             here,
+            back,
             ..
         } = self;
         session
@@ -419,7 +441,7 @@ impl<W: Judge + AsActor> Page<W> {
                 ))
             })
             .await
-            .map_err(|e| PageError::new(e, lang))
+            .map_err(|e| PageError::new(e, lang).coming_back(back))
     }
 
     /// As [`Page::run`] for a form: first refuses (403, and one audit event) a request from
@@ -489,6 +511,7 @@ impl Page<crate::auth::Claimed> {
             lang,
             partial,
             here,
+            back,
             ..
         } = self;
         session
@@ -497,7 +520,7 @@ impl Page<crate::auth::Claimed> {
                 Ok((frame(vault, s, lang, &here, Some(&actor))?, out, partial))
             })
             .await
-            .map_err(|e| PageError::new(e, lang))
+            .map_err(|e| PageError::new(e, lang).coming_back(back))
     }
 }
 
@@ -717,8 +740,16 @@ pub(crate) fn see_other(to: &str) -> HttpResponse {
 pub(crate) struct PageError {
     err: ApiError,
     lang: Lang,
-    /// A way on from the error page: its path and the message key of the link.
-    link: Option<Box<(String, &'static str)>>,
+    /// Ways on from the error page (boxed: most errors have none).
+    ways: Option<Box<Ways>>,
+}
+
+#[derive(Debug, Default)]
+struct Ways {
+    /// A link from the error page: its path and the message key of its text.
+    link: Option<(String, &'static str)>,
+    /// For a 401: the page to come back to after signing in (a path of this site).
+    next: Option<String>,
 }
 
 impl PageError {
@@ -726,13 +757,21 @@ impl PageError {
         PageError {
             err,
             lang,
-            link: None,
+            ways: None,
         }
+    }
+
+    /// For a 401: after signing in, the browser comes back to `back` (see [`back_to`]).
+    fn coming_back(mut self, back: Option<String>) -> Self {
+        if self.err.status() == StatusCode::UNAUTHORIZED {
+            self.ways.get_or_insert_with(Default::default).next = back;
+        }
+        self
     }
 
     /// The error page with a link to `path`, labelled by the message `key`.
     pub(crate) fn with_link(mut self, path: String, key: &'static str) -> Self {
-        self.link = Some(Box::new((path, key)));
+        self.ways.get_or_insert_with(Default::default).link = Some((path, key));
         self
     }
 
@@ -765,7 +804,15 @@ impl ResponseError for PageError {
     fn error_response(&self) -> HttpResponse {
         let status = self.err.status();
         if status == StatusCode::UNAUTHORIZED {
-            return see_other("/sign-in");
+            return match self.ways.as_ref().and_then(|w| w.next.as_ref()) {
+                Some(next) => {
+                    let query: String = form_urlencoded::Serializer::new(String::new())
+                        .append_pair("next", next)
+                        .finish();
+                    see_other(&format!("/sign-in?{query}"))
+                }
+                None => see_other("/sign-in"),
+            };
         }
         // A session that must set up its second factor first is taken to do so.
         if self.err.code() == "totp_enrolment_required" {
@@ -787,7 +834,7 @@ impl ResponseError for PageError {
             status: status.as_u16(),
             title_key,
             request_id: crate::middleware::current_request_id(),
-            link: self.link.as_deref().cloned(),
+            link: self.ways.as_ref().and_then(|w| w.link.clone()),
         };
         render(status, &page)
     }

@@ -28,6 +28,8 @@ struct SignInPage {
     /// A message key: why the last attempt failed.
     problem: Option<&'static str>,
     retry_after: Option<i64>,
+    /// The page to come back to after signing in (checked: a path of this site).
+    next: Option<String>,
 }
 
 /// `GET /`: the signed-in user's first page (`main_page`), or sign-in.
@@ -36,8 +38,22 @@ pub(crate) async fn home(page: Page<Enrolling>) -> Result<HttpResponse, PageErro
     Ok(see_other(super::main_page(role)))
 }
 
-/// `GET /sign-in`.
-pub(crate) async fn form(visitor: Visitor) -> Result<HttpResponse, PageError> {
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NextQuery {
+    #[serde(default)]
+    next: Option<String>,
+}
+
+/// `GET /sign-in?next=`: the form; `next` (a path of this site) is where it goes after.
+pub(crate) async fn form(
+    visitor: Visitor,
+    query: web::Query<NextQuery>,
+) -> Result<HttpResponse, PageError> {
+    let next = query
+        .into_inner()
+        .next
+        .and_then(|n| super::safe_next(&n).map(String::from));
     let (f, ()) = visitor.run(|_, _, _| Ok(())).await?;
     Ok(render(
         StatusCode::OK,
@@ -46,6 +62,7 @@ pub(crate) async fn form(visitor: Visitor) -> Result<HttpResponse, PageError> {
             login: String::new(),
             problem: None,
             retry_after: None,
+            next,
         },
     ))
 }
@@ -57,6 +74,8 @@ pub(crate) struct SignInForm {
     password: Sensitive<String>,
     #[serde(default)]
     code: Option<Sensitive<String>>,
+    #[serde(default)]
+    next: Option<String>,
 }
 
 /// `POST /sign-in`: opens a session and sets its cookie, or shows the form again with the
@@ -69,7 +88,10 @@ pub(crate) async fn submit(
         login,
         password,
         code,
+        next,
     } = form.into_inner();
+    let next = next.and_then(|n| super::safe_next(&n).map(String::from));
+    let back = next.clone();
     let lang = visitor.lang();
     let web = visitor.services().web.clone();
     let ttl = visitor.services().auth.session_absolute;
@@ -109,12 +131,13 @@ pub(crate) async fn submit(
                 login: typed_login,
                 problem: Some(problem),
                 retry_after,
+                next: back,
             },
         )
     };
     Ok(match outcome {
         Ok((token, user_lang)) => {
-            let mut res = see_other("/");
+            let mut res = see_other(next.as_deref().unwrap_or("/"));
             res.add_cookie(&session_cookie(&web, token, ttl))
                 .map_err(|_| internal(lang))?;
             // The pages speak the user's language from here on, on any device.
