@@ -68,9 +68,8 @@ pub struct RetentionReport {
     pub audit_events_past_retention: i64,
 }
 
-/// Case ids under a live legal hold.
 /// Whether one case is under a live legal hold.
-fn is_held(conn: &mut DbConnection, case_id: &str) -> Result<bool, DbError> {
+pub(crate) fn is_held(conn: &mut DbConnection, case_id: &str) -> Result<bool, DbError> {
     let held: i64 = legal_holds::table
         .filter(legal_holds::case_id.eq(case_id))
         .filter(legal_holds::lifted_at.is_null())
@@ -79,6 +78,7 @@ fn is_held(conn: &mut DbConnection, case_id: &str) -> Result<bool, DbError> {
     Ok(held > 0)
 }
 
+/// Case ids under a live legal hold.
 fn held_cases(conn: &mut DbConnection) -> Result<Vec<String>, DbError> {
     Ok(legal_holds::table
         .filter(legal_holds::lifted_at.is_null())

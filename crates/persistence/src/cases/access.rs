@@ -3,10 +3,6 @@
 use super::*;
 
 impl Vault {
-    /// The case and how the actor relates to it, if the policy lets them do `action`; else
-    /// `NotFound` (a case that does not exist and one the actor may not touch look the same),
-    /// except that a holder of a break-glass grant who tries to change the case learns it is
-    /// read-only (`Forbidden`).
     /// Whether the actor may do `action` to this case, for a page that shows a form about it
     /// before anything is read: a denial is audited, and a missing case and one not the
     /// actor's are alike not found.
@@ -20,6 +16,10 @@ impl Vault {
         self.case_for(db, actor, action, id).map(|_| ())
     }
 
+    /// The case and how the actor relates to it, if the policy lets them do `action`; else
+    /// `NotFound` (a case that does not exist and one the actor may not touch look the same),
+    /// except that a holder of a break-glass grant who tries to change the case learns it is
+    /// read-only (`Forbidden`).
     pub(super) fn case_for(
         &self,
         db: &Database,

@@ -2,7 +2,6 @@
 
 use super::*;
 
-/// A break-glass use as supervisors review it.
 /// A supervisor's review of a break-glass use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
@@ -27,6 +26,7 @@ impl Verdict {
     }
 }
 
+/// A break-glass use as supervisors review it.
 #[derive(Debug, Clone)]
 pub struct GrantView {
     pub id: String,
@@ -45,6 +45,20 @@ pub struct GrantView {
 }
 
 impl Vault {
+    /// Whether the actor's role may break the glass at all (a denial audited), asked before
+    /// anything of the request and without looking at the case: a missing case and another's
+    /// are alike. The form asks it as the request does.
+    pub fn may_break_glass(
+        &self,
+        db: &Database,
+        actor: &Actor,
+        case_id: &str,
+    ) -> Result<(), AuthError> {
+        let on = Some(("case", case_id));
+        self.authorize(db, actor, Action::CaseBreakGlass, Relation::OtherCase, on)
+            .map(|_| ())
+    }
+
     /// Breaks the glass: after re-authentication (checked by the caller), a read-only grant to
     /// one case for the configured time, flagged in the access log, with an alert to every
     /// supervisor queued in the outbox (an opaque reference and a link, no personal data).
@@ -60,15 +74,7 @@ impl Vault {
         justification: Sensitive<String>,
         reauth: &crate::identity::Reauth,
     ) -> Result<(String, i64), AuthError> {
-        // Whether the role may break the glass at all, before what is wrong with the request
-        // (and without looking at the case: a missing one and another's are alike).
-        self.authorize(
-            db,
-            actor,
-            Action::CaseBreakGlass,
-            Relation::OtherCase,
-            Some(("case", case_id)),
-        )?;
+        self.may_break_glass(db, actor, case_id)?;
         let mut errors = FieldErrors::new();
         if !domain::vocabulary::BREAK_GLASS_REASON.contains(reason) {
             errors.insert(

@@ -64,11 +64,7 @@ impl Vault {
                 consents,
                 calls: linked,
             } = self.case_children(conn, dek.as_ref(), id, children)?;
-            let held: i64 = legal_holds::table
-                .filter(legal_holds::case_id.eq(id))
-                .filter(legal_holds::lifted_at.is_null())
-                .count()
-                .get_result(conn)?;
+            let legal_hold = crate::lifecycle::is_held(conn, id)?;
             let mut fields = vec!["facts".to_string()];
             for (name, present) in [
                 ("profile", content.profile.is_some()),
@@ -105,7 +101,7 @@ impl Vault {
                 consents,
                 calls: linked,
                 break_glass_until,
-                legal_hold: held > 0,
+                legal_hold,
                 erased_at: row.erased_at,
             };
             Ok((file, event))

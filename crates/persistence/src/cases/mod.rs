@@ -52,7 +52,7 @@ use crate::identity::{Actor, AuthSettings, Claim, SessionCheck};
 use crate::prepared::{write, Prepared, Write};
 use crate::schema::{
     break_glass_grants, calls, case_consents, case_note_revisions, case_notes, case_plan_items,
-    cases, data_keys, legal_holds, sessions, users,
+    cases, data_keys, sessions, users,
 };
 use crate::vault::{FieldContext, KeyRow};
 use crate::{AuditEvent, Database, DbConnection, DbError, Vault};

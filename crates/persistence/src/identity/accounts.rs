@@ -434,20 +434,7 @@ impl Vault {
                     "locked_until"
                 }
                 UserChange::ResetSecondFactor => {
-                    diesel::update(users::table.find(user_id))
-                        .set((
-                            users::totp_secret.eq(None::<Vec<u8>>),
-                            users::totp_last_step.eq(None::<i64>),
-                            users::totp_confirmed_at.eq(None::<i64>),
-                            users::updated_at.eq(now),
-                        ))
-                        .execute(conn)?;
-                    diesel::delete(
-                        crate::schema::recovery_codes::table
-                            .filter(crate::schema::recovery_codes::user_id.eq(user_id)),
-                    )
-                    .execute(conn)?;
-                    revoke_sessions(conn, user_id, "second factor reset")?;
+                    super::second_factor::remove_second_factor(conn, user_id)?;
                     "totp_secret"
                 }
             };

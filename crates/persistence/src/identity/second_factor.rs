@@ -226,19 +226,7 @@ impl Vault {
             let Some(id) = user_id_by_login(conn, login)? else {
                 return Ok(Err(AuthError::Conflict("no such user")));
             };
-            diesel::update(users::table.find(&id))
-                .set((
-                    users::totp_secret.eq(None::<Vec<u8>>),
-                    users::totp_last_step.eq(None::<i64>),
-                    users::totp_confirmed_at.eq(None::<i64>),
-                ))
-                .execute(conn)?;
-            diesel::delete(
-                crate::schema::recovery_codes::table
-                    .filter(crate::schema::recovery_codes::user_id.eq(&id)),
-            )
-            .execute(conn)?;
-            revoke_sessions(conn, &id, "second factor reset")?;
+            remove_second_factor(conn, &id)?;
             self.record(
                 conn,
                 &AuditEvent {
@@ -251,6 +239,29 @@ impl Vault {
             Ok(Ok(()))
         })?
     }
+}
+
+/// Removes a user's second factor and recovery codes and ends their sessions (a lost phone):
+/// they enrol again at their next sign-in. In the caller's transaction, which records it.
+pub(super) fn remove_second_factor(
+    conn: &mut crate::DbConnection,
+    user_id: &str,
+) -> Result<(), DbError> {
+    diesel::update(users::table.find(user_id))
+        .set((
+            users::totp_secret.eq(None::<Vec<u8>>),
+            users::totp_last_step.eq(None::<i64>),
+            users::totp_confirmed_at.eq(None::<i64>),
+            users::updated_at.eq(now_micros()),
+        ))
+        .execute(conn)?;
+    diesel::delete(
+        crate::schema::recovery_codes::table
+            .filter(crate::schema::recovery_codes::user_id.eq(user_id)),
+    )
+    .execute(conn)?;
+    revoke_sessions(conn, user_id, "second factor reset")?;
+    Ok(())
 }
 
 /// What a sensitive step (break-glass) asks for again: the password, or a one-time code of the
