@@ -371,17 +371,22 @@ async fn chart_svg(session: Session, name: &str, params: StatsParams) -> Result<
         .copied()
         .unwrap_or(("", "", ""));
     let (published, _) = protected(session, table.to_string(), params).await?;
-    Ok(match table {
-        "calls" => stacked_chart(title, &published, &ChartWords::english(published.k)),
+    Ok(draw(
+        table,
+        title,
+        &published,
+        &ChartWords::english(published.k),
+    ))
+}
+
+/// The chart of one of [`CHARTS`]' tables, protected already.
+fn draw(table: &str, title: &str, published: &Published, words: &ChartWords) -> String {
+    match table {
+        "calls" => stacked_chart(title, published, words),
         // The funnel: each status is one bar of its total.
-        "referrals_by_service" => bar_chart(
-            title,
-            &transpose(&published),
-            None,
-            &ChartWords::english(published.k),
-        ),
-        _ => bar_chart(title, &published, None, &ChartWords::english(published.k)),
-    })
+        "referrals_by_service" => bar_chart(title, &transpose(published), None, words),
+        _ => bar_chart(title, published, None, words),
+    }
 }
 
 fn transpose(p: &Published) -> Published {
@@ -521,15 +526,7 @@ impl Report {
                 for code in published.rows.iter_mut().chain(published.cols.iter_mut()) {
                     *code = label(code);
                 }
-                let title = title(name, english);
-                let chart = match *table {
-                    "calls" => stacked_chart(&title, &published, words),
-                    "referrals_by_service" => {
-                        bar_chart(&title, &transpose(&published), None, words)
-                    }
-                    _ => bar_chart(&title, &published, None, words),
-                };
-                (*name, chart)
+                (*name, draw(table, &title(name, english), &published, words))
             })
             .collect()
     }

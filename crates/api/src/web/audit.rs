@@ -99,19 +99,6 @@ fn filter_of(fields: &mut Fields) -> Result<EventFilter, ApiError> {
     })
 }
 
-/// The next page: the same filters, the events before this page's last.
-fn next_href(fields: &Fields, events: &[EventView]) -> Option<String> {
-    let last = events.last().filter(|_| events.len() as i64 == PAGE)?;
-    let mut query = form_urlencoded::Serializer::new(String::new());
-    for name in &FILTERS[..FILTERS.len() - 1] {
-        if let Some(value) = fields.text(name) {
-            query.append_pair(name, &value);
-        }
-    }
-    query.append_pair("before", &last.id.to_string());
-    Some(format!("/audit?{}", query.finish()))
-}
-
 /// `GET /audit`: the access log, newest first, filtered by actor, record, action, outcome and
 /// day, as `GET /api/v1/audit/events` (one `audit.read` event per view). A wrong filter is
 /// named and nothing is read.
@@ -136,7 +123,18 @@ pub(crate) async fn log(page: Page, req: HttpRequest) -> Result<HttpResponse, Pa
         }
     };
     let list = EventList {
-        next: next_href(&fields, &events),
+        // The older events: the same filters, before this page's last.
+        next: events
+            .last()
+            .filter(|_| events.len() as i64 == PAGE)
+            .map(|last| {
+                let before = last.id.to_string();
+                fields.href(
+                    "/audit",
+                    &FILTERS[..FILTERS.len() - 1],
+                    Some(("before", &before)),
+                )
+            }),
         events,
     };
     let status = match fields.errors.is_empty() {

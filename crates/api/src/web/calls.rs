@@ -93,8 +93,13 @@ pub(crate) async fn list(page: Page, req: HttpRequest) -> Result<HttpResponse, P
             Vec::new()
         }
     };
-    let next = crate::bodies::cursor::next(&calls, PAGE, |c| (c.started_at, &c.id))
-        .map(|cursor| next_href(&fields, &cursor));
+    let next = crate::bodies::cursor::next(&calls, PAGE, |c| (c.started_at, &c.id)).map(|cursor| {
+        fields.href(
+            "/calls",
+            &FILTERS[..FILTERS.len() - 1],
+            Some(("after", &cursor)),
+        )
+    });
     let rows = calls.iter().map(|c| row(&f.t, c)).collect();
     let list = CallList {
         rows,
@@ -138,18 +143,6 @@ fn query_of(fields: &mut Fields) -> Result<ListQuery, ApiError> {
         outcome: fields.text("outcome"),
         region: fields.text("region"),
     })
-}
-
-/// The next page: the same filters, the cursor after this page's last call.
-fn next_href(fields: &Fields, cursor: &str) -> String {
-    let mut query = form_urlencoded::Serializer::new(String::new());
-    for name in ["from", "to", "topic", "outcome", "region"] {
-        if let Some(value) = fields.text(name) {
-            query.append_pair(name, &value);
-        }
-    }
-    query.append_pair("after", cursor);
-    format!("/calls?{}", query.finish())
 }
 
 fn row(t: &Tr, c: &CallFacts) -> Row {

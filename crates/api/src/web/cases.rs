@@ -115,8 +115,13 @@ pub(crate) async fn mine(page: Page, req: HttpRequest) -> Result<HttpResponse, P
         })
         .await?;
     let (cases, logins) = cases;
-    let next = cursor::next(&cases, PAGE, |c| (c.summary.opened_at, &c.summary.id))
-        .map(|cursor| next_href(&form, &cursor));
+    let next = cursor::next(&cases, PAGE, |c| (c.summary.opened_at, &c.summary.id)).map(|cursor| {
+        form.href(
+            "/cases",
+            &FILTERS[..FILTERS.len() - 1],
+            Some(("after", &cursor)),
+        )
+    });
     let today = super::day(persistence::now_micros());
     let list = CaseList {
         rows: cases.into_iter().map(|c| row(c, &today, &logins)).collect(),
@@ -133,18 +138,6 @@ pub(crate) async fn mine(page: Page, req: HttpRequest) -> Result<HttpResponse, P
         true => render(status, &CaseRows { f, list }),
         false => render(status, &CasesPage { f, form, list }),
     })
-}
-
-/// The next page: the same filters, the cursor after this page's last case.
-fn next_href(form: &Fields, cursor: &str) -> String {
-    let mut query = form_urlencoded::Serializer::new(String::new());
-    for name in &FILTERS[..FILTERS.len() - 1] {
-        if let Some(value) = form.text(name) {
-            query.append_pair(name, &value);
-        }
-    }
-    query.append_pair("after", cursor);
-    format!("/cases?{}", query.finish())
 }
 
 /// The logins of who has these cases, for a supervisor's list (none for a case worker's own).

@@ -229,6 +229,24 @@ impl Fields {
         day
     }
 
+    /// `path` with the filters `names` as typed (the empty ones left out) and, for the next
+    /// page of a list, its cursor: the link that shows the same list again.
+    pub(crate) fn href(&self, path: &str, names: &[&str], cursor: Option<(&str, &str)>) -> String {
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        for name in names {
+            if let Some(value) = self.text(name) {
+                query.append_pair(name, &value);
+            }
+        }
+        if let Some((name, value)) = cursor {
+            query.append_pair(name, value);
+        }
+        match query.finish() {
+            q if q.is_empty() => path.to_string(),
+            q => format!("{path}?{q}"),
+        }
+    }
+
     /// Forgets what was typed in `names` (a password is never written back into a page).
     pub(crate) fn clear(&mut self, names: &[&str]) {
         self.values.retain(|(n, _)| !names.contains(&n.as_str()));

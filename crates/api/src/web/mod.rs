@@ -763,8 +763,8 @@ impl PageError {
 
     /// For a 401: after signing in, the browser comes back to `back` (see [`back_to`]).
     fn coming_back(mut self, back: Option<String>) -> Self {
-        if self.err.status() == StatusCode::UNAUTHORIZED {
-            self.ways.get_or_insert_with(Default::default).next = back;
+        if let Some(back) = back.filter(|_| self.err.status() == StatusCode::UNAUTHORIZED) {
+            self.ways.get_or_insert_with(Default::default).next = Some(back);
         }
         self
     }

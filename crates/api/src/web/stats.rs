@@ -20,7 +20,7 @@ struct StatsPage {
     charts: Vec<(&'static str, String)>,
     tables: Vec<(&'static str, Published)>,
     k: u64,
-    /// The query of the printable report: the same period.
+    /// The printable report of the same period.
     report: String,
 }
 
@@ -94,12 +94,6 @@ pub(crate) async fn dashboard(page: Page, req: HttpRequest) -> Result<HttpRespon
         }
         None => None,
     };
-    let mut query = form_urlencoded::Serializer::new(String::new());
-    for name in ["from", "to"] {
-        if let Some(v) = form.text(name) {
-            query.append_pair(name, &v);
-        }
-    }
     let status = match form.errors.is_empty() {
         true => StatusCode::OK,
         false => StatusCode::UNPROCESSABLE_ENTITY,
@@ -120,7 +114,7 @@ pub(crate) async fn dashboard(page: Page, req: HttpRequest) -> Result<HttpRespon
         charts: charts.unwrap_or_default(),
         tables: report.as_ref().map(Report::listed).unwrap_or_default(),
         k: report.as_ref().map(|r| r.k).unwrap_or_default(),
-        report: query.finish(),
+        report: form.href("/stats/report", &["from", "to"], None),
         f,
         form,
     };
