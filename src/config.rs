@@ -109,6 +109,7 @@ pub struct AuthConfig {
     pub throttle_max_secs: u64,
     pub max_concurrent_logins: usize,
     pub totp_required_roles: Vec<String>,
+    pub passkey_required_roles: Vec<String>,
     pub issuer: String,
     pub audience: String,
 }
@@ -339,17 +340,22 @@ impl Config {
         if !(1..=100).contains(&self.auth.lock_after_failures) {
             return Err(bad("auth.lock_after_failures", "must be between 1 and 100"));
         }
-        if self
-            .auth
-            .totp_required_roles
-            .iter()
-            .any(|r| domain::identity::Role::parse(r).is_none())
-        {
-            return Err(bad(
-                "auth.totp_required_roles",
-                "lists a role that does not exist",
-            ));
+        for (key, roles) in [
+            ("auth.totp_required_roles", &self.auth.totp_required_roles),
+            (
+                "auth.passkey_required_roles",
+                &self.auth.passkey_required_roles,
+            ),
+        ] {
+            if roles
+                .iter()
+                .any(|r| domain::identity::Role::parse(r).is_none())
+            {
+                return Err(bad(key, "lists a role that does not exist"));
+            }
         }
+        persistence::identity::RelyingParty::new(&self.server.public_url)
+            .map_err(|message| bad("server.public_url", message))?;
         if self.auth.max_concurrent_logins == 0 {
             return Err(bad("auth.max_concurrent_logins", "must be at least 1"));
         }
@@ -438,23 +444,33 @@ impl Config {
         }
     }
 
-    pub fn auth_settings(&self) -> persistence::identity::AuthSettings {
-        persistence::identity::AuthSettings {
+    /// The sign-in settings; the relying party of passkeys is `server.public_url` (checked).
+    pub fn auth_settings(&self) -> Result<persistence::identity::AuthSettings, ConfigError> {
+        let roles = |names: &[String]| -> Vec<domain::identity::Role> {
+            names
+                .iter()
+                .filter_map(|r| domain::identity::Role::parse(r))
+                .collect()
+        };
+        let relying_party = persistence::identity::RelyingParty::new(&self.server.public_url)
+            .map_err(|message| ConfigError::Invalid {
+                key: "server.public_url".into(),
+                origin: "the merged configuration".into(),
+                message: message.into(),
+            })?;
+        Ok(persistence::identity::AuthSettings {
             session_absolute: Duration::from_secs(self.auth.session_absolute_hours * 3600),
             session_idle: Duration::from_secs(self.auth.session_idle_minutes * 60),
             lock_after: self.auth.lock_after_failures,
             lock_for: Duration::from_secs(self.auth.lock_minutes * 60),
-            totp_required: self
-                .auth
-                .totp_required_roles
-                .iter()
-                .filter_map(|r| domain::identity::Role::parse(r))
-                .collect(),
+            totp_required: roles(&self.auth.totp_required_roles),
             totp_issuer: self.auth.issuer.clone(),
+            passkey_required: roles(&self.auth.passkey_required_roles),
+            relying_party,
             throttle_after: self.auth.throttle_after_failures,
             throttle_base: Duration::from_millis(self.auth.throttle_base_ms),
             throttle_max: Duration::from_secs(self.auth.throttle_max_secs),
-        }
+        })
     }
 
     pub fn token_settings(&self) -> persistence::tokens::TokenSettings {

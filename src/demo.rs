@@ -178,6 +178,7 @@ fn actor(id: &str, login: &str, role: Role) -> Actor {
         session_ref: "demo-data".into(),
         mfa: false,
         needs_totp_enrolment: false,
+        needs_passkey: false,
     }
 }
 

@@ -69,7 +69,7 @@ pub(crate) fn serve(config: &Config, production: bool) -> Result<(), String> {
     let services = api::Services {
         db: db.clone(),
         vault: slot,
-        auth: config.auth_settings(),
+        auth: config.auth_settings().map_err(|e| e.to_string())?,
         tokens: config.token_settings(),
         calls: config.call_settings(),
         cases: config.case_settings(),

@@ -373,8 +373,7 @@ both!(
             .unwrap()
             .as_secs();
         let sign = |header: Header, claims: &Value, secret: &[u8]| {
-            jsonwebtoken::encode(&header, claims, &EncodingKey::from_secret(secret).unwrap())
-                .unwrap()
+            jsonwebtoken::encode(&header, claims, &EncodingKey::from_secret(secret)).unwrap()
         };
         let at = || Header {
             typ: Some("at+jwt".into()),
@@ -1271,6 +1270,33 @@ both!(
                 AnySignedIn,
                 Some(json!({ "code": "000000" })),
             ),
+            ("GET", "/api/v1/auth/passkeys", AnySignedIn, None),
+            ("POST", "/api/v1/auth/passkeys/register", AnySignedIn, None),
+            (
+                "POST",
+                "/api/v1/auth/passkeys/register/finish",
+                AnySignedIn,
+                Some(json!({ "ceremony": "none", "credential": {} })),
+            ),
+            (
+                "PATCH",
+                "/api/v1/auth/passkeys/{id}",
+                AnySignedIn,
+                Some(json!({ "name": "x" })),
+            ),
+            ("DELETE", "/api/v1/auth/passkeys/{id}", AnySignedIn, None),
+            (
+                "POST",
+                "/api/v1/auth/passkey",
+                Public,
+                Some(json!({ "login": "nobody" })),
+            ),
+            (
+                "POST",
+                "/api/v1/auth/passkey/finish",
+                Public,
+                Some(json!({ "ceremony": "none", "credential": {} })),
+            ),
             ("GET", "/api/v1/admin/users", Only(ADMIN), None),
             (
                 "POST",
@@ -1291,6 +1317,12 @@ both!(
             (
                 "POST",
                 "/api/v1/admin/users/{id}/reset-second-factor",
+                Only(ADMIN),
+                None,
+            ),
+            (
+                "POST",
+                "/api/v1/admin/users/{id}/revoke-passkeys",
                 Only(ADMIN),
                 None,
             ),

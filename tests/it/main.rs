@@ -11,6 +11,7 @@ mod cli;
 mod database;
 mod http_surface;
 mod lifecycle;
+mod passkeys;
 mod referrals;
 mod reliability;
 mod stats;

@@ -186,6 +186,16 @@ pub(crate) async fn reset_second_factor(
     .await
 }
 
+#[utoipa::path(post, path = "/api/v1/admin/users/{id}/revoke-passkeys", tag = "admin", security(("bearer" = [])), params(("id" = String, Path, description = "User id")),
+    responses((status = 204, description = "Every passkey of the user removed and their sessions ended (a lost or stolen device)"), (status = 401, description = "Not signed in"),
+              (status = 403, description = "The policy denies it (never one's own)"), (status = 404, description = "No such user")))]
+pub(crate) async fn revoke_passkeys(
+    session: Session,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    update(session, id.into_inner(), || Ok(UserChange::RevokePasskeys)).await
+}
+
 #[utoipa::path(post, path = "/api/v1/admin/users/{id}/role", tag = "admin", security(("bearer" = [])), params(("id" = String, Path, description = "User id")), request_body = RoleChange,
     responses((status = 204, description = "Changed; their sessions ended"), (status = 401, description = "Not signed in"), (status = 403, description = "The policy denies it"),
               (status = 404, description = "No such user"), (status = 422, description = "Not a role")))]

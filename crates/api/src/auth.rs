@@ -36,6 +36,16 @@ impl From<AuthError> for ApiError {
                 "totp_enrolment_required",
                 "your role requires a second factor: enrol at /api/v1/auth/totp first",
             ),
+            AuthError::PasskeyNeeded => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "passkey_enrolment_required",
+                "your role signs in with a passkey: register one at /api/v1/auth/passkeys/register first",
+            ),
+            AuthError::PasskeyRequired => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "passkey_required",
+                "this account signs in with its passkey (/api/v1/auth/passkey); a password opens a session only with a recovery code, to register a new passkey",
+            ),
             AuthError::Throttled(wait) => ApiError::too_many(wait),
             AuthError::Forbidden(_) => ApiError::new(
                 StatusCode::FORBIDDEN,
@@ -312,13 +322,17 @@ pub(crate) fn peer(req: &HttpRequest) -> Option<String> {
 
 /// A new session's tokens, made on the blocking thread (the access token is signed with a key
 /// that stays in the vault); the answer is written from them on the server's own thread.
-struct Issued {
+pub(crate) struct Issued {
     access_token: String,
     session: NewSession,
     expires_in: u64,
 }
 
-fn issue(vault: &Vault, services: &Services, session: NewSession) -> Result<Issued, ApiError> {
+pub(crate) fn issue(
+    vault: &Vault,
+    services: &Services,
+    session: NewSession,
+) -> Result<Issued, ApiError> {
     Ok(Issued {
         access_token: mint(vault, &services.tokens, &session.actor)?,
         session,
@@ -326,7 +340,7 @@ fn issue(vault: &Vault, services: &Services, session: NewSession) -> Result<Issu
     })
 }
 
-fn token_response(issued: Issued) -> HttpResponse {
+pub(crate) fn token_response(issued: Issued) -> HttpResponse {
     HttpResponse::Ok().json(Tokens {
         access_token: &issued.access_token,
         refresh_token: issued.session.refresh_token.expose(),
@@ -357,6 +371,8 @@ pub(crate) struct Me {
     second_factor_used: bool,
     /// The user must set up TOTP before anything but enrolment is allowed.
     totp_enrolment_required: bool,
+    /// The role signs in with a passkey and this session has none: register one first.
+    passkey_enrolment_required: bool,
 }
 
 /// The otpauth URI for an authenticator app (shown once).
@@ -448,6 +464,7 @@ pub(crate) async fn me(session: Session<Enrolling>) -> Result<HttpResponse, ApiE
         session_ref: _,
         mfa,
         needs_totp_enrolment,
+        needs_passkey,
     } = actor;
     Ok(HttpResponse::Ok().json(Me {
         user_id,
@@ -456,6 +473,7 @@ pub(crate) async fn me(session: Session<Enrolling>) -> Result<HttpResponse, ApiE
         organisation_id,
         second_factor_used: mfa,
         totp_enrolment_required: needs_totp_enrolment,
+        passkey_enrolment_required: needs_passkey,
     }))
 }
 

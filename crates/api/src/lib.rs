@@ -19,6 +19,7 @@ mod health;
 mod lifecycle;
 mod middleware;
 mod openapi;
+mod passkeys;
 mod referrals;
 mod server;
 pub mod stats;

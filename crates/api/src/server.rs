@@ -128,6 +128,27 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .service(
             resource("/api/v1/auth/totp/confirm").route(web::post().to(crate::auth::totp_confirm)),
         )
+        .service(resource("/api/v1/auth/passkeys").route(web::get().to(crate::passkeys::list)))
+        .service(
+            resource("/api/v1/auth/passkeys/register")
+                .route(web::post().to(crate::passkeys::register_start)),
+        )
+        .service(
+            resource("/api/v1/auth/passkeys/register/finish")
+                .route(web::post().to(crate::passkeys::register_finish)),
+        )
+        .service(
+            resource("/api/v1/auth/passkeys/{id}")
+                .route(web::patch().to(crate::passkeys::rename))
+                .route(web::delete().to(crate::passkeys::remove)),
+        )
+        .service(
+            resource("/api/v1/auth/passkey").route(web::post().to(crate::passkeys::sign_in_start)),
+        )
+        .service(
+            resource("/api/v1/auth/passkey/finish")
+                .route(web::post().to(crate::passkeys::sign_in_finish)),
+        )
         .service(
             resource("/api/v1/admin/users")
                 .route(web::get().to(crate::admin::list_users))
@@ -148,6 +169,10 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .service(
             resource("/api/v1/admin/users/{id}/reset-second-factor")
                 .route(web::post().to(crate::admin::reset_second_factor)),
+        )
+        .service(
+            resource("/api/v1/admin/users/{id}/revoke-passkeys")
+                .route(web::post().to(crate::admin::revoke_passkeys)),
         )
         .service(
             resource("/api/v1/admin/users/{id}/role")

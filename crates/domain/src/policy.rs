@@ -24,6 +24,8 @@ pub enum Action {
     UserUnlock,
     /// Remove an account's second factor (a lost phone): they enrol again at their next sign-in.
     UserResetSecondFactor,
+    /// Remove every passkey of an account (a lost or stolen device); its sessions end.
+    UserRevokePasskeys,
     /// Set an account's e-mail address and language for notifications.
     UserContact,
     /// Read the access log.
@@ -90,7 +92,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 38] = [
+    pub const ALL: [Action; 39] = [
         Action::UserCreate,
         Action::UserList,
         Action::UserDisable,
@@ -98,6 +100,7 @@ impl Action {
         Action::UserChangeRole,
         Action::UserUnlock,
         Action::UserResetSecondFactor,
+        Action::UserRevokePasskeys,
         Action::UserContact,
         Action::AuditRead,
         Action::AuditVerify,
@@ -140,6 +143,7 @@ impl Action {
             Action::UserChangeRole => "user.change_role",
             Action::UserUnlock => "user.unlock",
             Action::UserResetSecondFactor => "user.reset_totp",
+            Action::UserRevokePasskeys => "user.revoke_passkeys",
             Action::UserContact => "user.contact",
             Action::AuditRead => "audit.read",
             Action::AuditVerify => "audit.verify",
@@ -260,6 +264,7 @@ pub const RULES: &[Rule] = &[
     rule("admin_changes_others_roles",       Role::Admin,      Action::UserChangeRole, Relation::OtherAccount),
     rule("admin_unlocks_others",             Role::Admin,      Action::UserUnlock,     Relation::OtherAccount),
     rule("admin_resets_others_second_factor", Role::Admin,     Action::UserResetSecondFactor, Relation::OtherAccount),
+    rule("admin_revokes_others_passkeys",    Role::Admin,      Action::UserRevokePasskeys, Relation::OtherAccount),
     rule("admin_sets_own_contact",           Role::Admin,      Action::UserContact,    Relation::OwnAccount),
     rule("admin_sets_others_contact",        Role::Admin,      Action::UserContact,    Relation::OtherAccount),
     rule("auditor_reads_the_log",            Role::Auditor,    Action::AuditRead,      Relation::NoObject),
@@ -415,6 +420,7 @@ mod tests {
                 Action::UserDisable,
                 Action::UserUnlock,
                 Action::UserResetSecondFactor,
+                Action::UserRevokePasskeys,
             ] {
                 assert!(
                     !authorize(role, action, Relation::OwnAccount).is_allowed(),

@@ -89,6 +89,13 @@ pub enum AuthError {
     /// The role requires a second factor the user has not set up: the session may only enrol.
     #[error("a second factor must be set up first")]
     SecondFactorNeeded,
+    /// The role requires a passkey and this session has none: it may only enrol one.
+    #[error("a passkey must be set up first")]
+    PasskeyNeeded,
+    /// The password was right, but the account signs in with its passkey (a password opens only
+    /// an enrolling session, with a recovery code).
+    #[error("sign in with a passkey")]
+    PasskeyRequired,
     /// Several fields break rules: field name -> which rule (never the value).
     #[error("invalid fields: {0:?}")]
     InvalidMany(std::collections::BTreeMap<String, String>),

@@ -395,7 +395,7 @@ fn frame(
         f.login = Some(a.login.clone());
         f.form_token = form_token(vault, &a.session_id)?;
         f.idle_secs = services.auth.session_idle.as_secs();
-        if !a.needs_totp_enrolment {
+        if !a.enrolling_only() {
             f.nav = NAV
                 .iter()
                 .filter(|(_, _, action)| {

@@ -380,6 +380,7 @@ impl Vault {
             UserChange::Role(_) => Action::UserChangeRole,
             UserChange::Unlock => Action::UserUnlock,
             UserChange::ResetSecondFactor => Action::UserResetSecondFactor,
+            UserChange::RevokePasskeys => Action::UserRevokePasskeys,
         };
         let rule = self.authorize(
             db,
@@ -436,6 +437,10 @@ impl Vault {
                 UserChange::ResetSecondFactor => {
                     super::second_factor::remove_second_factor(conn, user_id)?;
                     "totp_secret"
+                }
+                UserChange::RevokePasskeys => {
+                    super::passkeys::remove_passkeys(conn, user_id)?;
+                    "passkeys"
                 }
             };
             self.record(
@@ -532,6 +537,8 @@ pub enum UserChange {
     Unlock,
     /// Removes the second factor and the recovery codes and ends the sessions (a lost phone).
     ResetSecondFactor,
+    /// Removes every passkey and ends the sessions (a lost or stolen device).
+    RevokePasskeys,
 }
 
 /// A contact address and language as stored: the address trimmed and lower-cased, or an error

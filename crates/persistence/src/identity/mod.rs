@@ -11,11 +11,13 @@
 //! codes, re-authentication) and `accounts` (users, the admin's and the auditor's consoles).
 
 mod accounts;
+mod passkeys;
 mod second_factor;
 mod sign_in;
 mod throttle;
 
 pub use accounts::{check_contact, UserChange, UserSummary};
+pub use passkeys::{PasskeyChallenge, PasskeySummary, Registered, RelyingParty, CEREMONY_TTL};
 pub use second_factor::{Reauth, TotpEnrolment};
 
 use std::sync::LazyLock;
@@ -43,6 +45,12 @@ pub struct AuthSettings {
     pub totp_required: Vec<Role>,
     /// The issuer shown by authenticator apps.
     pub totp_issuer: String,
+    /// Roles that must sign in with a passkey: until they have one, their sessions may only
+    /// enrol one; once they have one, a password opens only an enrolling session, and only with
+    /// a recovery code.
+    pub passkey_required: Vec<Role>,
+    /// The WebAuthn relying party (this server's host name and origin).
+    pub relying_party: RelyingParty,
     /// Failures (per source address, and per login name) before attempts are slowed down...
     pub throttle_after: u32,
     /// ...to one per `throttle_base`, doubling with every further failure...
@@ -60,6 +68,9 @@ impl Default for AuthSettings {
             lock_for: Duration::from_secs(15 * 60),
             totp_required: vec![Role::Supervisor, Role::Auditor, Role::Admin],
             totp_issuer: "hotline".into(),
+            passkey_required: vec![Role::Supervisor, Role::Auditor, Role::Admin],
+            relying_party: RelyingParty::new("http://localhost:8080")
+                .expect("the development relying party is valid"),
             throttle_after: 3,
             throttle_base: Duration::from_secs(1),
             throttle_max: Duration::from_secs(60),
@@ -89,16 +100,27 @@ pub struct Actor {
     pub mfa: bool,
     /// The role requires a second factor the user has not set up: this session may only enrol.
     pub needs_totp_enrolment: bool,
+    /// The role requires a passkey and this session did not sign in with one (nor register one):
+    /// it may only enrol a passkey.
+    pub needs_passkey: bool,
 }
 
 impl Actor {
     /// Whether the session may do its work: not one that still has to set up the second factor
     /// its role requires (such a session may only enrol).
     pub fn may_work(&self) -> Result<(), AuthError> {
+        if self.needs_passkey {
+            return Err(AuthError::PasskeyNeeded);
+        }
         if self.needs_totp_enrolment {
             return Err(AuthError::SecondFactorNeeded);
         }
         Ok(())
+    }
+
+    /// Whether this session may only enrol (a passkey or the second factor).
+    pub fn enrolling_only(&self) -> bool {
+        self.needs_passkey || self.needs_totp_enrolment
     }
 
     /// An audit event by this actor.
@@ -164,6 +186,23 @@ pub(crate) struct SessionCheck {
     mfa: bool,
     #[diesel(select_expression = users::totp_confirmed_at)]
     totp_confirmed_at: Option<i64>,
+    #[diesel(select_expression = sessions::passkey_id)]
+    passkey_id: Option<String>,
+}
+
+/// What a session of `role` may still have to enrol: (the second factor, a passkey). A session
+/// that signed in with a passkey (or registered one) has both: a passkey with user verification
+/// is a second factor.
+fn enrolment(
+    settings: &AuthSettings,
+    role: Role,
+    totp_confirmed: bool,
+    passkey_session: bool,
+) -> (bool, bool) {
+    (
+        settings.totp_required.contains(&role) && !totp_confirmed && !passkey_session,
+        settings.passkey_required.contains(&role) && !passkey_session,
+    )
 }
 
 /// Sessions' last-seen times are kept to this resolution (one write a minute per session).

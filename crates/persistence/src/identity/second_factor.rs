@@ -4,6 +4,9 @@ use super::*;
 
 pub(super) const RECOVERY_CODES: usize = 10;
 
+/// New recovery codes (to show once) and their HMACs (to store).
+pub(super) type RecoveryCodes = (Vec<domain::Sensitive<String>>, Vec<Vec<u8>>);
+
 pub(super) fn totp_ctx<'a>(user_id: &'a str) -> crate::vault::FieldContext<'a> {
     crate::vault::FieldContext {
         table: "users",
@@ -76,6 +79,16 @@ impl Vault {
             })?;
             return Ok(used == 1);
         }
+        self.use_recovery_code(db, user_id, code)
+    }
+
+    /// Uses up one of the user's recovery codes: whether `code` was one, unused.
+    pub(super) fn use_recovery_code(
+        &self,
+        db: &Database,
+        user_id: &str,
+        code: &str,
+    ) -> Result<bool, AuthError> {
         let hash = self.recovery_hash(code)?;
         let used = db.write(|conn| {
             Ok(diesel::update(
@@ -179,6 +192,23 @@ impl Vault {
                 message: "is not the current code",
             });
         }
+        let (codes, hashes) = self.new_recovery_codes()?;
+        db.write(|conn| {
+            let now = now_micros();
+            diesel::update(users::table.find(&actor.user_id))
+                .set(users::totp_confirmed_at.eq(Some(now)))
+                .execute(conn)?;
+            replace_recovery_codes(conn, &actor.user_id, &hashes, now)?;
+            diesel::update(sessions::table.find(&actor.session_id))
+                .set(sessions::mfa.eq(true))
+                .execute(conn)?;
+            self.record(conn, &actor.event("auth.totp_confirm"))
+        })?;
+        Ok(codes)
+    }
+
+    /// A new set of single-use recovery codes (to show once) and their HMACs (to store).
+    pub(super) fn new_recovery_codes(&self) -> Result<RecoveryCodes, AuthError> {
         let codes: Vec<String> = (0..RECOVERY_CODES)
             .map(|_| crypto::random::hex_id::<5>().map(|h| format!("{}-{}", &h[..5], &h[5..])))
             .collect::<Result<_, _>>()
@@ -187,31 +217,7 @@ impl Vault {
             .iter()
             .map(|c| self.recovery_hash(c))
             .collect::<Result<_, _>>()?;
-        db.write(|conn| {
-            let now = now_micros();
-            diesel::update(users::table.find(&actor.user_id))
-                .set(users::totp_confirmed_at.eq(Some(now)))
-                .execute(conn)?;
-            diesel::delete(
-                crate::schema::recovery_codes::table
-                    .filter(crate::schema::recovery_codes::user_id.eq(&actor.user_id)),
-            )
-            .execute(conn)?;
-            for hash in &hashes {
-                diesel::insert_into(crate::schema::recovery_codes::table)
-                    .values((
-                        crate::schema::recovery_codes::code_hash.eq(hash),
-                        crate::schema::recovery_codes::user_id.eq(&actor.user_id),
-                        crate::schema::recovery_codes::created_at.eq(now),
-                    ))
-                    .execute(conn)?;
-            }
-            diesel::update(sessions::table.find(&actor.session_id))
-                .set(sessions::mfa.eq(true))
-                .execute(conn)?;
-            self.record(conn, &actor.event("auth.totp_confirm"))
-        })?;
-        Ok(codes.into_iter().map(Into::into).collect())
+        Ok((codes.into_iter().map(Into::into).collect(), hashes))
     }
 
     /// Removes a user's second factor and recovery codes and ends their sessions (a lost
@@ -239,6 +245,31 @@ impl Vault {
             Ok(Ok(()))
         })?
     }
+}
+
+/// The user's recovery codes become `hashes` (every earlier one is gone). In the caller's
+/// transaction.
+pub(super) fn replace_recovery_codes(
+    conn: &mut crate::DbConnection,
+    user_id: &str,
+    hashes: &[Vec<u8>],
+    now: i64,
+) -> Result<(), DbError> {
+    diesel::delete(
+        crate::schema::recovery_codes::table
+            .filter(crate::schema::recovery_codes::user_id.eq(user_id)),
+    )
+    .execute(conn)?;
+    for hash in hashes {
+        diesel::insert_into(crate::schema::recovery_codes::table)
+            .values((
+                crate::schema::recovery_codes::code_hash.eq(hash),
+                crate::schema::recovery_codes::user_id.eq(user_id),
+                crate::schema::recovery_codes::created_at.eq(now),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
 }
 
 /// Removes a user's second factor and recovery codes and ends their sessions (a lost phone):

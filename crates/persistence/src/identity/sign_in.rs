@@ -147,29 +147,33 @@ impl Vault {
             return Err(AuthError::InvalidCredentials);
         }
         let role = Role::parse(&user.role).ok_or(AuthError::InvalidCredentials)?;
-        // The second factor, when the user has one.
-        let mfa = match (&user.totp_secret, user.totp_confirmed_at) {
-            (Some(sealed), Some(_)) => {
-                let Some(code) = totp.filter(|c| !c.trim().is_empty()) else {
-                    db.write(|conn| self.record(conn, &denied("totp_required", Some(&user))))?;
-                    return Err(AuthError::TotpRequired);
-                };
-                if !self.second_factor(db, &user.id, sealed, code)? {
-                    db.write(|conn| {
-                        self.note_failure(conn, &throttle_keys)?;
-                        diesel::update(users::table.find(&user.id))
-                            .set(users::failed_logins.eq(users::failed_logins + 1))
-                            .execute(conn)?;
-                        self.record(conn, &denied("bad_totp", Some(&user)))
-                    })?;
-                    return Err(AuthError::InvalidCredentials);
-                }
-                true
+        // An account whose role signs in with a passkey, and has one, opens nothing with a
+        // password alone; with a recovery code, only a session that may enrol a new passkey (the
+        // old one lost).
+        let passkey_account =
+            settings.passkey_required.contains(&role) && self.has_passkey(db, &user.id)?;
+        let code = totp.filter(|c| !c.trim().is_empty());
+        let mfa = if passkey_account {
+            let Some(code) = code else {
+                db.write(|conn| self.record(conn, &denied("passkey_required", Some(&user))))?;
+                return Err(AuthError::PasskeyRequired);
+            };
+            if !self.use_recovery_code(db, &user.id, code)? {
+                db.write(|conn| {
+                    self.note_failure(conn, &throttle_keys)?;
+                    diesel::update(users::table.find(&user.id))
+                        .set(users::failed_logins.eq(users::failed_logins + 1))
+                        .execute(conn)?;
+                    self.record(conn, &denied("passkey_required", Some(&user)))
+                })?;
+                return Err(AuthError::PasskeyRequired);
             }
-            _ => false,
+            true
+        } else {
+            self.password_second_factor(db, &user, code, &throttle_keys, &denied)?
         };
-        let needs_totp_enrolment =
-            settings.totp_required.contains(&role) && user.totp_confirmed_at.is_none();
+        let (needs_totp_enrolment, needs_passkey) =
+            enrolment(settings, role, user.totp_confirmed_at.is_some(), false);
         let rehash = if crypto::password::needs_rehash(&user.password_hash) {
             Some(crypto::password::hash(password)?)
         } else {
@@ -187,6 +191,7 @@ impl Vault {
             session_id,
             mfa,
             needs_totp_enrolment,
+            needs_passkey,
         };
         db.write(|conn| {
             let mut changes = diesel::update(users::table.find(&user.id))
@@ -206,24 +211,7 @@ impl Vault {
                     .filter(crate::schema::login_throttle::key.eq_any(&throttle_keys)),
             )
             .execute(conn)?;
-            diesel::insert_into(sessions::table)
-                .values((
-                    sessions::id.eq(&actor.session_id),
-                    sessions::user_id.eq(&user.id),
-                    sessions::created_at.eq(now),
-                    sessions::last_seen_at.eq(now),
-                    sessions::expires_at
-                        .eq(now + crate::clock::duration_micros(settings.session_absolute)),
-                    sessions::mfa.eq(mfa),
-                ))
-                .execute(conn)?;
-            diesel::insert_into(refresh_tokens::table)
-                .values((
-                    refresh_tokens::token_hash.eq(&refresh_hash),
-                    refresh_tokens::session_id.eq(&actor.session_id),
-                    refresh_tokens::created_at.eq(now),
-                ))
-                .execute(conn)?;
+            insert_session(conn, settings, &actor, &refresh_hash, None, now)?;
             self.record(
                 conn,
                 &AuditEvent {
@@ -236,6 +224,38 @@ impl Vault {
             actor,
             refresh_token: refresh.into(),
             language: Some(user.language),
+        })
+    }
+
+    /// The password sign-in's second factor, when the user has one: the current one-time code
+    /// or a recovery code. Whether one was used; a missing or wrong one refuses the sign-in.
+    fn password_second_factor(
+        &self,
+        db: &Database,
+        user: &UserRow,
+        code: Option<&str>,
+        throttle_keys: &[String],
+        denied: &dyn Fn(&str, Option<&UserRow>) -> AuditEvent,
+    ) -> Result<bool, AuthError> {
+        Ok(match (&user.totp_secret, user.totp_confirmed_at) {
+            (Some(sealed), Some(_)) => {
+                let Some(code) = code else {
+                    db.write(|conn| self.record(conn, &denied("totp_required", Some(user))))?;
+                    return Err(AuthError::TotpRequired);
+                };
+                if !self.second_factor(db, &user.id, sealed, code)? {
+                    db.write(|conn| {
+                        self.note_failure(conn, throttle_keys)?;
+                        diesel::update(users::table.find(&user.id))
+                            .set(users::failed_logins.eq(users::failed_logins + 1))
+                            .execute(conn)?;
+                        self.record(conn, &denied("bad_totp", Some(user)))
+                    })?;
+                    return Err(AuthError::InvalidCredentials);
+                }
+                true
+            }
+            _ => false,
         })
     }
 
@@ -400,6 +420,7 @@ impl Vault {
         now: i64,
     ) -> Result<Result<(Actor, i64), AuthError>, DbError> {
         let Some(SessionCheck {
+            passkey_id,
             uid,
             last_seen,
             expires,
@@ -422,6 +443,12 @@ impl Vault {
         let Some(role) = Role::parse(&role).filter(|_| valid) else {
             return Ok(Err(AuthError::Unauthenticated));
         };
+        let (needs_totp_enrolment, needs_passkey) = enrolment(
+            settings,
+            role,
+            totp_confirmed_at.is_some(),
+            passkey_id.is_some(),
+        );
         let actor = Actor {
             user_id: uid,
             login,
@@ -430,8 +457,8 @@ impl Vault {
             session_id: session_id.to_string(),
             session_ref: self.session_ref(session_id)?,
             mfa,
-            needs_totp_enrolment: settings.totp_required.contains(&role)
-                && totp_confirmed_at.is_none(),
+            needs_totp_enrolment,
+            needs_passkey,
         };
         Ok(Ok((actor, last_seen)))
     }
@@ -491,4 +518,35 @@ impl Vault {
         })?;
         Ok(())
     }
+}
+
+/// A new session of `actor` and its first refresh token (stored as an HMAC), `passkey_id` the
+/// passkey it signed in with. In the caller's transaction, which records the sign-in.
+pub(super) fn insert_session(
+    conn: &mut crate::DbConnection,
+    settings: &AuthSettings,
+    actor: &Actor,
+    refresh_hash: &[u8],
+    passkey_id: Option<&str>,
+    now: i64,
+) -> Result<(), DbError> {
+    diesel::insert_into(sessions::table)
+        .values((
+            sessions::id.eq(&actor.session_id),
+            sessions::user_id.eq(&actor.user_id),
+            sessions::created_at.eq(now),
+            sessions::last_seen_at.eq(now),
+            sessions::expires_at.eq(now + crate::clock::duration_micros(settings.session_absolute)),
+            sessions::mfa.eq(actor.mfa),
+            sessions::passkey_id.eq(passkey_id),
+        ))
+        .execute(conn)?;
+    diesel::insert_into(refresh_tokens::table)
+        .values((
+            refresh_tokens::token_hash.eq(refresh_hash),
+            refresh_tokens::session_id.eq(&actor.session_id),
+            refresh_tokens::created_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
 }
