@@ -373,7 +373,8 @@ both!(
             .unwrap()
             .as_secs();
         let sign = |header: Header, claims: &Value, secret: &[u8]| {
-            jsonwebtoken::encode(&header, claims, &EncodingKey::from_secret(secret)).unwrap()
+            jsonwebtoken::encode(&header, claims, &EncodingKey::from_secret(secret).unwrap())
+                .unwrap()
         };
         let at = || Header {
             typ: Some("at+jwt".into()),

@@ -115,7 +115,7 @@ fn sign(
         ..Header::new(Algorithm::HS256)
     };
     let unsigned = || DbError::Refused("the access token could not be signed".to_string());
-    let key = EncodingKey::from_secret(key);
+    let key = EncodingKey::from_secret(key).map_err(|_| unsigned())?;
     jsonwebtoken::encode(&header, &claims, &key).map_err(|_| unsigned())
 }
 
@@ -210,7 +210,7 @@ fn verify(
     validation.set_issuer(&[&settings.issuer]);
     validation.set_audience(&[&settings.audience]);
     validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-    let key = DecodingKey::from_secret(key);
+    let key = DecodingKey::from_secret(key).ok()?;
     let claims = jsonwebtoken::decode::<Claims>(token, &key, &validation)
         .ok()?
         .claims;
