@@ -19,7 +19,6 @@ use webauthn_rs::prelude::{
     RegisterPublicKeyCredential, Url, Uuid, Webauthn, WebauthnBuilder, WebauthnError,
 };
 
-use super::sign_in::insert_session;
 use super::*;
 use crate::schema::{passkey_ceremonies, passkeys};
 
@@ -763,22 +762,7 @@ impl Vault {
         let mut passkey: Passkey = serde_json::from_str(&json).map_err(|_| unreadable())?;
         passkey.update_credential(&result);
         let json = serde_json::to_string(&passkey).map_err(|_| unreadable())?;
-        let session_id = new_id()?;
-        let refresh = crypto::token::random_token()?;
-        let refresh_hash = self.refresh_hash(&refresh)?;
-        let (needs_totp_enrolment, needs_passkey) =
-            enrolment(settings, role, user.totp_confirmed_at.is_some(), true);
-        let actor = Actor {
-            user_id: user.id.clone(),
-            login: user.login.clone(),
-            role,
-            organisation_id: user.organisation_id.clone(),
-            session_ref: self.session_ref(&session_id)?,
-            session_id,
-            mfa: true,
-            needs_totp_enrolment,
-            needs_passkey,
-        };
+        let opening = self.opening(settings, user, role, true, true)?;
         db.write(|conn| {
             diesel::update(passkeys::table.find(&passkey_id))
                 .set((
@@ -789,40 +773,23 @@ impl Vault {
                     passkeys::last_used_at.eq(Some(now)),
                 ))
                 .execute(conn)?;
-            diesel::update(users::table.find(&user.id))
-                .set((
-                    users::failed_logins.eq(0),
-                    users::locked_until.eq(None::<i64>),
-                ))
-                .execute(conn)?;
-            diesel::delete(
-                crate::schema::login_throttle::table
-                    .filter(crate::schema::login_throttle::key.eq_any(&keys)),
-            )
-            .execute(conn)?;
-            insert_session(
+            let event = AuditEvent {
+                record_type: Some("passkey".into()),
+                record_id: Some(passkey_id.clone()),
+                source: source_ref.clone(),
+                ..opening.actor.event("auth.passkey")
+            };
+            self.open_session(
                 conn,
                 settings,
-                &actor,
-                &refresh_hash,
+                &opening,
+                &keys,
                 Some(&passkey_id),
+                &event,
                 now,
-            )?;
-            self.record(
-                conn,
-                &AuditEvent {
-                    record_type: Some("passkey".into()),
-                    record_id: Some(passkey_id.clone()),
-                    source: source_ref.clone(),
-                    ..actor.event("auth.passkey")
-                },
             )
         })?;
-        Ok(NewSession {
-            actor,
-            refresh_token: refresh.into(),
-            language: Some(user.language.clone()),
-        })
+        Ok(opening.session(user))
     }
 }
 

@@ -172,59 +172,96 @@ impl Vault {
         } else {
             self.password_second_factor(db, &user, code, &throttle_keys, &denied)?
         };
-        let (needs_totp_enrolment, needs_passkey) =
-            enrolment(settings, role, user.totp_confirmed_at.is_some(), false);
         let rehash = if crypto::password::needs_rehash(&user.password_hash) {
             Some(crypto::password::hash(password)?)
         } else {
             None
         };
-        let session_id = new_id()?;
-        let refresh = crypto::token::random_token()?;
-        let refresh_hash = self.refresh_hash(&refresh)?;
-        let actor = Actor {
-            user_id: user.id.clone(),
-            login: user.login.clone(),
-            role,
-            organisation_id: user.organisation_id.clone(),
-            session_ref: self.session_ref(&session_id)?,
-            session_id,
-            mfa,
-            needs_totp_enrolment,
-            needs_passkey,
-        };
+        let opening = self.opening(settings, &user, role, mfa, false)?;
         db.write(|conn| {
-            let mut changes = diesel::update(users::table.find(&user.id))
-                .set((
-                    users::failed_logins.eq(0),
-                    users::locked_until.eq(None::<i64>),
-                ))
-                .execute(conn)?;
             if let Some(h) = &rehash {
-                changes += diesel::update(users::table.find(&user.id))
+                diesel::update(users::table.find(&user.id))
                     .set(users::password_hash.eq(h))
                     .execute(conn)?;
             }
-            let _ = changes;
-            diesel::delete(
-                crate::schema::login_throttle::table
-                    .filter(crate::schema::login_throttle::key.eq_any(&throttle_keys)),
-            )
-            .execute(conn)?;
-            insert_session(conn, settings, &actor, &refresh_hash, None, now)?;
-            self.record(
-                conn,
-                &AuditEvent {
-                    source: source_ref.clone(),
-                    ..actor.event("auth.login")
-                },
-            )
+            let event = AuditEvent {
+                source: source_ref.clone(),
+                ..opening.actor.event("auth.login")
+            };
+            self.open_session(conn, settings, &opening, &throttle_keys, None, &event, now)
         })?;
-        Ok(NewSession {
-            actor,
-            refresh_token: refresh.into(),
-            language: Some(user.language),
+        Ok(opening.session(&user))
+    }
+
+    /// A new session of `user`, not yet stored: its ids, its refresh token and what it may
+    /// still have to enrol (`passkey_session`: it signs in with a passkey).
+    pub(super) fn opening(
+        &self,
+        settings: &AuthSettings,
+        user: &UserRow,
+        role: Role,
+        mfa: bool,
+        passkey_session: bool,
+    ) -> Result<Opening, AuthError> {
+        let session_id = new_id()?;
+        let refresh = crypto::token::random_token()?;
+        let refresh_hash = self.refresh_hash(&refresh)?;
+        let (needs_totp_enrolment, needs_passkey) = enrolment(
+            settings,
+            role,
+            user.totp_confirmed_at.is_some(),
+            passkey_session,
+        );
+        Ok(Opening {
+            actor: Actor {
+                user_id: user.id.clone(),
+                login: user.login.clone(),
+                role,
+                organisation_id: user.organisation_id.clone(),
+                session_ref: self.session_ref(&session_id)?,
+                session_id,
+                mfa,
+                needs_totp_enrolment,
+                needs_passkey,
+            },
+            refresh,
+            refresh_hash,
         })
+    }
+
+    /// Opens a session in the caller's transaction: the user's failures are forgotten, the
+    /// throttle keys cleared, the session and its refresh token stored, `event` recorded.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn open_session(
+        &self,
+        conn: &mut crate::DbConnection,
+        settings: &AuthSettings,
+        opening: &Opening,
+        throttle_keys: &[String],
+        passkey_id: Option<&str>,
+        event: &AuditEvent,
+        now: i64,
+    ) -> Result<(), DbError> {
+        diesel::update(users::table.find(&opening.actor.user_id))
+            .set((
+                users::failed_logins.eq(0),
+                users::locked_until.eq(None::<i64>),
+            ))
+            .execute(conn)?;
+        diesel::delete(
+            crate::schema::login_throttle::table
+                .filter(crate::schema::login_throttle::key.eq_any(throttle_keys)),
+        )
+        .execute(conn)?;
+        insert_session(
+            conn,
+            settings,
+            &opening.actor,
+            &opening.refresh_hash,
+            passkey_id,
+            now,
+        )?;
+        self.record(conn, event)
     }
 
     /// The password sign-in's second factor, when the user has one: the current one-time code
@@ -520,9 +557,27 @@ impl Vault {
     }
 }
 
+/// A session about to open (`Vault::opening`, then `Vault::open_session`).
+pub(super) struct Opening {
+    pub(super) actor: Actor,
+    refresh: String,
+    refresh_hash: Vec<u8>,
+}
+
+impl Opening {
+    /// What the client gets once the session is stored.
+    pub(super) fn session(self, user: &UserRow) -> NewSession {
+        NewSession {
+            actor: self.actor,
+            refresh_token: self.refresh.into(),
+            language: Some(user.language.clone()),
+        }
+    }
+}
+
 /// A new session of `actor` and its first refresh token (stored as an HMAC), `passkey_id` the
 /// passkey it signed in with. In the caller's transaction, which records the sign-in.
-pub(super) fn insert_session(
+fn insert_session(
     conn: &mut crate::DbConnection,
     settings: &AuthSettings,
     actor: &Actor,
