@@ -203,19 +203,19 @@ fn take_ceremony(
     purpose: &str,
     now: i64,
 ) -> Result<Option<Taken>, DbError> {
-    let row: Option<(String, Option<String>, Option<String>, i64)> = passkey_ceremonies::table
-        .find(id)
-        .select((
-            passkey_ceremonies::purpose,
-            passkey_ceremonies::user_id,
-            passkey_ceremonies::state,
-            passkey_ceremonies::expires_at,
-        ))
-        .first(conn)
-        .optional()?;
-    let taken = diesel::delete(passkey_ceremonies::table.find(id)).execute(conn)?;
+    // One statement takes the row out and reads it: of two finishes at once, one gets it.
+    let row: Option<(String, Option<String>, Option<String>, i64)> =
+        diesel::delete(passkey_ceremonies::table.find(id))
+            .returning((
+                passkey_ceremonies::purpose,
+                passkey_ceremonies::user_id,
+                passkey_ceremonies::state,
+                passkey_ceremonies::expires_at,
+            ))
+            .get_result(conn)
+            .optional()?;
     Ok(row
-        .filter(|(p, _, _, expires)| taken == 1 && p == purpose && *expires > now)
+        .filter(|(p, _, _, expires)| p == purpose && *expires > now)
         .map(|(_, user, state, _)| (user, state)))
 }
 
@@ -247,23 +247,24 @@ fn keep_ceremony(
     Ok(id)
 }
 
-/// The user's passkeys that may sign in (not flagged), with their row ids.
-fn usable_passkeys(
+/// The user's stored passkeys, oldest first; with `usable_only`, only those that may sign in
+/// (not flagged).
+fn stored_passkeys(
     conn: &mut crate::DbConnection,
     user_id: &str,
-) -> Result<Vec<(String, Passkey)>, DbError> {
-    let rows: Vec<(String, String)> = passkeys::table
+    usable_only: bool,
+) -> Result<Vec<Passkey>, DbError> {
+    let mut query = passkeys::table
         .filter(passkeys::user_id.eq(user_id))
-        .filter(passkeys::flagged_at.is_null())
         .order(passkeys::created_at.asc())
-        .select((passkeys::id, passkeys::credential))
-        .load(conn)?;
-    rows.into_iter()
-        .map(|(id, json)| {
-            serde_json::from_str(&json)
-                .map(|p| (id, p))
-                .map_err(|_| unreadable())
-        })
+        .select(passkeys::credential)
+        .into_boxed();
+    if usable_only {
+        query = query.filter(passkeys::flagged_at.is_null());
+    }
+    let rows: Vec<String> = query.load(conn)?;
+    rows.iter()
+        .map(|json| serde_json::from_str(json).map_err(|_| unreadable()))
         .collect()
 }
 
@@ -310,15 +311,7 @@ impl Vault {
         settings: &AuthSettings,
         actor: &Actor,
     ) -> Result<PasskeyChallenge, AuthError> {
-        let held: Vec<Passkey> = db.with_conn(|conn| {
-            let rows: Vec<String> = passkeys::table
-                .filter(passkeys::user_id.eq(&actor.user_id))
-                .select(passkeys::credential)
-                .load(conn)?;
-            rows.iter()
-                .map(|json| serde_json::from_str(json).map_err(|_| unreadable()))
-                .collect()
-        })?;
+        let held = db.with_conn(|conn| stored_passkeys(conn, &actor.user_id, false))?;
         if held.len() as i64 >= MAX_PASSKEYS {
             return Err(AuthError::Conflict(
                 "an account holds at most 10 passkeys: remove one first",
@@ -599,15 +592,14 @@ impl Vault {
             Err(_) => None,
         };
         let usable = match &user {
-            Some(id) => db.with_conn(|conn| usable_passkeys(conn, id))?,
+            Some(id) => db.with_conn(|conn| stored_passkeys(conn, id, true))?,
             None => Vec::new(),
         };
         if let (Some(user_id), false) = (&user, usable.is_empty()) {
-            let creds: Vec<Passkey> = usable.into_iter().map(|(_, p)| p).collect();
             let (options, state) = settings
                 .relying_party
                 .webauthn
-                .start_passkey_authentication(&creds)
+                .start_passkey_authentication(&usable)
                 .map_err(|_| DbError::Refused("the passkey sign-in could not start".into()))?;
             let state = serde_json::to_string(&state).map_err(|_| unreadable())?;
             let ceremony = keep_ceremony(db, SIGN_IN, Some(user_id), Some(state))?;
