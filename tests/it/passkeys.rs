@@ -13,6 +13,7 @@ use crate::both;
 use crate::support::http::{self, post_json, request};
 use crate::support::server::Server;
 use crate::support::TestDb;
+use crate::web::Browser;
 use persistence::testing::{execute, query_strings};
 
 /// Unpadded base64url, as WebAuthn's JSON carries binary fields.
@@ -583,10 +584,11 @@ both!(
             &ceremony,
             &phone.assert(&options, &origin(&server)),
         ));
-        // The session that registered the phone counted as signed in with it: it ended too.
+        // The session that registered both counts as signed in with the first (the laptop):
+        // removing the phone leaves it.
         assert_eq!(
             bearer(&server, "GET", "/api/v1/auth/me", &token, &Value::Null).status,
-            401
+            200
         );
         let (ceremony, options) = sign_in_start(&server, "sofia");
         let (token, _) = tokens(&sign_in_finish(
@@ -782,5 +784,256 @@ both!(
         )
         .unwrap();
         assert!(logged.iter().all(|e| !e.contains("nobody")), "{logged:?}");
+    }
+);
+
+/// The id of the passkey named `name` in the list page's HTML (`<tr id="passkey-…">` then
+/// its name cell).
+fn listed_id(page: &str, name: &str) -> String {
+    let cell = format!("<td class=\"passkey-name\">{name}</td>");
+    let at = page
+        .find(&cell)
+        .unwrap_or_else(|| panic!("{name} not listed"));
+    let row = page[..at].rfind("<tr id=\"passkey-").unwrap() + "<tr id=\"passkey-".len();
+    page[row..].split('"').next().unwrap().to_string()
+}
+
+/// A passkey added through the pages: the page's options request, the browser's answer, the
+/// form post. Gives the post's answer.
+fn add_on_page(
+    browser: &mut Browser,
+    server: &Server,
+    token: &str,
+    key: &SoftPasskey,
+    name: &str,
+) -> http::Response {
+    let started = browser.post("/passkeys/options", &[("form_token", token)]);
+    assert_eq!(started.status, 200, "{}", started.text());
+    let started = started.json();
+    let credential = key
+        .register(&started["options"], &origin(server))
+        .to_string();
+    browser.post(
+        "/passkeys",
+        &[
+            ("form_token", token),
+            ("ceremony", started["ceremony"].as_str().unwrap()),
+            ("credential", &credential),
+            ("name", name),
+        ],
+    )
+}
+
+/// A passkey sign-in through the sign-in page: the options request, then the form post.
+fn sign_in_on_page(
+    browser: &mut Browser,
+    server: &Server,
+    login: &str,
+    key: &mut SoftPasskey,
+    next: &str,
+) -> (http::Response, String, String) {
+    let started = browser.post("/sign-in/passkey/options", &[("login", login)]);
+    assert_eq!(started.status, 200, "{}", started.text());
+    let started = started.json();
+    let ceremony = started["ceremony"].as_str().unwrap().to_string();
+    let credential = key.assert(&started["options"], &origin(server)).to_string();
+    let res = browser.post(
+        "/sign-in/passkey",
+        &[
+            ("login", login),
+            ("ceremony", &ceremony),
+            ("credential", &credential),
+            ("next", next),
+        ],
+    );
+    (res, ceremony, credential)
+}
+
+both!(
+    a_supervisor_sets_up_and_uses_a_passkey_on_the_pages,
+    |db: TestDb| {
+        add_user(&db, "sofia", "supervisor");
+        add_user(&db, "adm", "admin");
+        let server = start_with(
+            &db,
+            &[
+                ("HOTLINE__AUTH__TOTP_REQUIRED_ROLES", ""),
+                ("HOTLINE__AUTH__PASSKEY_REQUIRED_ROLES", "supervisor"),
+                ("HOTLINE__AUTH__THROTTLE_AFTER_FAILURES", "1000"),
+            ],
+        );
+        // Her password opens a session that is sent to add a passkey, whatever page it asks.
+        let mut sofia = Browser::new(&server);
+        assert_eq!(sofia.sign_in("sofia", PASSWORD, "").status, 303);
+        for page in ["/cases", "/break-glass", "/stats"] {
+            let res = sofia.get(page);
+            assert_eq!(res.status, 303, "{page}");
+            assert_eq!(res.header("location"), Some("/passkeys"), "{page}");
+        }
+        let list = sofia.get("/passkeys");
+        assert_eq!(list.status, 200);
+        assert!(list.text().contains("id=\"passkey-needed\""));
+        assert!(list.text().contains("id=\"no-passkeys\""));
+        let token = sofia.form_token("/passkeys");
+        // The options need this session's form token, from this site.
+        assert_eq!(sofia.post("/passkeys/options", &[]).status, 403);
+        let forged = sofia.post_with(
+            "/passkeys/options",
+            &[("form_token", &token)],
+            &[("Sec-Fetch-Site", "cross-site")],
+        );
+        assert_eq!(forged.status, 403);
+        // A registration answer that is not one comes back as the form, the field named.
+        let junk = sofia.post(
+            "/passkeys",
+            &[
+                ("form_token", &token),
+                ("ceremony", "x"),
+                ("credential", "{not json"),
+                ("name", "Laptop"),
+            ],
+        );
+        assert_eq!(junk.status, 422, "{}", junk.text());
+        assert!(
+            junk.text().contains("href=\"#credential\""),
+            "{}",
+            junk.text()
+        );
+        assert!(!junk.text().contains("{not json"));
+
+        // The first passkey shows ten recovery codes once; then the work pages open.
+        let laptop = SoftPasskey::new();
+        let added = add_on_page(&mut sofia, &server, &token, &laptop, "Laptop");
+        assert_eq!(added.status, 200, "{}", added.text());
+        assert_eq!(added.text().matches("<li><code>").count(), 10);
+        assert_eq!(sofia.get("/cases").status, 200);
+        // A second one goes back to the list; both are listed, the second renamed, removed.
+        let phone = SoftPasskey::new();
+        let added = add_on_page(&mut sofia, &server, &token, &phone, "Phone");
+        assert_eq!(added.status, 303, "{}", added.text());
+        assert_eq!(added.header("location"), Some("/passkeys?done=added"));
+        let list = sofia.get("/passkeys?done=added").text();
+        assert!(list.contains("id=\"saved\""));
+        let phone_id = listed_id(&list, "Phone");
+        let renamed = sofia.post(
+            &format!("/passkeys/{phone_id}/rename"),
+            &[("form_token", &token), ("name", "Work phone")],
+        );
+        assert_eq!(renamed.header("location"), Some("/passkeys?done=renamed"));
+        let empty = sofia.post(
+            &format!("/passkeys/{phone_id}/rename"),
+            &[("form_token", &token), ("name", "  ")],
+        );
+        assert_eq!(empty.status, 422);
+        assert_eq!(
+            listed_id(&sofia.get("/passkeys").text(), "Work phone"),
+            phone_id
+        );
+        let removed = sofia.post(
+            &format!("/passkeys/{phone_id}/remove"),
+            &[("form_token", &token)],
+        );
+        assert_eq!(removed.header("location"), Some("/passkeys?done=removed"));
+        assert!(!sofia.get("/passkeys").text().contains("Work phone"));
+        let unknown = sofia.post(
+            &format!("/passkeys/{phone_id}/remove"),
+            &[("form_token", &token)],
+        );
+        assert_eq!(unknown.status, 404);
+
+        // Signed out, her password alone no longer signs her in; the page says why.
+        assert_eq!(
+            sofia.post("/sign-out", &[("form_token", &token)]).status,
+            303
+        );
+        let mut sofia = Browser::new(&server);
+        let refused = sofia.post_with(
+            "/sign-in",
+            &[("login", "sofia"), ("password", PASSWORD), ("code", "")],
+            &[("Cookie", "hotline_lang=en")],
+        );
+        assert_eq!(refused.status, 401);
+        assert!(
+            refused.text().contains("signs in with its passkey"),
+            "{}",
+            refused.text()
+        );
+        assert!(sofia.cookies.is_empty());
+
+        // Her passkey signs her in and takes her to the page she asked for.
+        let mut laptop = laptop;
+        let (signed_in, ceremony, credential) =
+            sign_in_on_page(&mut sofia, &server, "sofia", &mut laptop, "/follow-ups");
+        assert_eq!(signed_in.status, 303, "{}", signed_in.text());
+        assert_eq!(signed_in.header("location"), Some("/follow-ups"));
+        assert_eq!(sofia.get("/follow-ups").status, 200);
+        // The same answer again (replayed) is refused, as are junk and a forged post.
+        let mut thief = Browser::new(&server);
+        let replayed = thief.post(
+            "/sign-in/passkey",
+            &[
+                ("login", "sofia"),
+                ("ceremony", &ceremony),
+                ("credential", &credential),
+            ],
+        );
+        assert_eq!(replayed.status, 401, "{}", replayed.text());
+        assert!(replayed.text().contains("id=\"sign-in-problem\""));
+        assert!(thief.cookies.iter().all(|(k, _)| k != "hotline"));
+        let junk = thief.post(
+            "/sign-in/passkey",
+            &[("ceremony", "nope"), ("credential", "not json")],
+        );
+        assert_eq!(junk.status, 401);
+        let forged = thief.post_with(
+            "/sign-in/passkey/options",
+            &[("login", "sofia")],
+            &[("Sec-Fetch-Site", "cross-site")],
+        );
+        assert_eq!(forged.status, 403);
+
+        // The admin sees her passkey and revokes it: her session ends at once.
+        let mut adm = Browser::new(&server);
+        assert_eq!(adm.sign_in("adm", PASSWORD, "").status, 303);
+        let users = adm.get("/admin/users").text();
+        let sofia_id = query_strings(
+            &db.open(),
+            "SELECT id AS item FROM users WHERE login = 'sofia'",
+        )
+        .unwrap()
+        .remove(0);
+        let revoke = format!("/admin/users/{sofia_id}/revoke-passkeys");
+        assert!(users.contains(&format!("action=\"{revoke}\"")), "{users}");
+        let adm_token = adm.form_token("/admin/users");
+        let revoked = adm.post(&revoke, &[("form_token", &adm_token)]);
+        assert_eq!(revoked.status, 303, "{}", revoked.text());
+        let gone = sofia.get("/follow-ups");
+        assert_eq!(gone.status, 303);
+        assert!(gone
+            .header("location")
+            .is_some_and(|l| l.starts_with("/sign-in")));
+        assert!(!adm
+            .get("/admin/users")
+            .text()
+            .contains(&format!("action=\"{revoke}\"")));
+        // The revoked passkey no longer signs in.
+        let (after, _, _) = sign_in_on_page(&mut thief, &server, "sofia", &mut laptop, "/");
+        assert_eq!(after.status, 401);
+        let events = query_strings(
+            &db.open(),
+            "SELECT action || ' ' || outcome AS item FROM audit_events WHERE action LIKE 'passkey.%' \
+             OR action IN ('user.revoke_passkeys', 'auth.passkey') ORDER BY id",
+        )
+        .unwrap();
+        for event in [
+            "passkey.register allowed",
+            "passkey.rename allowed",
+            "passkey.remove allowed",
+            "auth.passkey allowed",
+            "auth.passkey denied",
+            "user.revoke_passkeys allowed",
+        ] {
+            assert!(events.contains(&event.to_string()), "{event}: {events:?}");
+        }
     }
 );

@@ -793,8 +793,18 @@ fn page_access(method: &str, path: &str) -> Access {
     const ADMIN: &[&str] = &["admin"];
     const AUDITOR: &[&str] = &["auditor"];
     match (method, path) {
-        (_, "/" | "/sign-in" | "/language" | "/static/{file}") => Public,
+        (
+            _,
+            "/"
+            | "/sign-in"
+            | "/sign-in/passkey"
+            | "/sign-in/passkey/options"
+            | "/language"
+            | "/static/{file}",
+        ) => Public,
         (_, "/sign-out" | "/enrol") => AnySignedIn,
+        // One's own passkeys (another user's is not found: tests/it/passkeys.rs).
+        (_, "/passkeys" | "/passkeys/options" | "/passkeys/{id}/{change}") => AnySignedIn,
         (_, "/desk" | "/desk/lookup") => Only(DESK),
         (_, "/calls") => Only(&["counselor", "supervisor"]),
         (
@@ -891,6 +901,10 @@ both!(every_page_route_is_in_the_role_matrix, |db: TestDb| {
                 .replace("{decision}", "reject")
         } else if path.starts_with("/admin/users/") {
             path.replace("{id}", &victim).replace("{change}", "unlock")
+        } else if path.starts_with("/passkeys/") {
+            // A rename without a name: refused as a form (422), after the session is judged.
+            path.replace("{id}", "no-such-passkey")
+                .replace("{change}", "rename")
         } else if path.starts_with("/audit/records/") {
             path.replace("{type}", "case").replace("{id}", &case_id)
         } else {

@@ -445,3 +445,39 @@ stats-chart-note = * some counts suppressed (below { $count } or protecting one)
 grants-justification = Their justification
 packet-never-contact-partner = Contact details are never sent: you reach the person through the hotline's case worker.
 nav-cases-all = All cases
+sign-in-passkey-title = Or sign in with a passkey
+sign-in-passkey-help = Enter your login above, then use your passkey (your device's fingerprint, face or PIN, or a security key).
+sign-in-passkey = Sign in with a passkey
+sign-in-passkey-failed = The passkey sign-in did not work. Try again; if your passkey is lost, sign in with the password and a recovery code.
+sign-in-passkey-required = This account signs in with its passkey: use the passkey button. If the passkey is lost, enter the password and a recovery code as the code.
+nav-passkeys = Passkeys
+passkeys-title = Your passkeys
+passkeys-help = A passkey signs you in with this device's fingerprint, face or PIN, or a security key, and only on this hotline's address: a fake site cannot use it. Keep two (for example a laptop and a phone) and your recovery codes.
+passkeys-required = Your role signs in with a passkey. Add one now: until then nothing else opens.
+passkeys-none = You have no passkey yet.
+passkeys-count = { $count ->
+    [one] { $count } passkey
+   *[other] { $count } passkeys
+}
+passkeys-added-at = Added (UTC)
+passkeys-last-used = Last used (UTC)
+passkeys-never = never
+passkeys-flagged = blocked: its counter went backwards (a copied key?); remove it
+passkeys-synced = synced between devices
+passkeys-device = this device only
+passkeys-rename = Rename
+passkeys-remove = Remove
+passkeys-add = Add a passkey
+passkeys-name-help = So you can tell them apart, for example "work laptop". Optional.
+passkeys-unsupported = This browser cannot use passkeys (or its script is off). Use a current browser to add one.
+passkeys-failed = No passkey was added: it was cancelled, took too long, or the device refused. Try again.
+passkeys-added = The passkey is added.
+passkeys-renamed = The passkey is renamed.
+passkeys-removed = The passkey is removed. Sessions that signed in with it have ended.
+field-passkey-name = Passkey name
+field-passkey = Passkey
+users-passkeys = { $count ->
+    [one] { $count } passkey
+   *[other] { $count } passkeys
+}
+users-revoke-passkeys = Revoke the passkeys

@@ -42,6 +42,8 @@ pub(crate) struct UserBody {
     status: String,
     totp_enrolled: bool,
     locked: bool,
+    /// How many passkeys the account holds.
+    passkeys: i64,
 }
 
 impl From<UserSummary> for UserBody {
@@ -54,6 +56,7 @@ impl From<UserSummary> for UserBody {
             status,
             totp_enrolled,
             locked,
+            passkeys,
         } = u;
         UserBody {
             id,
@@ -63,6 +66,7 @@ impl From<UserSummary> for UserBody {
             status,
             totp_enrolled,
             locked,
+            passkeys,
         }
     }
 }

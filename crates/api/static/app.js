@@ -1,7 +1,7 @@
 // hotline: the pages' one script. No framework, no build step, no inline script (the CSP allows
 // this file only, by its hash). Every page works without it; it adds quick exit, the call timer,
 // partial updates of forms marked data-partial, the repeat-caller check as a number is typed,
-// and the idle warning.
+// the idle warning, and the passkey ceremonies (which cannot work without a script).
 "use strict";
 (function () {
   var body = document.body;
@@ -139,6 +139,72 @@
       if (!target || !input.files || !input.files[0]) return;
       input.files[0].text().then(function (text) {
         target.value = text;
+      });
+    });
+  });
+
+  // Passkeys: a form with data-passkey="create" (add one) or "get" (sign in) asks its
+  // data-options path for a ceremony, hands the options to the browser, and is sent with the
+  // ceremony's id and the browser's answer as JSON. The ceremony's state stays on the server.
+  // Without WebAuthn the forms stay hidden and the page says so.
+  var webauthn = window.PublicKeyCredential &&
+    PublicKeyCredential.parseCreationOptionsFromJSON &&
+    PublicKeyCredential.parseRequestOptionsFromJSON;
+  document.querySelectorAll("form[data-passkey]").forEach(function (form) {
+    if (!webauthn) return;
+    var unsupported = document.getElementById("passkey-unsupported");
+    if (unsupported) unsupported.hidden = true;
+    var box = form.closest("[hidden]");
+    if (box) box.hidden = false;
+    var create = form.getAttribute("data-passkey") === "create";
+    var problem = form.querySelector("[role=alert]");
+    var field = function (name) {
+      return form.querySelector("input[name=" + name + "]");
+    };
+    var busy = false;
+    form.addEventListener("submit", function (e) {
+      e.preventDefault();
+      if (busy) return;
+      var ask = new URLSearchParams();
+      var token = field("form_token");
+      if (token) ask.set("form_token", token.value);
+      if (!create) {
+        var login = document.getElementById("login");
+        if (!login.value.trim()) {
+          login.focus();
+          login.reportValidity();
+          return;
+        }
+        ask.set("login", login.value);
+        field("login").value = login.value;
+      }
+      busy = true;
+      if (problem) problem.hidden = true;
+      fetch(form.getAttribute("data-options"), {
+        method: "POST",
+        body: ask,
+        credentials: "same-origin",
+      }).then(function (res) {
+        if (!res.ok) throw new Error("the ceremony did not start: " + res.status);
+        return res.json();
+      }).then(function (ceremony) {
+        field("ceremony").value = ceremony.ceremony;
+        var options = ceremony.options.publicKey;
+        return create
+          ? navigator.credentials.create({
+            publicKey: PublicKeyCredential.parseCreationOptionsFromJSON(options),
+          })
+          : navigator.credentials.get({
+            publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(options),
+          });
+      }).then(function (credential) {
+        field("credential").value = JSON.stringify(credential.toJSON());
+        form.submit();
+      }).catch(function () {
+        // Cancelled, timed out, refused by the authenticator, or no ceremony: say so and
+        // let the user try again (a new ceremony each time).
+        busy = false;
+        if (problem) problem.hidden = false;
       });
     });
   });

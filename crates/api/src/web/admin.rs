@@ -1,5 +1,5 @@
 //! The admin's pages: staff accounts (create, disable and enable, unlock, change the role,
-//! reset the second factor) and the service directory (its organisations, and a CSV import
+//! reset the second factor, revoke the passkeys) and the service directory (its organisations, and a CSV import
 //! previewed as what will change before anything is saved). Each calls the vault function of
 //! its API route, under the same policy; an admin never sees case or call content here.
 
@@ -126,7 +126,8 @@ pub(crate) async fn create(page: Page, body: web::Bytes) -> Result<HttpResponse,
     }
 }
 
-/// `POST /admin/users/{id}/{change}`: disable, enable, unlock, reset-second-factor, or role
+/// `POST /admin/users/{id}/{change}`: disable, enable, unlock, reset-second-factor,
+/// revoke-passkeys, or role
 /// (with the new `role`), as the API's routes of the same names. Never one's own account.
 pub(crate) async fn change(
     page: Page,
@@ -141,6 +142,7 @@ pub(crate) async fn change(
         "enable" => UserChange::Enable,
         "unlock" => UserChange::Unlock,
         "reset-second-factor" => UserChange::ResetSecondFactor,
+        "revoke-passkeys" => UserChange::RevokePasskeys,
         "role" => match Role::parse(form.get("role")) {
             Some(role) => UserChange::Role(role),
             None => {

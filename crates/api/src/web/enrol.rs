@@ -24,11 +24,12 @@ struct EnrolPage {
     form: Fields,
 }
 
+/// The recovery codes, shown once (after the second factor is set up, or the first passkey).
 #[derive(Template)]
 #[template(path = "enrolled.html")]
-struct EnrolledPage {
-    f: Frame,
-    codes: Vec<String>,
+pub(super) struct EnrolledPage {
+    pub f: Frame,
+    pub codes: Vec<String>,
 }
 
 /// An SVG element of `text` as a QR code (error correction M), without the XML declaration,

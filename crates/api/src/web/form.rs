@@ -86,6 +86,9 @@ pub(crate) const LABELS: &[(&str, &str)] = &[
     ("role", "field-role"),
     ("login", "field-login"),
     ("organisation_id", "field-organisation"),
+    ("name", "field-passkey-name"),
+    ("credential", "field-passkey"),
+    ("ceremony", "field-passkey"),
 ];
 
 /// The form field a rule the vault names is about: `profile.contact.email` is the form's

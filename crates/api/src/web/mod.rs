@@ -18,6 +18,7 @@ mod desk;
 mod enrol;
 mod form;
 pub(crate) mod i18n;
+mod passkeys;
 mod referrals;
 mod sign_in;
 mod stats;
@@ -108,6 +109,8 @@ macro_rules! pages {
 pages! {
     "/" => { get => sign_in::home },
     "/sign-in" => { get => sign_in::form, post => sign_in::submit },
+    "/sign-in/passkey" => { post => sign_in::passkey },
+    "/sign-in/passkey/options" => { post => sign_in::passkey_options },
     "/sign-out" => { post => sign_in::sign_out },
     "/language" => { post => sign_in::language },
     "/desk" => { get => desk::form, post => desk::save },
@@ -134,6 +137,9 @@ pages! {
     "/referrals/{id}" => { get => referrals::show },
     "/referrals/{id}/{move}" => { post => referrals::act },
     "/enrol" => { get => enrol::form, post => enrol::confirm },
+    "/passkeys" => { get => passkeys::list, post => passkeys::add },
+    "/passkeys/options" => { post => passkeys::options },
+    "/passkeys/{id}/{change}" => { post => passkeys::change },
     "/break-glass" => { get => supervise::grants },
     "/break-glass/{id}/review" => { post => supervise::review },
     "/erasure-requests" => { get => supervise::erasures },
@@ -283,6 +289,14 @@ pub(crate) fn day(us: i64) -> String {
         .get(..10)
         .unwrap_or_default()
         .to_string()
+}
+
+/// A time as the queues and lists show it (`2026-12-07 09:05`, UTC).
+pub(crate) fn minute(us: i64) -> String {
+    crate::calls::rfc3339(us)
+        .get(..16)
+        .unwrap_or_default()
+        .replacen('T', " ", 1)
 }
 
 /// A signed-in page request: the session the cookie names, judged by `W` as a bearer token
@@ -814,9 +828,12 @@ impl ResponseError for PageError {
                 None => see_other("/sign-in"),
             };
         }
-        // A session that must set up its second factor first is taken to do so.
-        if self.err.code() == "totp_enrolment_required" {
-            return see_other("/enrol");
+        // A session that must set up its second factor or register a passkey first is taken
+        // to do so.
+        match self.err.code() {
+            "totp_enrolment_required" => return see_other("/enrol"),
+            "passkey_enrolment_required" => return see_other("/passkeys"),
+            _ => {}
         }
         let title_key = match status.as_u16() {
             403 => "error-forbidden",

@@ -11,6 +11,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpResponse};
 use askama::Template;
 use domain::Sensitive;
+use persistence::identity::NewSession;
 use persistence::tokens::{mint_kind, TokenKind};
 use persistence::AuthError;
 use serde::Deserialize;
@@ -90,12 +91,8 @@ pub(crate) async fn submit(
         code,
         next,
     } = form.into_inner();
-    let next = next.and_then(|n| super::safe_next(&n).map(String::from));
-    let back = next.clone();
-    let lang = visitor.lang();
-    let web = visitor.services().web.clone();
-    let ttl = visitor.services().auth.session_absolute;
     let typed_login = login.expose().clone();
+    let signing_in = SigningIn::new(&visitor, next, typed_login);
     let (f, outcome) = visitor
         .hashing()
         .submit(move |vault, s, source| {
@@ -111,50 +108,165 @@ pub(crate) async fn submit(
                 code,
                 source,
             );
-            match signed_in {
-                Ok(session) => {
-                    let kind = TokenKind::Cookie { ttl };
-                    let token = mint_kind(vault, &s.tokens, kind, &session.actor)?;
-                    let lang = session.language.as_deref().and_then(Lang::parse);
-                    Ok(Ok((token, lang)))
-                }
-                Err(AuthError::Db(e)) => Err(e.into()),
-                Err(e) => Ok(Err(e)),
-            }
+            cookie_of(vault, s, signed_in)
         })
         .await?;
-    let refused = |status, problem, retry_after| {
-        render(
+    signing_in.answer(f, outcome, "sign-in-failed")
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PasskeyStartForm {
+    login: Sensitive<String>,
+}
+
+/// `POST /sign-in/passkey/options` (the script's request): a sign-in ceremony for the login,
+/// as `POST /api/v1/auth/passkey`, in JSON: the same shape whether or not the login exists or
+/// has a passkey.
+pub(crate) async fn passkey_options(
+    visitor: Visitor,
+    form: web::Form<PasskeyStartForm>,
+) -> Result<HttpResponse, PageError> {
+    let login = form.into_inner().login;
+    let (_, started) = visitor
+        .submit(move |vault, s, source| {
+            let login = login.expose().trim();
+            Ok(vault.passkey_sign_in_start(&s.db, &s.auth, login, source)?)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(crate::passkeys::Ceremony::from(started)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PasskeyForm {
+    /// The login as typed, only to show it again if the sign-in fails.
+    #[serde(default)]
+    login: String,
+    ceremony: String,
+    credential: Sensitive<String>,
+    #[serde(default)]
+    next: Option<String>,
+}
+
+/// `POST /sign-in/passkey`: the browser's answer to a sign-in ceremony, as
+/// `POST /api/v1/auth/passkey/finish`; a session and its cookie as `POST /sign-in` gives.
+pub(crate) async fn passkey(
+    visitor: Visitor,
+    form: web::Form<PasskeyForm>,
+) -> Result<HttpResponse, PageError> {
+    let PasskeyForm {
+        login,
+        ceremony,
+        credential,
+        next,
+    } = form.into_inner();
+    let signing_in = SigningIn::new(&visitor, next, login);
+    let (f, outcome) = visitor
+        .submit(move |vault, s, source| {
+            // An answer that is not JSON is refused as a wrong one (audited by the vault as
+            // such when it is JSON of the wrong shape).
+            let credential =
+                serde_json::from_str(credential.expose()).unwrap_or(serde_json::Value::Null);
+            let signed_in =
+                vault.passkey_sign_in_finish(&s.db, &s.auth, &ceremony, &credential, source);
+            cookie_of(vault, s, signed_in)
+        })
+        .await?;
+    signing_in.answer(f, outcome, "sign-in-passkey-failed")
+}
+
+/// A sign-in's outcome: the cookie's token and the user's language, or why it was refused.
+type SignedIn = Result<(String, Option<Lang>), AuthError>;
+
+/// The cookie of the session a sign-in opened (the same token kind for password and passkey).
+fn cookie_of(
+    vault: &persistence::Vault,
+    s: &crate::Services,
+    signed_in: Result<NewSession, AuthError>,
+) -> Result<SignedIn, ApiError> {
+    match signed_in {
+        Ok(session) => {
+            let kind = TokenKind::Cookie {
+                ttl: s.auth.session_absolute,
+            };
+            let token = mint_kind(vault, &s.tokens, kind, &session.actor)?;
+            let lang = session.language.as_deref().and_then(Lang::parse);
+            Ok(Ok((token, lang)))
+        }
+        Err(AuthError::Db(e)) => Err(e.into()),
+        Err(e) => Ok(Err(e)),
+    }
+}
+
+/// What a sign-in form answers with, whichever way it signed in.
+struct SigningIn {
+    web: super::WebSettings,
+    ttl: std::time::Duration,
+    lang: Lang,
+    next: Option<String>,
+    login: String,
+}
+
+impl SigningIn {
+    fn new(visitor: &Visitor, next: Option<String>, login: String) -> Self {
+        SigningIn {
+            web: visitor.services().web.clone(),
+            ttl: visitor.services().auth.session_absolute,
+            lang: visitor.lang(),
+            next: next.and_then(|n| super::safe_next(&n).map(String::from)),
+            login,
+        }
+    }
+
+    /// Signed in: the session cookie and the user's language, then the page asked for (or the
+    /// first page). Refused: the form again with the login kept and one generic reason
+    /// (`failed` unless the account needs its code or its passkey, or it is throttled).
+    fn answer(
+        self,
+        f: Frame,
+        outcome: SignedIn,
+        failed: &'static str,
+    ) -> Result<HttpResponse, PageError> {
+        let SigningIn {
+            web,
+            ttl,
+            lang,
+            next,
+            login,
+        } = self;
+        let (status, problem, retry_after) = match outcome {
+            Ok((token, user_lang)) => {
+                let mut res = see_other(next.as_deref().unwrap_or("/"));
+                res.add_cookie(&session_cookie(&web, token, ttl))
+                    .map_err(|_| internal(lang))?;
+                // The pages speak the user's language from here on, on any device.
+                let lang_cookie = language_cookie(user_lang.unwrap_or(lang));
+                res.add_cookie(&lang_cookie).map_err(|_| internal(lang))?;
+                return Ok(res);
+            }
+            Err(AuthError::TotpRequired) => (StatusCode::UNAUTHORIZED, "sign-in-code-needed", None),
+            Err(AuthError::PasskeyRequired) => {
+                (StatusCode::UNAUTHORIZED, "sign-in-passkey-required", None)
+            }
+            Err(AuthError::Throttled(wait)) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "sign-in-throttled",
+                Some(wait.as_secs().max(1) as i64),
+            ),
+            Err(_) => (StatusCode::UNAUTHORIZED, failed, None),
+        };
+        Ok(render(
             status,
             &SignInPage {
                 f,
-                login: typed_login,
+                login,
                 problem: Some(problem),
                 retry_after,
-                next: back,
+                next,
             },
-        )
-    };
-    Ok(match outcome {
-        Ok((token, user_lang)) => {
-            let mut res = see_other(next.as_deref().unwrap_or("/"));
-            res.add_cookie(&session_cookie(&web, token, ttl))
-                .map_err(|_| internal(lang))?;
-            // The pages speak the user's language from here on, on any device.
-            let lang_cookie = language_cookie(user_lang.unwrap_or(lang));
-            res.add_cookie(&lang_cookie).map_err(|_| internal(lang))?;
-            res
-        }
-        Err(AuthError::TotpRequired) => {
-            refused(StatusCode::UNAUTHORIZED, "sign-in-code-needed", None)
-        }
-        Err(AuthError::Throttled(wait)) => refused(
-            StatusCode::TOO_MANY_REQUESTS,
-            "sign-in-throttled",
-            Some(wait.as_secs().max(1) as i64),
-        ),
-        Err(_) => refused(StatusCode::UNAUTHORIZED, "sign-in-failed", None),
-    })
+        ))
+    }
 }
 
 fn internal(lang: Lang) -> PageError {

@@ -27,14 +27,6 @@ impl QueueQuery {
     }
 }
 
-/// A time as the queues show it (`2026-12-07 09:05`, UTC).
-fn minute(us: i64) -> String {
-    crate::calls::rfc3339(us)
-        .get(..16)
-        .unwrap_or_default()
-        .replacen('T', " ", 1)
-}
-
 #[derive(Template)]
 #[template(path = "break_glass_queue.html")]
 struct GrantsPage {
@@ -45,7 +37,7 @@ struct GrantsPage {
 
 impl GrantsPage {
     fn at(&self, us: &i64) -> String {
-        minute(*us)
+        super::minute(*us)
     }
 }
 
@@ -112,7 +104,7 @@ struct ErasuresPage {
 
 impl ErasuresPage {
     fn at(&self, us: &i64) -> String {
-        minute(*us)
+        super::minute(*us)
     }
 }
 

@@ -116,6 +116,8 @@ pub struct UserSummary {
     pub status: String,
     pub totp_enrolled: bool,
     pub locked: bool,
+    /// How many passkeys the account holds.
+    pub passkeys: i64,
 }
 
 impl Vault {
@@ -194,6 +196,13 @@ impl Vault {
                 .select(UserListRow::as_select())
                 .order_by(users::login)
                 .load(conn)?;
+            use crate::schema::passkeys as held_passkeys;
+            let held: std::collections::HashMap<String, i64> = held_passkeys::table
+                .group_by(held_passkeys::user_id)
+                .select((held_passkeys::user_id, diesel::dsl::count_star()))
+                .load::<(String, i64)>(conn)?
+                .into_iter()
+                .collect();
             self.record(
                 conn,
                 &AuditEvent {
@@ -205,6 +214,7 @@ impl Vault {
             Ok(rows
                 .into_iter()
                 .map(|r| UserSummary {
+                    passkeys: held.get(&r.id).copied().unwrap_or(0),
                     id: r.id,
                     login: r.login,
                     role: r.role,

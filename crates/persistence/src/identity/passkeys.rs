@@ -339,7 +339,7 @@ impl Vault {
     /// Finishes a registration the same user started: the browser's response is checked
     /// (challenge, origin, relying party id, user verification) and the passkey stored. The
     /// first passkey of a user without recovery codes comes with a new set (shown once). The
-    /// session counts as signed in with the new passkey (as a confirmed TOTP counts).
+    /// session counts as signed in with the new passkey if it had none (as a confirmed TOTP counts).
     pub fn passkey_register_finish(
         &self,
         db: &Database,
@@ -438,9 +438,15 @@ impl Vault {
             if issued {
                 super::second_factor::replace_recovery_codes(conn, &actor.user_id, &hashes, now)?;
             }
-            diesel::update(sessions::table.find(&actor.session_id))
-                .set((sessions::passkey_id.eq(&id), sessions::mfa.eq(true)))
-                .execute(conn)?;
+            // A session without a passkey counts as signed in with the new one; one that has
+            // one keeps it (removing the new passkey does not end it).
+            diesel::update(
+                sessions::table
+                    .find(&actor.session_id)
+                    .filter(sessions::passkey_id.is_null()),
+            )
+            .set((sessions::passkey_id.eq(&id), sessions::mfa.eq(true)))
+            .execute(conn)?;
             self.record(
                 conn,
                 &AuditEvent {
