@@ -964,3 +964,182 @@ both!(the_other_roles_in_chromium, |db: TestDb| {
         "a canary reached the log"
     );
 });
+
+/// A WebDriver command of the WebAuthn extension (chromedriver's virtual authenticators):
+/// `POST /session/{id}/webauthn/{path}` with `body`.
+#[derive(Debug)]
+struct WebAuthnCommand {
+    path: String,
+    body: Value,
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for WebAuthnCommand {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        let session = session_id.unwrap_or_default();
+        base_url.join(&format!("session/{session}/webauthn/{}", self.path))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(self.body.to_string()))
+    }
+}
+
+async fn webauthn(client: &Client, path: &str, body: Value) -> Value {
+    let command = WebAuthnCommand {
+        path: path.to_string(),
+        body,
+    };
+    client.issue_cmd(command).await.expect(path)
+}
+
+// A supervisor, whose role signs in with a passkey, on a browser with a platform
+// authenticator (chromedriver's virtual one, user verification by "fingerprint"): her password
+// takes her to add a passkey, which shows her recovery codes; signed out, the passkey alone
+// signs her in; when the authenticator cannot verify her, the sign-in is refused and she stays
+// out. The pages pass axe-core in both languages. The server is browsed as `localhost`: a
+// relying party id is a host name, never an IP address.
+both!(
+    a_supervisor_signs_in_with_a_passkey_in_chromium,
+    |db: TestDb| {
+        add_user(&db, "sofia", "supervisor");
+        let target = Arc::new(std::sync::Mutex::new(String::new()));
+        let exit = elsewhere(target.clone());
+        let exit_url = format!("http://{}/weather", exit.addr);
+        let server = start_with(
+            &db,
+            &[
+                ("HOTLINE__AUTH__THROTTLE_AFTER_FAILURES", "1000"),
+                ("HOTLINE__AUTH__TOTP_REQUIRED_ROLES", ""),
+                (
+                    "HOTLINE__AUTH__PASSKEY_REQUIRED_ROLES",
+                    "supervisor,auditor,admin",
+                ),
+                ("HOTLINE__WEB__QUICK_EXIT_URL", &exit_url),
+            ],
+        );
+        let base = format!("http://localhost:{}", server.addr.port());
+        *target.lock().unwrap() = base.clone();
+        let driver = driver();
+        let (runtime, db_name) = runtime_for(&db);
+        runtime.block_on(async {
+            let client = browser(&driver).await;
+            let authenticator = webauthn(
+                &client,
+                "authenticator",
+                json!({
+                    "protocol": "ctap2",
+                    "transport": "internal",
+                    "hasResidentKey": true,
+                    "hasUserVerification": true,
+                    "isUserVerified": true,
+                    "automaticPresenceSimulation": true,
+                }),
+            )
+            .await;
+            let authenticator = authenticator
+                .as_str()
+                .expect("an authenticator id")
+                .to_string();
+
+            // Her password opens only the passkey page.
+            client.goto(&format!("{base}/sign-in")).await.unwrap();
+            until_source(&client, "id=\"passkey-sign-in-button\"", "the sign-in page").await;
+            assert!(
+                client
+                    .find(Locator::Css("#passkey-sign-in"))
+                    .await
+                    .unwrap()
+                    .is_displayed()
+                    .await
+                    .unwrap(),
+                "the passkey sign-in is offered where WebAuthn works"
+            );
+            accessible(&client, "sign-in with passkey (uk)").await;
+            fill(&client, "#login", "sofia").await;
+            fill(&client, "#password", PASSWORD).await;
+            click(&client, "main form button[type=submit]").await;
+            until_path(&client, "/passkeys", "sent to add a passkey").await;
+            assert!(client
+                .source()
+                .await
+                .unwrap()
+                .contains("id=\"passkey-needed\""));
+            accessible(&client, "passkeys, none yet (uk)").await;
+            screenshot(&client, &format!("passkeys-needed-uk-{db_name}")).await;
+            fill(&client, "#name", "Ноутбук").await;
+            click(&client, "#add-passkey").await;
+            until_source(&client, "id=\"recovery-codes\"", "the recovery codes").await;
+            accessible(&client, "recovery codes after the passkey (uk)").await;
+            click(&client, "main a.button").await;
+            until_path(&client, "/cases", "her first page").await;
+
+            // The list in English: the passkey, used just now, on this device only.
+            client.goto(&format!("{base}/passkeys")).await.unwrap();
+            click(&client, "button[name=lang][value=en]").await;
+            until_source(&client, "<html lang=\"en\">", "the passkeys in English").await;
+            let list = text_of(&client, "#passkey-list").await;
+            assert!(list.contains("Ноутбук"), "{list}");
+            assert!(!client
+                .source()
+                .await
+                .unwrap()
+                .contains("id=\"passkey-needed\""));
+            accessible(&client, "passkeys (en)").await;
+            screenshot(&client, &format!("passkeys-en-{db_name}")).await;
+
+            // Signed out, the passkey alone signs her in.
+            click(&client, "header form[action=\"/sign-out\"] button").await;
+            until_path(&client, "/sign-in", "signed out").await;
+            fill(&client, "#login", "sofia").await;
+            click(&client, "#passkey-sign-in-button").await;
+            until_path(&client, "/cases", "signed in with the passkey").await;
+            client.goto(&format!("{base}/passkeys")).await.unwrap();
+            let list = text_of(&client, "#passkey-list").await;
+            assert!(!list.contains("never"), "the last use is shown: {list}");
+
+            // The authenticator can no longer verify her: refused, and she stays signed out.
+            click(&client, "header form[action=\"/sign-out\"] button").await;
+            until_path(&client, "/sign-in", "signed out again").await;
+            webauthn(
+                &client,
+                &format!("authenticator/{authenticator}/uv"),
+                json!({ "isUserVerified": false }),
+            )
+            .await;
+            fill(&client, "#login", "sofia").await;
+            click(&client, "#passkey-sign-in-button").await;
+            // The options require user verification, so the authenticator gives no answer at
+            // all and the page says the sign-in did not work (the server's refusal of an answer
+            // without verification is tested with the software authenticator).
+            until("the refusal is shown", || async {
+                match client.find(Locator::Css("#passkey-problem")).await {
+                    Ok(p) => p.is_displayed().await.unwrap_or(false),
+                    Err(_) => false,
+                }
+            })
+            .await;
+            accessible(&client, "passkey refused (en)").await;
+            screenshot(&client, &format!("passkey-refused-en-{db_name}")).await;
+            client.goto(&format!("{base}/cases")).await.unwrap();
+            until_path(&client, "/sign-in", "still signed out").await;
+            client.close().await.unwrap();
+        });
+        let events = persistence::testing::query_strings(
+            &db.open(),
+            "SELECT action || ' ' || outcome AS item FROM audit_events \
+             WHERE action IN ('passkey.register', 'auth.passkey') ORDER BY id",
+        )
+        .unwrap();
+        // One registration, one sign-in: the refused attempt opened nothing.
+        assert_eq!(
+            events,
+            ["passkey.register allowed", "auth.passkey allowed"],
+            "{events:?}"
+        );
+        assert!(server.terminate().success());
+    }
+);
