@@ -68,8 +68,7 @@ impl Default for AuthSettings {
             lock_for: Duration::from_secs(15 * 60),
             totp_required: vec![Role::Supervisor, Role::Auditor, Role::Admin],
             totp_issuer: "hotline".into(),
-            // As config/default.toml: empty until the passkey pages exist.
-            passkey_required: Vec::new(),
+            passkey_required: vec![Role::Supervisor, Role::Auditor, Role::Admin],
             relying_party: RelyingParty::new("http://localhost:8080")
                 .expect("the development relying party is valid"),
             throttle_after: 3,
