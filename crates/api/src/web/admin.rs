@@ -11,29 +11,17 @@ use domain::referrals::OrganisationInput;
 use domain::Sensitive;
 use persistence::directory::{DirectoryFilter, OrganisationView};
 use persistence::identity::{UserChange, UserSummary};
-use serde::Deserialize;
 
-use super::form::{kept, Fields};
+use super::form::{kept, DoneQuery, Fields};
 use super::{render, see_other, Frame, Page, PageError};
 use crate::ApiError;
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct DoneQuery {
-    /// What was just done, for the notice: a message key's last part.
-    #[serde(default)]
-    done: Option<String>,
-}
-
-/// The notice after a change (only the known ones are shown).
-fn done_key(done: Option<&str>) -> Option<&'static str> {
-    match done? {
-        "created" => Some("users-created"),
-        "changed" => Some("users-changed"),
-        "imported" => Some("directory-imported"),
-        _ => None,
-    }
-}
+/// The notices after a change.
+const DONE: &[(&str, &str)] = &[
+    ("created", "users-created"),
+    ("changed", "users-changed"),
+    ("imported", "directory-imported"),
+];
 
 #[derive(Template)]
 #[template(path = "users.html")]
@@ -62,7 +50,7 @@ pub(crate) async fn users(
             users,
             roles: &Role::ALL,
             form: Fields::default(),
-            done: done_key(query.done.as_deref()),
+            done: query.notice(DONE),
         },
     ))
 }
@@ -284,7 +272,7 @@ pub(crate) async fn directory(
             csv: String::new(),
             errors: Vec::new(),
             preview: None,
-            done: done_key(query.done.as_deref()),
+            done: query.notice(DONE),
         },
     ))
 }

@@ -290,6 +290,23 @@ impl Fields {
     }
 }
 
+/// The query of a page that a change redirects back to (`?done=added`): which notice to show.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DoneQuery {
+    #[serde(default)]
+    done: Option<String>,
+}
+
+impl DoneQuery {
+    /// The message key of the notice, when `done` is one of the page's `known` (name, key)
+    /// pairs; anything else shows none (the query never reaches the page as text).
+    pub(crate) fn notice(&self, known: &[(&str, &'static str)]) -> Option<&'static str> {
+        let done = self.done.as_deref()?;
+        known.iter().find(|(n, _)| *n == done).map(|(_, k)| *k)
+    }
+}
+
 /// The outcome of a vault call made for a form: `Ok(Err(fields))` when the form comes back
 /// (invalid fields, or the record changed meanwhile), `Err` for an error of the page.
 pub(crate) fn kept<T>(

@@ -12,7 +12,7 @@ use persistence::identity::PasskeySummary;
 use persistence::AuthError;
 
 use super::enrol::EnrolledPage;
-use super::form::{kept, Fields};
+use super::form::{kept, DoneQuery, Fields};
 use super::{render, see_other, Frame, Page, PageError};
 use crate::auth::Enrolling;
 use crate::passkeys::Ceremony;
@@ -36,21 +36,12 @@ impl PasskeysPage {
     }
 }
 
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct DoneQuery {
-    #[serde(default)]
-    done: Option<String>,
-}
-
-fn done_key(done: Option<&str>) -> Option<&'static str> {
-    match done? {
-        "added" => Some("passkeys-added"),
-        "renamed" => Some("passkeys-renamed"),
-        "removed" => Some("passkeys-removed"),
-        _ => None,
-    }
-}
+/// The notices after a change.
+const DONE: &[(&str, &str)] = &[
+    ("added", "passkeys-added"),
+    ("renamed", "passkeys-renamed"),
+    ("removed", "passkeys-removed"),
+];
 
 /// The page with this user's passkeys (as `GET /api/v1/auth/passkeys`: one's own list is not
 /// audited) and `form` as it came back.
@@ -77,7 +68,7 @@ pub(crate) async fn list(
     let (f, held, _) = page
         .run(|vault, s, Enrolling(actor)| Ok((vault.passkeys(&s.db, actor)?, actor.needs_passkey)))
         .await?;
-    let done = done_key(query.done.as_deref());
+    let done = query.notice(DONE);
     Ok(render(
         StatusCode::OK,
         &page_of(f, held, Fields::default(), done),
