@@ -1037,3 +1037,45 @@ both!(
         }
     }
 );
+
+both!(
+    wrong_passkey_answers_lock_the_account_like_wrong_passwords,
+    |db: TestDb| {
+        add_user(&db, "sofia", "supervisor");
+        let server = server(&db);
+        let (token, _) = tokens(&login(&server, "sofia", PASSWORD));
+        let mut laptop = SoftPasskey::new();
+        assert_eq!(enrol(&server, &token, &laptop, "laptop").status, 201);
+        // Ten answers from another site in a row (auth.lock_after_failures = 10)...
+        for _ in 0..10 {
+            let (ceremony, options) = sign_in_start(&server, "sofia");
+            let answer = laptop.assert(&options, "https://hotline.example.com.evil.test");
+            refused(&sign_in_finish(&server, &ceremony, &answer));
+        }
+        // ...lock the account: the right passkey is refused too, the lock audited and mailed.
+        let (ceremony, options) = sign_in_start(&server, "sofia");
+        let answer = laptop.assert(&options, &origin(&server));
+        refused(&sign_in_finish(&server, &ceremony, &answer));
+        let rules = denials(&db);
+        assert_eq!(
+            rules
+                .iter()
+                .filter(|r| *r == "auth.passkey wrong_origin")
+                .count(),
+            10,
+            "{rules:?}"
+        );
+        assert_eq!(
+            rules.last().map(String::as_str),
+            Some("auth.passkey locked")
+        );
+        let locks = query_strings(
+            &db.open(),
+            "SELECT action || ' ' || COALESCE(rule, '') AS item FROM audit_events WHERE action = 'auth.lock'",
+        )
+        .unwrap();
+        assert_eq!(locks, ["auth.lock too_many_failures"]);
+        let mails = query_strings(&db.open(), "SELECT kind AS item FROM mail_outbox").unwrap();
+        assert_eq!(mails, ["account_locked"]);
+    }
+);

@@ -683,11 +683,14 @@ impl Vault {
         let refuse =
             |rule: &str, passkey: Option<&str>, flag: bool| -> Result<AuthError, AuthError> {
                 db.write(|conn| {
-                    self.note_failure(conn, &keys)?;
-                    if let Some(u) = &user {
-                        diesel::update(users::table.find(&u.id))
-                            .set(users::failed_logins.eq(users::failed_logins + 1))
-                            .execute(conn)?;
+                    // A wrong answer for an active account counts towards its lockout as a
+                    // wrong password does; a locked or disabled one only towards the throttle.
+                    match &user {
+                        Some(u) if !matches!(rule, "locked" | "disabled") => {
+                            let source = source_ref.as_deref();
+                            self.count_failure(conn, settings, &keys, u, source, now)?;
+                        }
+                        _ => self.note_failure(conn, &keys)?,
                     }
                     if let (true, Some(id)) = (flag, passkey) {
                         diesel::update(

@@ -102,48 +102,26 @@ impl Vault {
             })?;
             return Err(AuthError::InvalidCredentials);
         };
+        // A wrong password or code of this user: counted towards the throttle and the lockout,
+        // and recorded.
+        let fail = |rule: &str| -> Result<(), DbError> {
+            db.write(|conn| {
+                let source = source_ref.as_deref();
+                self.count_failure(conn, settings, &throttle_keys, &user, source, now)?;
+                self.record(conn, &denied(rule, Some(&user)))
+            })
+        };
         let locked = user.locked_until.is_some_and(|t| t > now);
-        if user.status != "active" || locked || !password_ok {
-            let rule = if user.status != "active" {
-                "disabled"
-            } else if locked {
-                "locked"
-            } else {
-                "bad_password"
-            };
+        if user.status != "active" || locked {
+            let rule = if locked { "locked" } else { "disabled" };
             db.write(|conn| {
                 self.note_failure(conn, &throttle_keys)?;
-                if rule == "bad_password" {
-                    let failures: i32 = diesel::update(users::table.find(&user.id))
-                        .set(users::failed_logins.eq(users::failed_logins + 1))
-                        .returning(users::failed_logins)
-                        .get_result(conn)?;
-                    if failures >= settings.lock_after as i32 {
-                        diesel::update(users::table.find(&user.id))
-                            .set((
-                                users::locked_until.eq(Some(
-                                    now + crate::clock::duration_micros(settings.lock_for),
-                                )),
-                                users::failed_logins.eq(0),
-                            ))
-                            .execute(conn)?;
-                        self.record(
-                            conn,
-                            &AuditEvent {
-                                action: "auth.lock".into(),
-                                ..denied("too_many_failures", Some(&user))
-                            },
-                        )?;
-                        crate::outbox::queue_to_user(
-                            conn,
-                            &user.id,
-                            &domain::mail::Template::AccountLocked,
-                            "",
-                        )?;
-                    }
-                }
                 self.record(conn, &denied(rule, Some(&user)))
             })?;
+            return Err(AuthError::InvalidCredentials);
+        }
+        if !password_ok {
+            fail("bad_password")?;
             return Err(AuthError::InvalidCredentials);
         }
         let role = Role::parse(&user.role).ok_or(AuthError::InvalidCredentials)?;
@@ -159,18 +137,12 @@ impl Vault {
                 return Err(AuthError::PasskeyRequired);
             };
             if !self.use_recovery_code(db, &user.id, code)? {
-                db.write(|conn| {
-                    self.note_failure(conn, &throttle_keys)?;
-                    diesel::update(users::table.find(&user.id))
-                        .set(users::failed_logins.eq(users::failed_logins + 1))
-                        .execute(conn)?;
-                    self.record(conn, &denied("passkey_required", Some(&user)))
-                })?;
+                fail("passkey_required")?;
                 return Err(AuthError::PasskeyRequired);
             }
             true
         } else {
-            self.password_second_factor(db, &user, code, &throttle_keys, &denied)?
+            self.password_second_factor(db, &user, code, &fail, &denied)?
         };
         let rehash = if crypto::password::needs_rehash(&user.password_hash) {
             Some(crypto::password::hash(password)?)
@@ -265,13 +237,14 @@ impl Vault {
     }
 
     /// The password sign-in's second factor, when the user has one: the current one-time code
-    /// or a recovery code. Whether one was used; a missing or wrong one refuses the sign-in.
+    /// or a recovery code. Whether one was used; a missing or wrong one refuses the sign-in (a
+    /// wrong one is counted by `fail`).
     fn password_second_factor(
         &self,
         db: &Database,
         user: &UserRow,
         code: Option<&str>,
-        throttle_keys: &[String],
+        fail: &dyn Fn(&str) -> Result<(), DbError>,
         denied: &dyn Fn(&str, Option<&UserRow>) -> AuditEvent,
     ) -> Result<bool, AuthError> {
         Ok(match (&user.totp_secret, user.totp_confirmed_at) {
@@ -281,19 +254,59 @@ impl Vault {
                     return Err(AuthError::TotpRequired);
                 };
                 if !self.second_factor(db, &user.id, sealed, code)? {
-                    db.write(|conn| {
-                        self.note_failure(conn, throttle_keys)?;
-                        diesel::update(users::table.find(&user.id))
-                            .set(users::failed_logins.eq(users::failed_logins + 1))
-                            .execute(conn)?;
-                        self.record(conn, &denied("bad_totp", Some(user)))
-                    })?;
+                    fail("bad_totp")?;
                     return Err(AuthError::InvalidCredentials);
                 }
                 true
             }
             _ => false,
         })
+    }
+
+    /// A failed sign-in of a known, active `user` (a wrong password, one-time code, recovery
+    /// code or passkey answer): one more failure for the throttle and for the account, and at
+    /// `lock_after` in a row the account locks for `lock_for` (audited as `auth.lock`; the user
+    /// is told by mail). Every way of signing in counts here, so none of them can be guessed
+    /// at past the lockout. In the caller's transaction, which records the refusal itself.
+    pub(super) fn count_failure(
+        &self,
+        conn: &mut crate::DbConnection,
+        settings: &AuthSettings,
+        throttle_keys: &[String],
+        user: &UserRow,
+        source_ref: Option<&str>,
+        now: i64,
+    ) -> Result<(), DbError> {
+        self.note_failure(conn, throttle_keys)?;
+        let failures: i32 = diesel::update(users::table.find(&user.id))
+            .set(users::failed_logins.eq(users::failed_logins + 1))
+            .returning(users::failed_logins)
+            .get_result(conn)?;
+        if failures < settings.lock_after as i32 {
+            return Ok(());
+        }
+        diesel::update(users::table.find(&user.id))
+            .set((
+                users::locked_until
+                    .eq(Some(now + crate::clock::duration_micros(settings.lock_for))),
+                users::failed_logins.eq(0),
+            ))
+            .execute(conn)?;
+        self.record(
+            conn,
+            &AuditEvent {
+                actor_id: Some(user.id.clone()),
+                actor_role: Some(user.role.clone()),
+                action: "auth.lock".into(),
+                record_type: Some("user".into()),
+                record_id: Some(user.id.clone()),
+                outcome: Outcome::Denied,
+                rule: Some("too_many_failures".into()),
+                source: source_ref.map(String::from),
+                ..Default::default()
+            },
+        )?;
+        crate::outbox::queue_to_user(conn, &user.id, &domain::mail::Template::AccountLocked, "")
     }
 
     /// Trades a refresh token for a new one (the old one is spent). A spent token presented
