@@ -259,6 +259,13 @@ pub(crate) fn sign_in_finish(
     )
 }
 
+/// A whole passkey sign-in of `login` with `key`, from this server's origin: the finish
+/// route's answer.
+pub(crate) fn sign_in_with(server: &Server, login: &str, key: &mut SoftPasskey) -> http::Response {
+    let (ceremony, options) = sign_in_start(server, login);
+    sign_in_finish(server, &ceremony, &key.assert(&options, &origin(server)))
+}
+
 fn refused(res: &http::Response) {
     assert_eq!(res.status, 401, "{}", res.text());
     assert_eq!(res.json()["error"], "invalid_credentials", "{}", res.text());
@@ -548,12 +555,7 @@ both!(
 
         // Signed in with the phone; the phone is removed: that session ends, the phone is refused,
         // even with a ceremony started while it was still registered.
-        let (ceremony, options) = sign_in_start(&server, "sofia");
-        let (by_phone, _) = tokens(&sign_in_finish(
-            &server,
-            &ceremony,
-            &phone.assert(&options, &origin(&server)),
-        ));
+        let (by_phone, _) = tokens(&sign_in_with(&server, "sofia", &mut phone));
         let (pending, pending_options) = sign_in_start(&server, "sofia");
         let rename = bearer(
             &server,
@@ -578,24 +580,14 @@ both!(
             &pending,
             &phone.assert(&pending_options, &origin(&server)),
         ));
-        let (ceremony, options) = sign_in_start(&server, "sofia");
-        refused(&sign_in_finish(
-            &server,
-            &ceremony,
-            &phone.assert(&options, &origin(&server)),
-        ));
+        refused(&sign_in_with(&server, "sofia", &mut phone));
         // The session that registered both counts as signed in with the first (the laptop):
         // removing the phone leaves it.
         assert_eq!(
             bearer(&server, "GET", "/api/v1/auth/me", &token, &Value::Null).status,
             200
         );
-        let (ceremony, options) = sign_in_start(&server, "sofia");
-        let (token, _) = tokens(&sign_in_finish(
-            &server,
-            &ceremony,
-            &laptop.assert(&options, &origin(&server)),
-        ));
+        let (token, _) = tokens(&sign_in_with(&server, "sofia", &mut laptop));
         // Another user's passkey id is not found, for rename or removal.
         let (admin_token, _) = tokens(&login(&server, "admin", PASSWORD));
         let admin_key = SoftPasskey::new();
@@ -623,19 +615,9 @@ both!(
 
         // A counter that goes backwards (a cloned authenticator) is refused and flags the passkey:
         // it cannot sign in again, even with a good counter, until it is removed.
-        let (ceremony, options) = sign_in_start(&server, "sofia");
-        tokens(&sign_in_finish(
-            &server,
-            &ceremony,
-            &laptop.assert(&options, &origin(&server)),
-        ));
+        tokens(&sign_in_with(&server, "sofia", &mut laptop));
         laptop.counter = 0;
-        let (ceremony, options) = sign_in_start(&server, "sofia");
-        refused(&sign_in_finish(
-            &server,
-            &ceremony,
-            &laptop.assert(&options, &origin(&server)),
-        ));
+        refused(&sign_in_with(&server, "sofia", &mut laptop));
         let list = bearer(
             &server,
             "GET",
@@ -646,12 +628,7 @@ both!(
         .json();
         assert_eq!(list["passkeys"][0]["flagged"], true, "{list}");
         laptop.counter = 100;
-        let (ceremony, options) = sign_in_start(&server, "sofia");
-        refused(&sign_in_finish(
-            &server,
-            &ceremony,
-            &laptop.assert(&options, &origin(&server)),
-        ));
+        refused(&sign_in_with(&server, "sofia", &mut laptop));
 
         // The admin revokes every passkey of an account: their sessions end.
         let admin_me = bearer(
@@ -771,11 +748,10 @@ both!(
             unknown_again["publicKey"]["allowCredentials"]
         );
         // A decoy ceremony always fails, like a wrong passkey.
-        let (ceremony, options) = sign_in_start(&server, "nobody-at-all");
-        refused(&sign_in_finish(
+        refused(&sign_in_with(
             &server,
-            &ceremony,
-            &SoftPasskey::new().assert(&options, &origin(&server)),
+            "nobody-at-all",
+            &mut SoftPasskey::new(),
         ));
         // Nothing of the login is in the log.
         let logged = query_strings(
@@ -1053,9 +1029,7 @@ both!(
             refused(&sign_in_finish(&server, &ceremony, &answer));
         }
         // ...lock the account: the right passkey is refused too, the lock audited and mailed.
-        let (ceremony, options) = sign_in_start(&server, "sofia");
-        let answer = laptop.assert(&options, &origin(&server));
-        refused(&sign_in_finish(&server, &ceremony, &answer));
+        refused(&sign_in_with(&server, "sofia", &mut laptop));
         let rules = denials(&db);
         assert_eq!(
             rules

@@ -60,13 +60,22 @@ fn page_of(
     }
 }
 
+/// What the page lists: the user's passkeys, and whether this session must still add one.
+fn held(
+    vault: &persistence::Vault,
+    s: &crate::Services,
+    actor: &persistence::identity::Actor,
+) -> Result<(Vec<PasskeySummary>, bool), ApiError> {
+    Ok((vault.passkeys(&s.db, actor)?, actor.needs_passkey))
+}
+
 /// `GET /passkeys`: the list and the form to add one.
 pub(crate) async fn list(
     page: Page<Enrolling>,
     query: web::Query<DoneQuery>,
 ) -> Result<HttpResponse, PageError> {
     let (f, held, _) = page
-        .run(|vault, s, Enrolling(actor)| Ok((vault.passkeys(&s.db, actor)?, actor.needs_passkey)))
+        .run(|vault, s, Enrolling(actor)| held(vault, s, actor))
         .await?;
     let done = query.notice(DONE);
     Ok(render(
@@ -124,10 +133,7 @@ pub(crate) async fn add(
                 Ok(registered) => Ok(Ok(registered.recovery_codes)),
                 Err(mut form) => {
                     form.clear(&["ceremony", "credential"]);
-                    Ok(Err((
-                        form,
-                        (vault.passkeys(&s.db, actor)?, actor.needs_passkey),
-                    )))
+                    Ok(Err((form, held(vault, s, actor)?)))
                 }
             }
         })
@@ -172,10 +178,7 @@ pub(crate) async fn change(
             };
             match kept(changed, form)? {
                 Ok(()) => Ok(Ok(())),
-                Err(form) => Ok(Err((
-                    form,
-                    (vault.passkeys(&s.db, actor)?, actor.needs_passkey),
-                ))),
+                Err(form) => Ok(Err((form, held(vault, s, actor)?))),
             }
         })
         .await

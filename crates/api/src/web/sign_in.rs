@@ -164,8 +164,8 @@ pub(crate) async fn passkey(
     let signing_in = SigningIn::new(&visitor, next, login);
     let (f, outcome) = visitor
         .submit(move |vault, s, source| {
-            // An answer that is not JSON is refused as a wrong one (audited by the vault as
-            // such when it is JSON of the wrong shape).
+            // An answer that is not JSON is refused as one of the wrong shape: before any
+            // ceremony is taken, so nothing is spent and no login is named to audit.
             let credential =
                 serde_json::from_str(credential.expose()).unwrap_or(serde_json::Value::Null);
             let signed_in =
